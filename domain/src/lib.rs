@@ -1,0 +1,9 @@
+//! Pure milkflow logic shared by the API and the scheduler: no I/O, no framework types.
+
+pub mod account;
+pub mod time;
+pub mod validation;
+
+pub use account::{DisplayName, Email, Password, Role, UserStatus, VolumeUnit};
+pub use time::{LocalTime, QuietHours, TimeZoneName};
+pub use validation::{FieldError, Violations};

@@ -1,0 +1,5 @@
+//! sea-orm models of milkflow's tables.
+
+pub mod app_secret;
+pub mod refresh_token;
+pub mod user;

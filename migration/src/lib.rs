@@ -1,0 +1,21 @@
+//! Schema migrations of milkflow; each runs on SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_users;
+mod m20261124_000002_create_refresh_tokens;
+mod m20261124_000003_create_app_secrets;
+
+/// Every migration, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_000001_create_users::Migration),
+            Box::new(m20261124_000002_create_refresh_tokens::Migration),
+            Box::new(m20261124_000003_create_app_secrets::Migration),
+        ]
+    }
+}
