@@ -156,9 +156,6 @@ impl RawSettings {
         }
         let admin_email = self.admin_email.filter(|s| !s.trim().is_empty());
         let admin_password = self.admin_password.filter(|s| !s.is_empty());
-        if admin_email.is_some() != admin_password.is_some() {
-            bad("admin_password", "MILKFLOW_ADMIN_EMAIL and MILKFLOW_ADMIN_PASSWORD go together".into());
-        }
         let log_format = match self.log_format.as_deref() {
             None if environment == Environment::Production => LogFormat::Json,
             None | Some("pretty") => LogFormat::Pretty,
@@ -255,9 +252,9 @@ mod tests {
     }
 
     #[test]
-    fn short_jwt_secret_and_half_admin_bootstrap_are_refused() {
-        let err = load(&[("MILKFLOW_JWT_SECRET", "short"), ("MILKFLOW_ADMIN_EMAIL", "a@b.org")]).unwrap_err();
-        assert_eq!(err.keys(), vec!["MILKFLOW_JWT_SECRET", "MILKFLOW_ADMIN_PASSWORD"]);
+    fn short_jwt_secret_is_refused() {
+        let err = load(&[("MILKFLOW_JWT_SECRET", "short")]).unwrap_err();
+        assert_eq!(err.keys(), vec!["MILKFLOW_JWT_SECRET"]);
     }
 
     #[test]

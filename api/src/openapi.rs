@@ -1,0 +1,48 @@
+//! The OpenAPI document, generated from the handlers and DTOs.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::{Problem, ProblemField};
+use crate::routes::{auth, health, me};
+
+/// milkflow's API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "milkflow API",
+        description = "The backend of milkflow, a breastfeeding companion: accounts, massage and pumping routines, logs and reminders. \
+Every error is an RFC 9457 problem document (`application/problem+json`).",
+        license(name = "AGPL-3.0-only")
+    ),
+    paths(
+        health::healthz, health::readyz, health::openapi_yaml,
+        auth::register, auth::login, auth::refresh, auth::logout,
+        me::get_me, me::patch_me, me::delete_me,
+    ),
+    components(schemas(Problem, ProblemField)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Accounts and sessions"),
+        (name = "me", description = "Her own account"),
+        (name = "operations", description = "Health and the API description"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The document as YAML, as committed in `openapi.yaml`.
+pub fn yaml() -> anyhow::Result<String> {
+    Ok(ApiDoc::openapi().to_yaml()?)
+}

@@ -1,0 +1,4 @@
+//! Business operations behind the handlers; each takes the database explicitly.
+
+pub mod accounts;
+pub mod sessions;

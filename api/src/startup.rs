@@ -1,0 +1,143 @@
+//! `Application`: the API server, built from settings, bound to its port before it runs.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpMessage, HttpServer, web};
+use chrono::Utc;
+use platform::{Database, Settings};
+use scheduler::Scheduler;
+use secrecy::{ExposeSecret, SecretString};
+use std::net::TcpListener;
+use std::time::Instant;
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::auth::JwtKeys;
+use crate::error::{self, ApiError};
+use crate::extract::MAX_BODY_BYTES;
+use crate::services::accounts;
+
+/// What every handler shares.
+pub struct AppState {
+    pub db: Database,
+    pub jwt: JwtKeys,
+    pub openapi_yaml: String,
+}
+
+/// A built API server, with the embedded scheduler when asked for.
+pub struct Application {
+    port: u16,
+    server: Server,
+    scheduler: Option<Scheduler>,
+    db: Database,
+}
+
+impl Application {
+    /// Migrates, connects, bootstraps the admin, starts the scheduler (if `with_scheduler`) and binds the listener.
+    pub async fn build(settings: Settings, with_scheduler: bool) -> anyhow::Result<Self> {
+        platform::db::migrate(&settings.database_url, settings.database_kind).await?;
+        let db = platform::db::connect(&settings.database_url, settings.database_kind, settings.database_max_connections).await?;
+        let jwt = JwtKeys::new(&jwt_secret(&settings, &db).await?);
+        match (&settings.admin_email, &settings.admin_password) {
+            (Some(email), Some(password)) => {
+                accounts::bootstrap_admin(&db, email, password.expose_secret(), Utc::now()).await.map_err(|e| match e {
+                    ApiError::Validation(v) => anyhow::anyhow!(
+                        "invalid setting MILKFLOW_ADMIN_EMAIL/MILKFLOW_ADMIN_PASSWORD: {}",
+                        v.iter().map(|f| format!("{} {}", f.field, f.message)).collect::<Vec<_>>().join(", ")
+                    ),
+                    other => anyhow::anyhow!("admin bootstrap failed: {other}"),
+                })?;
+            }
+            (None, None) => {}
+            _ => tracing::warn!("set both MILKFLOW_ADMIN_EMAIL and MILKFLOW_ADMIN_PASSWORD to bootstrap an admin"),
+        }
+        let scheduler = if with_scheduler {
+            let mut s = Scheduler::build(&settings, db.clone()).await?;
+            s.start().await?;
+            Some(s)
+        } else {
+            None
+        };
+        let state = web::Data::new(AppState { db: db.clone(), jwt, openapi_yaml: crate::openapi::yaml()? });
+        let listener = TcpListener::bind(settings.listen)
+            .map_err(|e| anyhow::anyhow!("cannot listen on MILKFLOW_LISTEN={}: {e}", settings.listen))?;
+        let address = listener.local_addr()?;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .wrap(from_fn(error::problem_for_bare_errors))
+                .wrap(from_fn(observe))
+                .wrap(TracingLogger::default())
+                .configure(crate::routes::configure)
+                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))
+        })
+        .listen(listener)?
+        .workers(settings.workers)
+        .shutdown_timeout(10)
+        .run();
+        tracing::info!(%address, database = ?settings.database_kind, scheduler = with_scheduler, "milkflow-api listening");
+        Ok(Self { port: address.port(), server, scheduler, db })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// The database the server uses.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// Serves until stopped (SIGTERM, ctrl-c or the handle), then stops the scheduler.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let served = self.server.await;
+        if let Some(mut s) = self.scheduler {
+            s.shutdown().await?;
+        }
+        self.db.close().await?;
+        tracing::info!("milkflow-api stopped");
+        Ok(served?)
+    }
+}
+
+/// The configured JWT secret, or (outside production) one generated once and kept in the database.
+async fn jwt_secret(settings: &Settings, db: &Database) -> anyhow::Result<SecretString> {
+    if let Some(secret) = &settings.jwt_secret {
+        return Ok(secret.clone());
+    }
+    let (secret, created) = platform::secrets::get_or_create(db, "jwt_secret", 48).await?;
+    tracing::warn!(
+        created,
+        "MILKFLOW_JWT_SECRET is unset: using a generated secret stored in the database; set it in production"
+    );
+    Ok(SecretString::from(secret))
+}
+
+/// Adds `x-request-id` to every response and logs one line per request.
+async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+    let mut res = next.call(req).await?;
+    let status = res.status().as_u16();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        res.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
+    }
+    if status >= 500 {
+        tracing::error!(status, elapsed_ms, "request finished");
+    } else {
+        tracing::info!(status, elapsed_ms, "request finished");
+    }
+    Ok(res)
+}

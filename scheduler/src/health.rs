@@ -1,0 +1,56 @@
+//! The scheduler's own small HTTP server: `/healthz` and `/readyz`.
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use platform::Database;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use crate::TickHealth;
+
+struct HealthState {
+    db: Database,
+    tick: Arc<TickHealth>,
+}
+
+/// Serves health on `listener`.
+pub fn serve(listener: TcpListener, db: Database, tick: Arc<TickHealth>) -> std::io::Result<Server> {
+    let state = web::Data::new(HealthState { db, tick });
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+    })
+    .listen(listener)?
+    .workers(1)
+    .shutdown_timeout(10)
+    .run())
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// Ready when the database answers and the claim tick completed recently.
+async fn readyz(state: web::Data<HealthState>) -> HttpResponse {
+    let database = platform::db::ping(&state.db).await;
+    let tick = state.tick.is_fresh();
+    if database && tick {
+        return HttpResponse::Ok().json(serde_json::json!({"status": "ready"}));
+    }
+    let detail = match (database, tick) {
+        (false, _) => "the database is unreachable",
+        _ => "the claim tick has not completed recently",
+    };
+    tracing::warn!(database, tick, "scheduler not ready");
+    HttpResponse::ServiceUnavailable().content_type("application/problem+json").body(
+        serde_json::json!({
+            "type": "https://milkflow.app/problems/unavailable",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": detail,
+        })
+        .to_string(),
+    )
+}

@@ -1,0 +1,135 @@
+//! `Scheduler`: the tokio-cron-scheduler jobs, built from settings, started and shut down explicitly.
+
+use chrono::Utc;
+use platform::{Database, Settings};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+use crate::{housekeeping, tick};
+
+/// When the claim tick last completed, to tell a live scheduler from a stuck one.
+#[derive(Debug)]
+pub struct TickHealth {
+    last_completed_ms: AtomicI64,
+    stale_after: Duration,
+}
+
+impl TickHealth {
+    /// A health record that counts as fresh from now on.
+    pub fn new(stale_after: Duration) -> Self {
+        Self { last_completed_ms: AtomicI64::new(Utc::now().timestamp_millis()), stale_after }
+    }
+
+    /// Records a completed tick.
+    pub fn record(&self) {
+        self.last_completed_ms.store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
+
+    /// Whether a tick completed within the staleness limit.
+    pub fn is_fresh(&self) -> bool {
+        let age_ms = Utc::now().timestamp_millis() - self.last_completed_ms.load(Ordering::Relaxed);
+        age_ms <= self.stale_after.as_millis() as i64
+    }
+}
+
+/// The scheduler's cron jobs.
+pub struct Scheduler {
+    jobs: JobScheduler,
+    health: Arc<TickHealth>,
+}
+
+/// Housekeeping runs once an hour, at minute 17.
+const HOUSEKEEPING_CRON: &str = "0 17 * * * *";
+
+impl Scheduler {
+    /// Builds the jobs; an invalid `MILKFLOW_SCHEDULER_TICK` is an error naming that key.
+    pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Self> {
+        let jobs = JobScheduler::new().await?;
+        let health = Arc::new(TickHealth::new(Duration::from_secs(settings.scheduler_stale_after_s)));
+        // Ticks never overlap: a tick that finds the previous one still running skips.
+        let running = Arc::new(Mutex::new(()));
+        let (tick_db, tick_health) = (db.clone(), health.clone());
+        let claim = Job::new_async(settings.scheduler_tick.as_str(), move |_, _| {
+            let (db, health, running) = (tick_db.clone(), tick_health.clone(), running.clone());
+            Box::pin(async move {
+                let Ok(_guard) = running.try_lock() else {
+                    tracing::debug!("previous claim tick still running; skipped");
+                    return;
+                };
+                match tick::run_once(&db, Utc::now()).await {
+                    Ok(outcome) => {
+                        health.record();
+                        if outcome.claimed > 0 {
+                            tracing::info!(claimed = outcome.claimed, "claim tick");
+                        }
+                    }
+                    Err(e) => tracing::error!(error = format!("{e:#}"), "claim tick failed"),
+                }
+            })
+        })
+        .map_err(|e| anyhow::anyhow!("invalid setting MILKFLOW_SCHEDULER_TICK: {e}"))?;
+        jobs.add(claim).await?;
+        let housekeeping = Job::new_async(HOUSEKEEPING_CRON, move |_, _| {
+            let db = db.clone();
+            Box::pin(async move {
+                if let Err(e) = housekeeping::run_once(&db, Utc::now()).await {
+                    tracing::error!(error = format!("{e:#}"), "housekeeping failed");
+                }
+            })
+        })?;
+        jobs.add(housekeeping).await?;
+        Ok(Self { jobs, health })
+    }
+
+    /// Starts the jobs.
+    pub async fn start(&mut self) -> anyhow::Result<()> {
+        self.jobs.start().await?;
+        tracing::info!("scheduler started");
+        Ok(())
+    }
+
+    /// Stops the jobs.
+    pub async fn shutdown(&mut self) -> anyhow::Result<()> {
+        self.jobs.shutdown().await?;
+        tracing::info!("scheduler stopped");
+        Ok(())
+    }
+
+    /// The claim tick's health.
+    pub fn health(&self) -> Arc<TickHealth> {
+        self.health.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_health_turns_stale() {
+        let h = TickHealth::new(Duration::from_millis(0));
+        h.last_completed_ms.store(Utc::now().timestamp_millis() - 50, Ordering::Relaxed);
+        assert!(!h.is_fresh());
+        let h = TickHealth::new(Duration::from_secs(10));
+        assert!(h.is_fresh());
+    }
+}
+
+/// The `milkflow-scheduler` process: migrate, connect, start the jobs, serve health until SIGTERM or ctrl-c.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    platform::db::migrate(&settings.database_url, settings.database_kind).await?;
+    let db = platform::db::connect(&settings.database_url, settings.database_kind, settings.database_max_connections).await?;
+    let mut scheduler = Scheduler::build(&settings, db.clone()).await?;
+    scheduler.start().await?;
+    let listener = std::net::TcpListener::bind(settings.listen)
+        .map_err(|e| anyhow::anyhow!("cannot listen on MILKFLOW_LISTEN={}: {e}", settings.listen))?;
+    tracing::info!(address = %listener.local_addr()?, database = ?settings.database_kind, "milkflow-scheduler listening");
+    let served = crate::health::serve(listener, db.clone(), scheduler.health())?.await;
+    scheduler.shutdown().await?;
+    db.close().await?;
+    tracing::info!("milkflow-scheduler stopped");
+    Ok(served?)
+}
