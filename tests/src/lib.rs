@@ -1,1 +1,228 @@
+//! `spawn_app()` and typed helpers: the real milkflow API on port 0 against a fresh SQLite file or PostgreSQL database.
 
+pub mod binaries;
+pub mod postgres;
+
+use api::Application;
+use platform::{Database, Settings};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use tempfile::TempDir;
+
+/// The JWT secret test apps sign with, so tests can forge tokens.
+pub const TEST_JWT_SECRET: &str = "test-secret-0123456789-0123456789-abcdef";
+/// The bootstrap admin every test app has.
+pub const ADMIN_EMAIL: &str = "admin@milkflow.test";
+pub const ADMIN_PASSWORD: &str = "admin-password-123";
+/// A password that meets the policy.
+pub const PASSWORD: &str = "gentle-circles-42";
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A running API (with its embedded scheduler) and a client for it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: Database,
+    pub kind: Db,
+    handle: actix_web::dev::ServerHandle,
+    _dir: TempDir,
+    _pg: Option<postgres::FreshDatabase>,
+}
+
+/// Installs a test subscriber when `TEST_LOG` is set; tests are silent otherwise.
+fn init_test_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        platform::telemetry::init(platform::LogFormat::Pretty);
+    }
+}
+
+/// Builds the real application on port 0 against a fresh database.
+///
+/// `None` means PostgreSQL is unreachable on a machine without it (the case is skipped, and says so);
+/// with `CI=true` an unreachable PostgreSQL fails the test instead.
+pub async fn spawn_app(kind: Db) -> Option<TestApp> {
+    spawn_app_with(kind, &[]).await
+}
+
+/// Like [`spawn_app`], with extra `MILKFLOW_*` settings.
+pub async fn spawn_app_with(kind: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
+    init_test_logs();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (url, pg) = match kind {
+        Db::Sqlite => (format!("sqlite://{}/milkflow.db?mode=rwc", dir.path().display()), None),
+        Db::Postgres => {
+            let fresh = postgres::FreshDatabase::create().await?;
+            (fresh.url.clone(), Some(fresh))
+        }
+    };
+    let mut env: HashMap<String, String> = [
+        ("MILKFLOW_DATABASE_URL", url.as_str()),
+        ("MILKFLOW_LISTEN", "127.0.0.1:0"),
+        ("MILKFLOW_JWT_SECRET", TEST_JWT_SECRET),
+        ("MILKFLOW_WORKERS", "1"),
+        ("MILKFLOW_DATABASE_MAX_CONNECTIONS", "5"),
+        ("MILKFLOW_ADMIN_EMAIL", ADMIN_EMAIL),
+        ("MILKFLOW_ADMIN_PASSWORD", ADMIN_PASSWORD),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    // An empty settings file of its own, so a stray milkflow.toml in the working directory cannot leak in.
+    let config = dir.path().join("milkflow.toml");
+    std::fs::write(&config, "").expect("settings file");
+    env.insert("MILKFLOW_CONFIG".into(), config.display().to_string());
+    for (k, v) in extra {
+        env.insert((*k).to_owned(), (*v).to_owned());
+    }
+    let settings = Settings::from_sources("127.0.0.1:0", env).expect("valid test settings");
+    let app = Application::build(settings, true).await.expect("application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let db = app.db().clone();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    Some(TestApp { address, client, db, kind, handle, _dir: dir, _pg: pg })
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command; the server winds down on its own.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// A new unique email address.
+pub fn unique_email() -> String {
+    format!("mother.{}@Example.org", uuid::Uuid::new_v4().simple())
+}
+
+/// A response's status and JSON body (`Null` when the body is empty or not JSON) and content type.
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    async fn from(r: Response) -> Self {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let content_type =
+            headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let text = r.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Self { status, content_type, body, headers }
+    }
+
+    /// Asserts an RFC 9457 problem with `status`, returning its body.
+    pub fn assert_problem(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert!(self.content_type.starts_with("application/problem+json"), "content type {:?}", self.content_type);
+        assert_eq!(self.body["status"], status, "body: {}", self.body);
+        assert!(self.body["type"].is_string() && self.body["title"].is_string(), "body: {}", self.body);
+        &self.body
+    }
+
+    /// The fields named by a validation problem.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.assert_problem(422);
+        self.body["errors"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    /// Sends a request with an optional JSON body and bearer token.
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>, token: Option<&str>) -> Reply {
+        let mut req = self.client.request(method, format!("{}{}", self.address, path));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        Reply::from(req.send().await.expect("request sent")).await
+    }
+
+    /// Sends raw bytes with a content type.
+    pub async fn send_raw(&self, method: reqwest::Method, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        let req = self
+            .client
+            .request(method, format!("{}{}", self.address, path))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        Reply::from(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(reqwest::Method::GET, path, None, token).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.send(reqwest::Method::POST, path, Some(body), None).await
+    }
+
+    /// Registers a new account with [`PASSWORD`]; returns the 201 body.
+    pub async fn register(&self, email: &str) -> Value {
+        let r = self.post("/v1/auth/register", &json!({"email": email, "password": PASSWORD})).await;
+        assert_eq!(r.status, 201, "register: {}", r.body);
+        r.body
+    }
+
+    /// Registers a fresh account; its access token and refresh token.
+    pub async fn signed_up(&self) -> (String, String) {
+        let body = self.register(&unique_email()).await;
+        (body["access_token"].as_str().unwrap().to_owned(), body["refresh_token"].as_str().unwrap().to_owned())
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Reply {
+        self.post("/v1/auth/login", &json!({"email": email, "password": password})).await
+    }
+
+    /// Counts rows of `table` matching a raw SQL condition (test inspection only).
+    pub async fn count(&self, table: &str, condition: &str) -> i64 {
+        use sea_orm::{ConnectionTrait, Statement};
+        let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}");
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(self.db.get_database_backend(), sql))
+            .await
+            .expect("count query")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("count")
+    }
+}
+
+/// Runs each named `async fn(TestApp)` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    if let Some(app) = $crate::spawn_app($crate::Db::Sqlite).await {
+                        super::$name(app).await
+                    }
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::spawn_app($crate::Db::Postgres).await {
+                        super::$name(app).await
+                    }
+                }
+            }
+        )*
+    };
+}

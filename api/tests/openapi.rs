@@ -1,0 +1,27 @@
+//! The committed `openapi.yaml` is exactly what the code generates.
+//!
+//! After changing the API, regenerate it with `UPDATE_OPENAPI=1 cargo nextest run -p api openapi`.
+
+use std::process::Command;
+
+const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
+
+#[test]
+fn committed_openapi_matches_the_code() {
+    let generated = api::openapi::yaml().expect("the document generates");
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(COMMITTED, &generated).expect("write openapi.yaml");
+    }
+    let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "openapi.yaml differs from the code; regenerate it with `UPDATE_OPENAPI=1 cargo nextest run -p api openapi`"
+    );
+}
+
+#[test]
+fn the_binary_prints_the_same_document() {
+    let out = Command::new(env!("CARGO_BIN_EXE_milkflow-api")).arg("openapi").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), api::openapi::yaml().unwrap());
+}
