@@ -37,17 +37,21 @@ impl Application {
     /// Migrates, connects, bootstraps the admin, starts the scheduler (if `with_scheduler`) and binds the listener.
     pub async fn build(settings: Settings, with_scheduler: bool) -> anyhow::Result<Self> {
         platform::db::migrate(&settings.database_url, settings.database_kind).await?;
-        let db = platform::db::connect(&settings.database_url, settings.database_kind, settings.database_max_connections).await?;
+        let db =
+            platform::db::connect(&settings.database_url, settings.database_kind, settings.database_max_connections)
+                .await?;
         let jwt = JwtKeys::new(&jwt_secret(&settings, &db).await?);
         match (&settings.admin_email, &settings.admin_password) {
             (Some(email), Some(password)) => {
-                accounts::bootstrap_admin(&db, email, password.expose_secret(), Utc::now()).await.map_err(|e| match e {
-                    ApiError::Validation(v) => anyhow::anyhow!(
-                        "invalid setting MILKFLOW_ADMIN_EMAIL/MILKFLOW_ADMIN_PASSWORD: {}",
-                        v.iter().map(|f| format!("{} {}", f.field, f.message)).collect::<Vec<_>>().join(", ")
-                    ),
-                    other => anyhow::anyhow!("admin bootstrap failed: {other}"),
-                })?;
+                accounts::bootstrap_admin(&db, email, password.expose_secret(), Utc::now()).await.map_err(
+                    |e| match e {
+                        ApiError::Validation(v) => anyhow::anyhow!(
+                            "invalid setting MILKFLOW_ADMIN_EMAIL/MILKFLOW_ADMIN_PASSWORD: {}",
+                            v.iter().map(|f| format!("{} {}", f.field, f.message)).collect::<Vec<_>>().join(", ")
+                        ),
+                        other => anyhow::anyhow!("admin bootstrap failed: {other}"),
+                    },
+                )?;
             }
             (None, None) => {}
             _ => tracing::warn!("set both MILKFLOW_ADMIN_EMAIL and MILKFLOW_ADMIN_PASSWORD to bootstrap an admin"),

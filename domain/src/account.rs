@@ -179,7 +179,16 @@ mod tests {
 
     #[test]
     fn email_without_at_or_dotted_domain_is_refused() {
-        for bad in ["", "mother", "mother@", "@example.org", "mother@example", "mother@.org", "a b@example.org", "m@exa..mple.org"] {
+        for bad in [
+            "",
+            "mother",
+            "mother@",
+            "@example.org",
+            "mother@example",
+            "mother@.org",
+            "a b@example.org",
+            "m@exa..mple.org",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

@@ -11,9 +11,7 @@ pub struct TimeZoneName(Tz);
 impl TimeZoneName {
     /// Accepts IANA names only (`Europe/Berlin`, `UTC`), not offsets or abbreviations like `CET+1`.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        Tz::from_str(raw.trim())
-            .map(Self)
-            .map_err(|_| "must be an IANA time zone such as Europe/Berlin or UTC".into())
+        Tz::from_str(raw.trim()).map(Self).map_err(|_| "must be an IANA time zone such as Europe/Berlin or UTC".into())
     }
 
     /// The chrono-tz zone.

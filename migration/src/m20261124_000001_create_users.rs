@@ -45,12 +45,7 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create()
-                    .name("idx_users_role")
-                    .table(Users::Table)
-                    .col(Users::Role)
-                    .if_not_exists()
-                    .to_owned(),
+                Index::create().name("idx_users_role").table(Users::Table).col(Users::Role).if_not_exists().to_owned(),
             )
             .await
     }

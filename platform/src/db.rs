@@ -36,9 +36,7 @@ const MIGRATION_LOCK_ID: i64 = 0x6d69_6c6b_666c_6f77;
 
 fn options(url: &str, kind: DatabaseKind, max_connections: u32) -> ConnectOptions {
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_timeout(Duration::from_secs(10));
+    opts.sqlx_logging(false).acquire_timeout(Duration::from_secs(10)).connect_timeout(Duration::from_secs(10));
     match kind {
         DatabaseKind::Sqlite => {
             opts.max_connections(max_connections.min(8)).map_sqlx_sqlite_opts(|o| {

@@ -95,13 +95,10 @@ impl Settings {
         };
         let milkflow_env: HashMap<String, String> =
             env.into_iter().filter(|(k, _)| k.starts_with("MILKFLOW_")).collect();
-        builder = builder.add_source(
-            config::Environment::with_prefix("MILKFLOW").prefix_separator("_").source(Some(milkflow_env)),
-        );
-        let raw: RawSettings = builder
-            .build()
-            .and_then(|c| c.try_deserialize())
-            .map_err(|e| SettingsError::Source(e.to_string()))?;
+        builder = builder
+            .add_source(config::Environment::with_prefix("MILKFLOW").prefix_separator("_").source(Some(milkflow_env)));
+        let raw: RawSettings =
+            builder.build().and_then(|c| c.try_deserialize()).map_err(|e| SettingsError::Source(e.to_string()))?;
         raw.validate(default_listen)
     }
 }
@@ -143,7 +140,8 @@ impl RawSettings {
                 }
             }
         };
-        let database_max_connections = number("database_max_connections", self.database_max_connections, 10, 1, 1000) as u32;
+        let database_max_connections =
+            number("database_max_connections", self.database_max_connections, 10, 1, 1000) as u32;
         let default_workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u64;
         let workers = number("workers", self.workers, default_workers, 1, 256) as usize;
         let scheduler_stale_after_s = number("scheduler_stale_after_s", self.scheduler_stale_after_s, 10, 1, 3600);
@@ -259,7 +257,10 @@ mod tests {
 
     #[test]
     fn five_field_cron_is_refused() {
-        assert_eq!(load(&[("MILKFLOW_SCHEDULER_TICK", "* * * * *")]).unwrap_err().keys(), vec!["MILKFLOW_SCHEDULER_TICK"]);
+        assert_eq!(
+            load(&[("MILKFLOW_SCHEDULER_TICK", "* * * * *")]).unwrap_err().keys(),
+            vec!["MILKFLOW_SCHEDULER_TICK"]
+        );
     }
 
     #[test]

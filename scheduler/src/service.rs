@@ -104,6 +104,23 @@ impl Scheduler {
     }
 }
 
+/// The `milkflow-scheduler` process: migrate, connect, start the jobs, serve health until SIGTERM or ctrl-c.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    platform::db::migrate(&settings.database_url, settings.database_kind).await?;
+    let db = platform::db::connect(&settings.database_url, settings.database_kind, settings.database_max_connections)
+        .await?;
+    let mut scheduler = Scheduler::build(&settings, db.clone()).await?;
+    scheduler.start().await?;
+    let listener = std::net::TcpListener::bind(settings.listen)
+        .map_err(|e| anyhow::anyhow!("cannot listen on MILKFLOW_LISTEN={}: {e}", settings.listen))?;
+    tracing::info!(address = %listener.local_addr()?, database = ?settings.database_kind, "milkflow-scheduler listening");
+    let served = crate::health::serve(listener, db.clone(), scheduler.health())?.await;
+    scheduler.shutdown().await?;
+    db.close().await?;
+    tracing::info!("milkflow-scheduler stopped");
+    Ok(served?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,20 +133,4 @@ mod tests {
         let h = TickHealth::new(Duration::from_secs(10));
         assert!(h.is_fresh());
     }
-}
-
-/// The `milkflow-scheduler` process: migrate, connect, start the jobs, serve health until SIGTERM or ctrl-c.
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    platform::db::migrate(&settings.database_url, settings.database_kind).await?;
-    let db = platform::db::connect(&settings.database_url, settings.database_kind, settings.database_max_connections).await?;
-    let mut scheduler = Scheduler::build(&settings, db.clone()).await?;
-    scheduler.start().await?;
-    let listener = std::net::TcpListener::bind(settings.listen)
-        .map_err(|e| anyhow::anyhow!("cannot listen on MILKFLOW_LISTEN={}: {e}", settings.listen))?;
-    tracing::info!(address = %listener.local_addr()?, database = ?settings.database_kind, "milkflow-scheduler listening");
-    let served = crate::health::serve(listener, db.clone(), scheduler.health())?.await;
-    scheduler.shutdown().await?;
-    db.close().await?;
-    tracing::info!("milkflow-scheduler stopped");
-    Ok(served?)
 }

@@ -20,7 +20,10 @@ on_both_databases!(
 
 async fn registration_returns_tokens_and_a_normalised_user(app: TestApp) {
     let r = app
-        .post("/v1/auth/register", &json!({"email": "  Ana.B@Example.ORG ", "password": PASSWORD, "timezone": "Europe/Berlin"}))
+        .post(
+            "/v1/auth/register",
+            &json!({"email": "  Ana.B@Example.ORG ", "password": PASSWORD, "timezone": "Europe/Berlin"}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert!(r.body["access_token"].as_str().is_some_and(|t| t.split('.').count() == 3));
@@ -52,7 +55,9 @@ async fn duplicate_email_in_another_case_is_a_conflict(app: TestApp) {
 
 async fn registration_with_bad_fields_names_every_field_and_writes_nothing(app: TestApp) {
     let before = app.count("users", "1 = 1").await;
-    let r = app.post("/v1/auth/register", &json!({"email": "not-an-email", "password": "short", "timezone": "Mars/Olympus"})).await;
+    let r = app
+        .post("/v1/auth/register", &json!({"email": "not-an-email", "password": "short", "timezone": "Mars/Olympus"}))
+        .await;
     assert_eq!(r.error_fields(), vec!["email", "password", "timezone"]);
     let r = app.post("/v1/auth/register", &json!({"email": unique_email()})).await;
     assert_eq!(r.error_fields(), vec!["password"]);

@@ -37,7 +37,8 @@ async fn malformed_json_is_a_400_problem(app: TestApp) {
 }
 
 async fn wrong_content_type_is_a_415_problem(app: TestApp) {
-    let r = app.send_raw(Method::POST, "/v1/auth/login", "application/x-www-form-urlencoded", b"email=a".to_vec()).await;
+    let r =
+        app.send_raw(Method::POST, "/v1/auth/login", "application/x-www-form-urlencoded", b"email=a".to_vec()).await;
     r.assert_problem(415);
     let r = app.send_raw(Method::POST, "/v1/auth/register", "text/plain", b"{}".to_vec()).await;
     r.assert_problem(415);
@@ -53,7 +54,9 @@ async fn body_over_64_kib_is_a_413_problem(app: TestApp) {
 }
 
 async fn missing_field_is_a_422_problem_naming_it(app: TestApp) {
-    let r = app.send_raw(Method::POST, "/v1/auth/login", "application/json", br#"{"email": "a@example.org"}"#.to_vec()).await;
+    let r = app
+        .send_raw(Method::POST, "/v1/auth/login", "application/json", br#"{"email": "a@example.org"}"#.to_vec())
+        .await;
     assert_eq!(r.error_fields(), vec!["password"]);
     assert_eq!(r.body["errors"][0]["message"], "is required");
 }

@@ -59,7 +59,9 @@ async fn patch_me_with_bad_fields_names_them_and_changes_nothing(app: TestApp) {
     assert_eq!(r.error_fields(), vec!["timezone", "quiet_hours.start"]);
     let bad_unit = app.send(Method::PATCH, "/v1/me", Some(&json!({"volume_unit": "cups"})), Some(&token)).await;
     assert_eq!(bad_unit.error_fields(), vec!["volume_unit"]);
-    let same = app.send(Method::PATCH, "/v1/me", Some(&json!({"quiet_hours": {"start": "06:00", "end": "06:00"}})), Some(&token)).await;
+    let same = app
+        .send(Method::PATCH, "/v1/me", Some(&json!({"quiet_hours": {"start": "06:00", "end": "06:00"}})), Some(&token))
+        .await;
     assert_eq!(same.error_fields(), vec!["quiet_hours"]);
     let me = app.get("/v1/me", Some(&token)).await;
     assert_eq!(me.body["display_name"], serde_json::Value::Null, "a valid field of a refused request was written");

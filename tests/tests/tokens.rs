@@ -97,12 +97,10 @@ async fn admin_extractor_admits_admins_and_refuses_users(app: TestApp) {
         jwt: JwtKeys::new(&secrecy::SecretString::from(TEST_JWT_SECRET)),
         openapi_yaml: String::new(),
     });
-    let service = test::init_service(
-        App::new().app_data(state).route(
-            "/admin-only",
-            web::get().to(|admin: AdminUser| async move { HttpResponse::Ok().body(admin.0.user.email) }),
-        ),
-    )
+    let service = test::init_service(App::new().app_data(state).route(
+        "/admin-only",
+        web::get().to(|admin: AdminUser| async move { HttpResponse::Ok().body(admin.0.user.email) }),
+    ))
     .await;
     let call = |token: Option<String>| {
         let mut req = test::TestRequest::get().uri("/admin-only");

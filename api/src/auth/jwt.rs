@@ -85,7 +85,10 @@ mod tests {
         let now = Utc::now();
         let user = Uuid::new_v4();
         let claims = keys().verify(&keys().issue(user, Role::Admin, now).unwrap()).unwrap();
-        assert_eq!((claims.sub, claims.role, claims.iss.as_str(), claims.aud.as_str()), (user, Role::Admin, ISSUER, AUDIENCE));
+        assert_eq!(
+            (claims.sub, claims.role, claims.iss.as_str(), claims.aud.as_str()),
+            (user, Role::Admin, ISSUER, AUDIENCE)
+        );
         assert_eq!(claims.exp - claims.iat, 15 * 60);
     }
 

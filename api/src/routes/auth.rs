@@ -115,7 +115,9 @@ pub async fn refresh(state: web::Data<AppState>, body: JsonBody<RefreshRequest>)
             let user = entity_user(&state, user).await?;
             Ok(HttpResponse::Ok().json(tokens(&state, accounts::SignedIn { user, refresh_token: token })?))
         }
-        sessions::Rotation::Reused => Err(ApiError::Unauthorized("this refresh token was already used; the session is revoked")),
+        sessions::Rotation::Reused => {
+            Err(ApiError::Unauthorized("this refresh token was already used; the session is revoked"))
+        }
         sessions::Rotation::Invalid => Err(ApiError::Unauthorized("the refresh token is unknown or expired")),
     }
 }

@@ -119,7 +119,11 @@ pub async fn get_me(auth: AuthUser) -> Result<HttpResponse, ApiError> {
         (status = 200, body = UserView),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn patch_me(state: web::Data<AppState>, auth: AuthUser, body: JsonBody<PatchMeRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn patch_me(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: JsonBody<PatchMeRequest>,
+) -> Result<HttpResponse, ApiError> {
     let JsonBody(req) = body;
     let change = accounts::ProfileChange {
         display_name: req.display_name,

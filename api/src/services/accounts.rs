@@ -1,7 +1,9 @@
 //! Accounts: registration, login, profile changes, erasure and admin creation.
 
 use chrono::{DateTime, Utc};
-use domain::{DisplayName, Email, LocalTime, Password, QuietHours, Role, TimeZoneName, UserStatus, VolumeUnit, Violations};
+use domain::{
+    DisplayName, Email, LocalTime, Password, QuietHours, Role, TimeZoneName, UserStatus, Violations, VolumeUnit,
+};
 use entity::{refresh_token, user};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, SqlErr};
 use uuid::Uuid;
@@ -32,7 +34,8 @@ pub async fn register(db: &Database, input: Registration, now: DateTime<Utc>) ->
     let mut v = Violations::new();
     let email = v.check("email", Email::parse(&input.email));
     let password = v.check("password", Password::parse(&input.password));
-    let timezone = v.check("timezone", input.timezone.as_deref().map_or(Ok(TimeZoneName::default()), TimeZoneName::parse));
+    let timezone =
+        v.check("timezone", input.timezone.as_deref().map_or(Ok(TimeZoneName::default()), TimeZoneName::parse));
     v.finish().map_err(ApiError::Validation)?;
     let (Some(email), Some(password), Some(timezone)) = (email, password, timezone) else {
         return Err(anyhow::anyhow!("validated fields missing").into());
@@ -95,7 +98,9 @@ pub async fn update_profile(
     if let Some(tz) = v.check("timezone", change.timezone.as_deref().map(TimeZoneName::parse).transpose()).flatten() {
         row.timezone = Set(tz.name().to_owned());
     }
-    if let Some(unit) = v.check("volume_unit", change.volume_unit.as_deref().map(VolumeUnit::parse).transpose()).flatten() {
+    if let Some(unit) =
+        v.check("volume_unit", change.volume_unit.as_deref().map(VolumeUnit::parse).transpose()).flatten()
+    {
         row.volume_unit = Set(unit.as_str().to_owned());
     }
     match change.quiet_hours {
@@ -135,7 +140,12 @@ pub async fn erase(db: &Database, user_id: Uuid) -> Result<(), ApiError> {
 }
 
 /// Creates an admin account (the CLI and the start-up bootstrap).
-pub async fn create_admin(db: &Database, email: &str, password: &str, now: DateTime<Utc>) -> Result<user::Model, ApiError> {
+pub async fn create_admin(
+    db: &Database,
+    email: &str,
+    password: &str,
+    now: DateTime<Utc>,
+) -> Result<user::Model, ApiError> {
     let mut v = Violations::new();
     let email = v.check("email", Email::parse(email));
     let password = v.check("password", Password::parse(password));
@@ -147,7 +157,8 @@ pub async fn create_admin(db: &Database, email: &str, password: &str, now: DateT
         return Err(email_taken());
     }
     let hash = password::hash(password.expose().to_owned()).await?;
-    let admin = new_user(email, hash, TimeZoneName::default(), Role::Admin, now).insert(db).await.map_err(unique_email)?;
+    let admin =
+        new_user(email, hash, TimeZoneName::default(), Role::Admin, now).insert(db).await.map_err(unique_email)?;
     tracing::info!(user.id = %admin.id, "admin created");
     Ok(admin)
 }
@@ -171,7 +182,13 @@ async fn find_by_email(db: &Database, email: &Email) -> Result<Option<user::Mode
     Ok(user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await?)
 }
 
-fn new_user(email: Email, password_hash: String, timezone: TimeZoneName, role: Role, now: DateTime<Utc>) -> user::ActiveModel {
+fn new_user(
+    email: Email,
+    password_hash: String,
+    timezone: TimeZoneName,
+    role: Role,
+    now: DateTime<Utc>,
+) -> user::ActiveModel {
     user::ActiveModel {
         id: Set(Uuid::now_v7()),
         email: Set(email.as_str().to_owned()),

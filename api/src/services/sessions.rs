@@ -11,7 +11,12 @@ use crate::error::ApiError;
 use platform::Database;
 
 /// A new refresh token in `family` for `user`; returns the token to hand out.
-pub async fn issue(db: &impl ConnectionTrait, user: Uuid, family: Uuid, now: DateTime<Utc>) -> Result<String, ApiError> {
+pub async fn issue(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    family: Uuid,
+    now: DateTime<Utc>,
+) -> Result<String, ApiError> {
     let (token, token_hash) = refresh::generate();
     let row = refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),

@@ -1,0 +1,68 @@
+//! The scheduler's `run_once` functions, called directly with an injected clock.
+
+use chrono::{Duration, Utc};
+use entity::{refresh_token, user};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, PaginatorTrait};
+use uuid::Uuid;
+
+async fn fresh_sqlite() -> (tempfile::TempDir, platform::Database) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/milkflow.db?mode=rwc", dir.path().display());
+    platform::db::migrate(&url, platform::DatabaseKind::Sqlite).await.unwrap();
+    let db = platform::db::connect(&url, platform::DatabaseKind::Sqlite, 2).await.unwrap();
+    (dir, db)
+}
+
+#[tokio::test]
+async fn claim_tick_completes_against_a_reachable_database() {
+    let (_dir, db) = fresh_sqlite().await;
+    let outcome = scheduler::tick::run_once(&db, Utc::now()).await.unwrap();
+    assert_eq!(outcome.claimed, 0);
+    db.clone().close().await.unwrap();
+    assert!(scheduler::tick::run_once(&db, Utc::now()).await.is_err(), "a tick without a database must fail");
+}
+
+#[tokio::test]
+async fn housekeeping_removes_only_refresh_tokens_expired_past_the_grace() {
+    let (_dir, db) = fresh_sqlite().await;
+    let now = Utc::now();
+    let owner = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set("a@example.org".into()),
+        password_hash: Set("x".into()),
+        display_name: Set(None),
+        timezone: Set("UTC".into()),
+        volume_unit: Set("ml".into()),
+        quiet_hours_start: Set(None),
+        quiet_hours_end: Set(None),
+        role: Set("user".into()),
+        status: Set("active".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    for (hash, expires) in
+        [("old", now - Duration::days(2)), ("recent", now - Duration::hours(1)), ("live", now + Duration::days(5))]
+    {
+        refresh_token::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(owner.id),
+            family_id: Set(Uuid::now_v7()),
+            token_hash: Set(hash.into()),
+            created_at: Set(now - Duration::days(30)),
+            expires_at: Set(expires),
+            used_at: Set(None),
+            revoked_at: Set(None),
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+    }
+    let outcome = scheduler::housekeeping::run_once(&db, now).await.unwrap();
+    assert_eq!(outcome.refresh_tokens_removed, 1);
+    assert_eq!(refresh_token::Entity::find().count(&db).await.unwrap(), 2);
+    let again = scheduler::housekeeping::run_once(&db, now).await.unwrap();
+    assert_eq!(again.refresh_tokens_removed, 0);
+}
