@@ -114,6 +114,9 @@ async fn admin_extractor_admits_admins_and_refuses_users(app: TestApp) {
 
     let as_user = test::call_service(&service, call(Some(user_token))).await;
     assert_eq!(as_user.status(), 403);
+    assert_eq!(as_user.headers().get("content-type").unwrap(), "application/problem+json");
+    let problem: Value = serde_json::from_slice(&test::read_body(as_user).await).unwrap();
+    assert_eq!(problem["status"], 403);
     let as_nobody = test::call_service(&service, call(None)).await;
     assert_eq!(as_nobody.status(), 401);
     let as_admin = test::call_service(&service, call(Some(admin_token))).await;
