@@ -1,6 +1,7 @@
 //! Pure milkflow logic shared by the API and the scheduler: no I/O, no framework types.
 
 pub mod account;
+pub mod recurrence;
 pub mod time;
 pub mod validation;
 
