@@ -1,7 +1,10 @@
 //! Pure milkflow logic shared by the API and the scheduler: no I/O, no framework types.
 
 pub mod account;
+pub mod fields;
+pub mod logs;
 pub mod recurrence;
+pub mod routine;
 pub mod time;
 pub mod validation;
 
