@@ -29,6 +29,8 @@ pub enum ApiError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    #[error("the record changed since you read it (If-Match does not match its ETag)")]
+    PreconditionFailed,
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
     #[error("the request body is larger than {0} bytes")]
@@ -90,6 +92,7 @@ impl Problem {
             404 => "not-found",
             405 => "method-not-allowed",
             409 => "conflict",
+            412 => "precondition-failed",
             413 => "payload-too-large",
             415 => "unsupported-media-type",
             422 => "validation",
@@ -123,9 +126,11 @@ impl ResponseError for ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(e) if is_connection_error(e) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -136,7 +141,12 @@ impl ResponseError for ApiError {
             // The body stays generic; the whole chain goes to the log.
             tracing::error!(error.chain = %error_chain(self), "request failed");
         }
-        let mut problem = Problem::for_status(status, Some(self.to_string()));
+        let detail = if status == StatusCode::SERVICE_UNAVAILABLE {
+            "the database is unreachable; retry later".to_owned()
+        } else {
+            self.to_string()
+        };
+        let mut problem = Problem::for_status(status, Some(detail));
         if let Self::Validation(errors) = self {
             problem.title = "Your request has invalid fields".into();
             problem.errors = Some(
@@ -152,6 +162,11 @@ impl ResponseError for ApiError {
         }
         response
     }
+}
+
+/// A database that cannot be reached is a 503 (retry later), not a 500.
+fn is_connection_error(e: &DbErr) -> bool {
+    matches!(e, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -1,6 +1,6 @@
 //! What she logs: massage sessions, pump sessions and symptom checks, validated field by field.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -137,8 +137,10 @@ pub const MAX_NOTES_CHARS: usize = 2000;
 /// The most spots one entry may list.
 pub const MAX_SPOTS: usize = 20;
 
+/// A required instant, kept to the millisecond (both databases store it exactly), not far in the future.
 fn instant(r: &mut FieldReader, name: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let at: Option<DateTime<Utc>> = r.required(name);
+    let at = at.map(|t| t.trunc_subsecs(3));
     r.check(name, at, |t| *t <= now + FUTURE_TOLERANCE, "must not be more than 5 minutes in the future")
 }
 

@@ -1,5 +1,6 @@
 //! sea-orm models of milkflow's tables.
 
 pub mod app_secret;
+pub mod record;
 pub mod refresh_token;
 pub mod user;

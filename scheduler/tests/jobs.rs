@@ -39,6 +39,7 @@ async fn housekeeping_removes_only_refresh_tokens_expired_past_the_grace() {
         status: Set("active".into()),
         created_at: Set(now),
         updated_at: Set(now),
+        change_seq: Set(0),
     }
     .insert(&db)
     .await

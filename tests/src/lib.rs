@@ -112,6 +112,11 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The `ETag` header.
+    pub fn etag(&self) -> Option<String> {
+        self.headers.get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    }
+
     async fn from(r: Response) -> Self {
         let status = r.status();
         let headers = r.headers().clone();
@@ -152,6 +157,35 @@ impl TestApp {
             req = req.bearer_auth(t);
         }
         Reply::from(req.send().await.expect("request sent")).await
+    }
+
+    /// Sends a request with extra headers.
+    pub async fn send_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        token: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self.client.request(method, format!("{}{}", self.address, path)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Reply::from(req.send().await.expect("request sent")).await
+    }
+
+    /// PUTs a JSON body with a bearer token.
+    pub async fn put(&self, path: &str, body: &Value, token: &str) -> Reply {
+        self.send(reqwest::Method::PUT, path, Some(body), Some(token)).await
+    }
+
+    /// POSTs a JSON body with a bearer token.
+    pub async fn post_auth(&self, path: &str, body: &Value, token: &str) -> Reply {
+        self.send(reqwest::Method::POST, path, Some(body), Some(token)).await
     }
 
     /// Sends raw bytes with a content type.
@@ -225,4 +259,32 @@ macro_rules! on_both_databases {
             }
         )*
     };
+}
+
+/// A pump session body starting `minutes_ago` minutes before now, lasting 20 minutes (or until now).
+pub fn pump_body(minutes_ago: i64, left: f64, right: f64) -> Value {
+    let start = chrono::Utc::now() - chrono::Duration::minutes(minutes_ago);
+    let minutes = minutes_ago.clamp(1, 20);
+    json!({
+        "started_at": start.to_rfc3339(),
+        "ended_at": (start + chrono::Duration::minutes(minutes)).to_rfc3339(),
+        "volume_left_ml": left,
+        "volume_right_ml": right,
+        "pump_type": "electric",
+        "mode": "double",
+        "massage_before": true,
+    })
+}
+
+/// A massage session body starting `minutes_ago` minutes before now.
+pub fn massage_body(minutes_ago: i64) -> Value {
+    let start = chrono::Utc::now() - chrono::Duration::minutes(minutes_ago);
+    json!({
+        "started_at": start.to_rfc3339(),
+        "duration_s": 300,
+        "side": "both",
+        "pressure": "light",
+        "context": "before_pumping",
+        "spots": [{"side": "left", "quadrant": "upper_outer", "kind": "tender", "severity": 2}],
+    })
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use domain::{
     DisplayName, Email, LocalTime, Password, QuietHours, Role, TimeZoneName, UserStatus, Violations, VolumeUnit,
 };
-use entity::{refresh_token, user};
+use entity::{record, refresh_token, user};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, SqlErr};
 use uuid::Uuid;
 
@@ -130,6 +130,7 @@ pub async fn update_profile(
 pub async fn erase(db: &Database, user_id: Uuid) -> Result<(), ApiError> {
     let txn = platform::db::begin_write(db).await?;
     refresh_token::Entity::delete_many().filter(refresh_token::Column::UserId.eq(user_id)).exec(&txn).await?;
+    record::Entity::delete_many().filter(record::Column::UserId.eq(user_id)).exec(&txn).await?;
     let deleted = user::Entity::delete_by_id(user_id).exec(&txn).await?;
     if deleted.rows_affected == 0 {
         return Err(ApiError::NotFound);
@@ -202,6 +203,7 @@ fn new_user(
         status: Set(UserStatus::Active.as_str().to_owned()),
         created_at: Set(now),
         updated_at: Set(now),
+        change_seq: Set(0),
     }
 }
 

@@ -1,4 +1,5 @@
 //! Business operations behind the handlers; each takes the database explicitly.
 
 pub mod accounts;
+pub mod records;
 pub mod sessions;

@@ -4,7 +4,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{Problem, ProblemField};
-use crate::routes::{auth, health, me};
+use crate::routes::{auth, health, me, routines, sync};
+use records::{PumpVolumesOz, RecordMeta, RecordPaths};
+
+mod records;
 
 /// milkflow's API description.
 #[derive(OpenApi)]
@@ -19,12 +22,21 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
         health::healthz, health::readyz, health::openapi_yaml,
         auth::register, auth::login, auth::refresh, auth::logout,
         me::get_me, me::patch_me, me::delete_me,
+        sync::sync, routines::upcoming,
     ),
-    components(schemas(Problem, ProblemField)),
-    modifiers(&BearerAuth),
+    components(schemas(
+        Problem, ProblemField, RecordMeta, PumpVolumesOz,
+        domain::logs::MassageSession, domain::logs::PumpSession, domain::logs::SymptomCheck, domain::routine::Routine,
+    )),
+    modifiers(&BearerAuth, &RecordPaths),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "me", description = "Her own account"),
+        (name = "massage", description = "Massage sessions: gentle circles from the outer breast toward the nipple"),
+        (name = "pumping", description = "Pump sessions; volumes in ml"),
+        (name = "symptoms", description = "Symptom checks"),
+        (name = "routines", description = "Massage and pumping routines and their upcoming reminders"),
+        (name = "sync", description = "Offline-first delta sync"),
         (name = "operations", description = "Health and the API description"),
     )
 )]

@@ -1,0 +1,316 @@
+//! `/v1/massage-sessions`, `/v1/pump-sessions`, `/v1/symptom-checks`, `/v1/routines`: one set of handlers,
+//! configured per collection, documented per collection in `openapi::records`.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use domain::VolumeUnit;
+use entity::record;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::routes::routines;
+use crate::services::records::{self, Collection, IfMatch, ListQuery};
+use crate::startup::AppState;
+
+/// Registers every collection's routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    for collection in Collection::ALL {
+        let mut scope = web::scope(collection.path())
+            .app_data(web::Data::new(collection))
+            .service(web::resource("").route(web::get().to(list_records)).route(web::post().to(create_record)))
+            .service(
+                web::resource("/{id}")
+                    .route(web::get().to(get_record))
+                    .route(web::put().to(put_record))
+                    .route(web::patch().to(patch_record))
+                    .route(web::delete().to(delete_record)),
+            );
+        if collection == Collection::Routines {
+            scope = scope.service(web::resource("/{id}/upcoming").route(web::get().to(routines::upcoming)));
+        }
+        cfg.service(scope);
+    }
+}
+
+/// Default and largest page sizes.
+pub const DEFAULT_LIMIT: u64 = 50;
+pub const MAX_LIMIT: u64 = 200;
+
+/// The strong ETag of a version.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// A record as the app sees it: its fields plus id, version and times; pump volumes also in oz for oz users.
+pub fn view(row: &record::Model, unit: VolumeUnit) -> Value {
+    let mut obj = match serde_json::from_str::<Value>(&row.data) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    obj.insert("id".into(), json!(row.id));
+    obj.insert("version".into(), json!(row.version));
+    obj.insert("created_at".into(), json!(row.created_at));
+    obj.insert("updated_at".into(), json!(row.updated_at));
+    if row.collection == Collection::PumpSessions.name() && unit == VolumeUnit::Oz {
+        for side in ["left", "right"] {
+            if let Some(ml) = obj.get(&format!("volume_{side}_ml")).and_then(Value::as_f64) {
+                let oz = (ml / VolumeUnit::ML_PER_OZ * 100.0).round() / 100.0;
+                obj.insert(format!("volume_{side}_oz"), json!(oz));
+            }
+        }
+    }
+    Value::Object(obj)
+}
+
+/// The unit she reads volumes in.
+pub fn unit_of(auth: &AuthUser) -> VolumeUnit {
+    VolumeUnit::parse(&auth.user.volume_unit).unwrap_or_default()
+}
+
+fn with_etag(mut response: HttpResponse, version: i64) -> HttpResponse {
+    if let Ok(v) = HeaderValue::from_str(&etag(version)) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    response
+}
+
+/// A record id from the path; anything that is not a UUID names no record of hers.
+pub fn record_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
+}
+
+/// Parses `If-Match`: `*` or a list of strong ETags; a malformed one matches nothing.
+fn if_match(req: &HttpRequest) -> Option<IfMatch> {
+    let raw = req.headers().get(header::IF_MATCH)?.to_str().ok()?.trim();
+    if raw == "*" {
+        return Some(IfMatch::Any);
+    }
+    let versions = raw.split(',').filter_map(|t| t.trim().strip_prefix('"')?.strip_suffix('"')?.parse().ok()).collect();
+    Some(IfMatch::Versions(versions))
+}
+
+fn encode_cursor(row: &record::Model) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{}", row.sort_at.timestamp_millis(), row.id))
+}
+
+fn decode_cursor(raw: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).ok()?).ok()?;
+    let (millis, id) = text.split_once(':')?;
+    Some((DateTime::from_timestamp_millis(millis.parse().ok()?)?, Uuid::parse_str(id).ok()?))
+}
+
+/// Reads a query parameter as RFC 3339, recording an error under its name.
+pub fn instant_param(
+    params: &HashMap<String, String>,
+    name: &str,
+    v: &mut domain::Violations,
+) -> Option<DateTime<Utc>> {
+    let raw = params.get(name)?;
+    v.check(
+        name,
+        DateTime::parse_from_rfc3339(raw)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| "must be an RFC 3339 date-time such as 2027-01-01T00:00:00Z".to_owned()),
+    )
+}
+
+/// Reads `limit` (1 to `max`, default `default`).
+pub fn limit_param(params: &HashMap<String, String>, default: u64, max: u64, v: &mut domain::Violations) -> u64 {
+    match params.get("limit") {
+        None => default,
+        Some(raw) => v
+            .check(
+                "limit",
+                raw.parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or(format!("must be a whole number from 1 to {max}")),
+            )
+            .unwrap_or(default),
+    }
+}
+
+fn list_query(collection: Collection, params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
+    let mut v = domain::Violations::new();
+    let limit = limit_param(params, DEFAULT_LIMIT, MAX_LIMIT, &mut v);
+    let after = params
+        .get("cursor")
+        .and_then(|c| v.check("cursor", decode_cursor(c).ok_or("is not a cursor from this list".into())));
+    let (from, to) = (instant_param(params, "from", &mut v), instant_param(params, "to", &mut v));
+    if let (Some(f), Some(t)) = (from, to)
+        && t < f
+    {
+        v.push("to", "must not be before from");
+    }
+    let mut choice = |name: &str, allowed: &[&str], applies: bool| -> Option<String> {
+        let raw = params.get(name)?;
+        if !applies {
+            v.push(name, format!("does not apply to {}", collection.name()));
+            return None;
+        }
+        v.check(
+            name,
+            allowed
+                .contains(&raw.as_str())
+                .then(|| raw.clone())
+                .ok_or(format!("must be one of: {}", allowed.join(", "))),
+        )
+    };
+    let side = choice(
+        "side",
+        &["left", "right", "both"],
+        matches!(collection, Collection::PumpSessions | Collection::MassageSessions),
+    );
+    let pump_type = choice("pump_type", &["manual", "electric"], collection == Collection::PumpSessions);
+    v.finish().map_err(ApiError::Validation)?;
+    Ok(ListQuery { limit, after, from, to, side, pump_type })
+}
+
+/// Lists her records, newest first, a page at a time.
+pub async fn list_records(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    collection: web::Data<Collection>,
+    params: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let query = list_query(**collection, &params)?;
+    let (rows, more) = records::list(&state.db, auth.user.id, **collection, &query).await?;
+    let unit = unit_of(&auth);
+    let next_cursor = if more { rows.last().map(encode_cursor) } else { None };
+    let items: Vec<Value> = rows.iter().map(|r| view(r, unit)).collect();
+    Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor})))
+}
+
+/// Creates a record with a server-chosen id.
+pub async fn create_record(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    collection: web::Data<Collection>,
+    body: JsonBody<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let id = Uuid::now_v7();
+    let (row, _) = records::put(&state.db, auth.user.id, **collection, id, &body.0, None, Utc::now()).await?;
+    let response = HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("{}/{}", collection.path(), row.id)))
+        .json(view(&row, unit_of(&auth)));
+    Ok(with_etag(response, row.version))
+}
+
+/// One record, with its ETag; `If-None-Match` with the current ETag gives 304.
+pub async fn get_record(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    collection: web::Data<Collection>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = record_id(&path)?;
+    let row = records::find_live(&state.db, auth.user.id, **collection, id).await?.ok_or(ApiError::NotFound)?;
+    let current = etag(row.version);
+    let not_modified = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == current || t.trim() == "*"));
+    if not_modified {
+        return Ok(with_etag(HttpResponse::NotModified().finish(), row.version));
+    }
+    Ok(with_etag(HttpResponse::Ok().json(view(&row, unit_of(&auth))), row.version))
+}
+
+/// Creates (201) or replaces (200) the record with a client-chosen id; retrying the same PUT is harmless.
+pub async fn put_record(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    collection: web::Data<Collection>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: JsonBody<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let id = Uuid::parse_str(&path).map_err(|_| ApiError::field("id", "must be a UUID"))?;
+    let (row, created) =
+        records::put(&state.db, auth.user.id, **collection, id, &body.0, if_match(&req), Utc::now()).await?;
+    let mut builder = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
+    Ok(with_etag(builder.json(view(&row, unit_of(&auth))), row.version))
+}
+
+/// Changes some fields (a JSON merge patch); the result is validated as a whole.
+pub async fn patch_record(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    collection: web::Data<Collection>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: JsonBody<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let id = record_id(&path)?;
+    let row = records::patch(&state.db, auth.user.id, **collection, id, &body.0, if_match(&req), Utc::now()).await?;
+    Ok(with_etag(HttpResponse::Ok().json(view(&row, unit_of(&auth))), row.version))
+}
+
+/// Deletes a record; a tombstone remains for sync.
+pub async fn delete_record(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    collection: web::Data<Collection>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = record_id(&path)?;
+    records::delete(&state.db, auth.user.id, **collection, id, if_match(&req), Utc::now()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_garbage_is_refused() {
+        let row = record::Model {
+            id: Uuid::now_v7(),
+            user_id: Uuid::nil(),
+            collection: "pump_sessions".into(),
+            sort_at: DateTime::from_timestamp_millis(1_800_000_000_123).unwrap(),
+            side: None,
+            pump_type: None,
+            data: "{}".into(),
+            version: 1,
+            change_seq: 1,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            deleted_at: None,
+        };
+        assert_eq!(decode_cursor(&encode_cursor(&row)), Some((row.sort_at, row.id)));
+        assert_eq!(decode_cursor("not-a-cursor"), None);
+    }
+
+    #[test]
+    fn pump_volumes_gain_an_oz_figure_for_oz_users() {
+        let row = record::Model {
+            id: Uuid::nil(),
+            user_id: Uuid::nil(),
+            collection: "pump_sessions".into(),
+            sort_at: Utc::now(),
+            side: None,
+            pump_type: None,
+            data: json!({"volume_left_ml": 59.147, "volume_right_ml": 0.0}).to_string(),
+            version: 2,
+            change_seq: 1,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            deleted_at: None,
+        };
+        let oz = view(&row, VolumeUnit::Oz);
+        assert_eq!(oz["volume_left_oz"], 2.0);
+        assert_eq!(oz["version"], 2);
+        assert!(view(&row, VolumeUnit::Ml).get("volume_left_oz").is_none());
+    }
+}

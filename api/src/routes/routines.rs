@@ -1,0 +1,92 @@
+//! `GET /v1/routines/{id}/upcoming`: the next fire instants of a routine, from the shared recurrence.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use domain::routine::{Routine, RoutineKind};
+use domain::{LocalTime, QuietHours, TimeZoneName};
+use serde::Serialize;
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+use crate::auth::AuthUser;
+use crate::error::{ApiError, Problem};
+use crate::routes::records::{instant_param, record_id};
+use crate::services::records::{self, Collection};
+use crate::startup::AppState;
+
+/// One planned firing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpcomingFire {
+    /// The instant, UTC.
+    pub at: DateTime<Utc>,
+    /// The same instant on her wall clock, with its offset.
+    #[schema(example = "2027-03-28T03:00:00+02:00")]
+    pub local: String,
+}
+
+/// The next fire instants.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Upcoming {
+    #[schema(example = "Europe/Berlin")]
+    pub timezone: String,
+    pub fires: Vec<UpcomingFire>,
+}
+
+/// Her quiet hours, if she set them.
+pub fn quiet_hours(user: &entity::user::Model) -> Option<QuietHours> {
+    let (start, end) = (user.quiet_hours_start.as_deref()?, user.quiet_hours_end.as_deref()?);
+    QuietHours::new(LocalTime::parse(start).ok()?, LocalTime::parse(end).ok()?).ok()
+}
+
+/// The next `count` (1-100, default 10) fire instants after `from` (default now), in UTC and her local time.
+#[utoipa::path(get, path = "/v1/routines/{id}/upcoming", tag = "routines", security(("bearer" = [])),
+    params(
+        ("id" = uuid::Uuid, Path, description = "The routine"),
+        ("count" = Option<u32>, Query, description = "How many, 1-100 (default 10)"),
+        ("from" = Option<DateTime<Utc>>, Query, description = "Fires strictly after this instant (default now)"),
+    ),
+    responses(
+        (status = 200, body = Upcoming),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn upcoming(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+    params: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let id = record_id(&path)?;
+    let mut v = domain::Violations::new();
+    let count = match params.get("count") {
+        None => 10,
+        Some(raw) => v
+            .check(
+                "count",
+                raw.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or("must be a whole number from 1 to 100".into()),
+            )
+            .unwrap_or(10),
+    };
+    let from = instant_param(&params, "from", &mut v).unwrap_or_else(Utc::now);
+    v.finish().map_err(ApiError::Validation)?;
+    let row = records::find_live(&state.db, auth.user.id, Collection::Routines, id).await?.ok_or(ApiError::NotFound)?;
+    let body: serde_json::Value = serde_json::from_str(&row.data).map_err(anyhow::Error::from)?;
+    let routine = Routine::parse(&body).map_err(|e| anyhow::anyhow!("stored routine invalid: {e:?}"))?;
+    let tz = TimeZoneName::parse(&auth.user.timezone).unwrap_or_default();
+    let last = match routine.kind {
+        RoutineKind::Massage => records::last_session(&state.db, auth.user.id, Collection::MassageSessions).await?,
+        RoutineKind::Pump | RoutineKind::MassageThenPump => {
+            records::last_session(&state.db, auth.user.id, Collection::PumpSessions).await?
+        }
+    };
+    let fires = routine
+        .recurrence(tz.tz(), quiet_hours(&auth.user))
+        .upcoming(from, count, last.map(|r| r.sort_at))
+        .into_iter()
+        .map(|at| UpcomingFire { at, local: at.with_timezone(&tz.tz()).to_rfc3339() })
+        .collect();
+    Ok(HttpResponse::Ok().json(Upcoming { timezone: tz.name().to_owned(), fires }))
+}

@@ -1,0 +1,428 @@
+//! Her records (massage and pump sessions, symptom checks, routines): offline-first create-or-replace by
+//! client id, optimistic concurrency by version, tombstones, and a per-user change sequence for delta sync.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use domain::FieldError;
+use domain::logs::{MassageSession, PumpSession, SymptomCheck};
+use domain::routine::Routine;
+use entity::{record, user};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use platform::Database;
+
+/// A kind of record, with its URL and its validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collection {
+    MassageSessions,
+    PumpSessions,
+    SymptomChecks,
+    Routines,
+}
+
+/// A validated record, ready to store.
+pub struct Parsed {
+    pub data: Value,
+    pub sort_at: Option<DateTime<Utc>>,
+    pub side: Option<String>,
+    pub pump_type: Option<String>,
+}
+
+fn enum_str<T: Serialize>(v: &T) -> Option<String> {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned))
+}
+
+fn to_data<T: Serialize>(v: &T) -> Result<Value, Vec<FieldError>> {
+    serde_json::to_value(v).map_err(|e| vec![FieldError::new("body", e.to_string())])
+}
+
+impl Collection {
+    /// Every collection.
+    pub const ALL: [Collection; 4] = [Self::MassageSessions, Self::PumpSessions, Self::SymptomChecks, Self::Routines];
+
+    /// The stored and synced name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MassageSessions => "massage_sessions",
+            Self::PumpSessions => "pump_sessions",
+            Self::SymptomChecks => "symptom_checks",
+            Self::Routines => "routines",
+        }
+    }
+
+    /// The collection's URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::MassageSessions => "/v1/massage-sessions",
+            Self::PumpSessions => "/v1/pump-sessions",
+            Self::SymptomChecks => "/v1/symptom-checks",
+            Self::Routines => "/v1/routines",
+        }
+    }
+
+    /// The collection stored under `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Validates a whole record; `now` bounds the times she may log.
+    pub fn parse(self, body: &Value, now: DateTime<Utc>) -> Result<Parsed, Vec<FieldError>> {
+        Ok(match self {
+            Self::MassageSessions => {
+                let m = MassageSession::parse(body, now)?;
+                Parsed { data: to_data(&m)?, sort_at: Some(m.started_at), side: enum_str(&m.side), pump_type: None }
+            }
+            Self::PumpSessions => {
+                let p = PumpSession::parse(body, now)?;
+                let (side, pump_type) = (enum_str(&p.side), enum_str(&p.pump_type));
+                Parsed { data: to_data(&p)?, sort_at: Some(p.started_at), side, pump_type }
+            }
+            Self::SymptomChecks => {
+                let c = SymptomCheck::parse(body, now)?;
+                Parsed { data: to_data(&c)?, sort_at: Some(c.at), side: None, pump_type: None }
+            }
+            Self::Routines => {
+                let r = Routine::parse(body)?;
+                Parsed { data: to_data(&r)?, sort_at: None, side: None, pump_type: None }
+            }
+        })
+    }
+}
+
+/// An `If-Match` precondition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: the record must exist.
+    Any,
+    /// The record's current version must be one of these.
+    Versions(Vec<i64>),
+}
+
+fn check_precondition(if_match: &Option<IfMatch>, live: Option<&record::Model>) -> Result<(), ApiError> {
+    let ok = match (if_match, live) {
+        (None, _) => true,
+        (Some(IfMatch::Any), found) => found.is_some(),
+        (Some(IfMatch::Versions(v)), Some(found)) => v.contains(&found.version),
+        (Some(IfMatch::Versions(_)), None) => false,
+    };
+    if ok { Ok(()) } else { Err(ApiError::PreconditionFailed) }
+}
+
+/// Takes the owner's next change number; on PostgreSQL this also locks her row, so her writes commit in
+/// the order of their numbers and a sync never skips a number that commits late.
+async fn next_seq(db: &impl ConnectionTrait, user_id: Uuid) -> Result<i64, ApiError> {
+    let updated = user::Entity::update_many()
+        .col_expr(user::Column::ChangeSeq, Expr::col(user::Column::ChangeSeq).add(1))
+        .filter(user::Column::Id.eq(user_id))
+        .exec_with_returning(db)
+        .await?;
+    updated.first().map(|u| u.change_seq).ok_or(ApiError::NotFound)
+}
+
+/// A record of hers in `collection` that is not deleted.
+pub async fn find_live(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    collection: Collection,
+    id: Uuid,
+) -> Result<Option<record::Model>, ApiError> {
+    Ok(record::Entity::find_by_id(id)
+        .filter(record::Column::UserId.eq(user_id))
+        .filter(record::Column::Collection.eq(collection.name()))
+        .filter(record::Column::DeletedAt.is_null())
+        .one(db)
+        .await?)
+}
+
+/// Creates or replaces the record `id`; the same PUT twice changes nothing. Returns it and whether it was created.
+#[tracing::instrument(skip_all, fields(collection = collection.name(), record.id = %id))]
+pub async fn put(
+    db: &Database,
+    user_id: Uuid,
+    collection: Collection,
+    id: Uuid,
+    body: &Value,
+    if_match: Option<IfMatch>,
+    now: DateTime<Utc>,
+) -> Result<(record::Model, bool), ApiError> {
+    let now = now.trunc_subsecs(3);
+    let parsed = collection.parse(body, now).map_err(ApiError::Validation)?;
+    let txn = platform::db::begin_write(db).await?;
+    let seq = next_seq(&txn, user_id).await?;
+    let existing = record::Entity::find_by_id(id).one(&txn).await?;
+    if let Some(e) = &existing
+        && (e.user_id != user_id || e.collection != collection.name())
+    {
+        return Err(ApiError::Conflict("this id is already used by another record".into()));
+    }
+    let live = existing.as_ref().filter(|e| e.deleted_at.is_none());
+    check_precondition(&if_match, live)?;
+    let data = parsed.data.to_string();
+    if let Some(same) = live.filter(|e| e.data == data) {
+        // A retried PUT: nothing changes, so no version or change number is spent (the transaction rolls back).
+        return Ok((same.clone(), false));
+    }
+    let created = live.is_none();
+    let row = match existing {
+        Some(e) => {
+            let (version, created_at) = (e.version + 1, if e.deleted_at.is_some() { now } else { e.created_at });
+            let mut row: record::ActiveModel = e.into();
+            row.version = Set(version);
+            row.created_at = Set(created_at);
+            row.deleted_at = Set(None);
+            fill(&mut row, parsed, data, seq, now, created_at);
+            row.update(&txn).await?
+        }
+        None => {
+            let mut row = record::ActiveModel {
+                id: Set(id),
+                user_id: Set(user_id),
+                collection: Set(collection.name().to_owned()),
+                version: Set(1),
+                created_at: Set(now),
+                deleted_at: Set(None),
+                ..Default::default()
+            };
+            fill(&mut row, parsed, data, seq, now, now);
+            row.insert(&txn).await?
+        }
+    };
+    txn.commit().await?;
+    Ok((row, created))
+}
+
+fn fill(
+    row: &mut record::ActiveModel,
+    parsed: Parsed,
+    data: String,
+    seq: i64,
+    now: DateTime<Utc>,
+    created: DateTime<Utc>,
+) {
+    row.sort_at = Set(parsed.sort_at.unwrap_or(created));
+    row.side = Set(parsed.side);
+    row.pump_type = Set(parsed.pump_type);
+    row.data = Set(data);
+    row.change_seq = Set(seq);
+    row.updated_at = Set(now);
+}
+
+/// Applies a JSON merge patch (RFC 7396) to a record and validates the result as a whole.
+#[tracing::instrument(skip_all, fields(collection = collection.name(), record.id = %id))]
+pub async fn patch(
+    db: &Database,
+    user_id: Uuid,
+    collection: Collection,
+    id: Uuid,
+    patch: &Value,
+    if_match: Option<IfMatch>,
+    now: DateTime<Utc>,
+) -> Result<record::Model, ApiError> {
+    if !patch.is_object() {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    }
+    let now = now.trunc_subsecs(3);
+    let txn = platform::db::begin_write(db).await?;
+    let seq = next_seq(&txn, user_id).await?;
+    let existing = find_live(&txn, user_id, collection, id).await?.ok_or(ApiError::NotFound)?;
+    check_precondition(&if_match, Some(&existing))?;
+    let mut merged: Value = serde_json::from_str(&existing.data).map_err(anyhow::Error::from)?;
+    merge_patch(&mut merged, patch);
+    let parsed = collection.parse(&merged, now).map_err(ApiError::Validation)?;
+    let data = parsed.data.to_string();
+    if data == existing.data {
+        return Ok(existing);
+    }
+    let (version, created_at) = (existing.version + 1, existing.created_at);
+    let mut row: record::ActiveModel = existing.into();
+    row.version = Set(version);
+    fill(&mut row, parsed, data, seq, now, created_at);
+    let row = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// RFC 7396: objects merge recursively, `null` removes, anything else replaces.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Default::default());
+    }
+    if let Value::Object(map) = target {
+        for (k, v) in patch {
+            if v.is_null() {
+                map.remove(k);
+            } else {
+                merge_patch(map.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+    }
+}
+
+/// Deletes a record, leaving a tombstone (id, collection, version) for sync; her data in it is dropped.
+#[tracing::instrument(skip_all, fields(collection = collection.name(), record.id = %id))]
+pub async fn delete(
+    db: &Database,
+    user_id: Uuid,
+    collection: Collection,
+    id: Uuid,
+    if_match: Option<IfMatch>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let now = now.trunc_subsecs(3);
+    let txn = platform::db::begin_write(db).await?;
+    let seq = next_seq(&txn, user_id).await?;
+    let existing = find_live(&txn, user_id, collection, id).await?.ok_or(ApiError::NotFound)?;
+    check_precondition(&if_match, Some(&existing))?;
+    let version = existing.version + 1;
+    let mut row: record::ActiveModel = existing.into();
+    row.version = Set(version);
+    row.data = Set("{}".into());
+    row.side = Set(None);
+    row.pump_type = Set(None);
+    row.change_seq = Set(seq);
+    row.updated_at = Set(now);
+    row.deleted_at = Set(Some(now));
+    row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A listing request, already validated.
+#[derive(Debug, Default)]
+pub struct ListQuery {
+    pub limit: u64,
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub side: Option<String>,
+    pub pump_type: Option<String>,
+}
+
+/// Her live records of a collection, newest first; a page and whether more follow.
+pub async fn list(
+    db: &Database,
+    user_id: Uuid,
+    collection: Collection,
+    q: &ListQuery,
+) -> Result<(Vec<record::Model>, bool), ApiError> {
+    let mut select = record::Entity::find()
+        .filter(record::Column::UserId.eq(user_id))
+        .filter(record::Column::Collection.eq(collection.name()))
+        .filter(record::Column::DeletedAt.is_null());
+    if let Some(from) = q.from {
+        select = select.filter(record::Column::SortAt.gte(from));
+    }
+    if let Some(to) = q.to {
+        select = select.filter(record::Column::SortAt.lt(to));
+    }
+    if let Some(side) = &q.side {
+        select = select.filter(record::Column::Side.eq(side.as_str()));
+    }
+    if let Some(pump_type) = &q.pump_type {
+        select = select.filter(record::Column::PumpType.eq(pump_type.as_str()));
+    }
+    if let Some((at, id)) = q.after {
+        select = select.filter(
+            Condition::any()
+                .add(record::Column::SortAt.lt(at))
+                .add(Condition::all().add(record::Column::SortAt.eq(at)).add(record::Column::Id.lt(id))),
+        );
+    }
+    let mut rows = select
+        .order_by_desc(record::Column::SortAt)
+        .order_by_desc(record::Column::Id)
+        .limit(q.limit + 1)
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > q.limit;
+    rows.truncate(q.limit as usize);
+    Ok((rows, more))
+}
+
+/// Her changes (records and tombstones) after change number `since`, in order; a page and whether more follow.
+pub async fn changes_since(
+    db: &Database,
+    user_id: Uuid,
+    since: i64,
+    limit: u64,
+) -> Result<(Vec<record::Model>, bool), ApiError> {
+    let mut rows = record::Entity::find()
+        .filter(record::Column::UserId.eq(user_id))
+        .filter(record::Column::ChangeSeq.gt(since))
+        .order_by_asc(record::Column::ChangeSeq)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, more))
+}
+
+/// Her last session of a collection (for `after_last` routines).
+pub async fn last_session(
+    db: &Database,
+    user_id: Uuid,
+    collection: Collection,
+) -> Result<Option<record::Model>, ApiError> {
+    Ok(record::Entity::find()
+        .filter(record::Column::UserId.eq(user_id))
+        .filter(record::Column::Collection.eq(collection.name()))
+        .filter(record::Column::DeletedAt.is_null())
+        .order_by_desc(record::Column::SortAt)
+        .one(db)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}, "list": [1, 2]});
+        merge_patch(&mut doc, &json!({"a": "z", "c": {"f": null}, "list": [3]}));
+        assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}, "list": [3]}));
+    }
+
+    #[test]
+    fn preconditions_compare_versions() {
+        let rec = record::Model {
+            id: Uuid::nil(),
+            user_id: Uuid::nil(),
+            collection: "routines".into(),
+            sort_at: Utc::now(),
+            side: None,
+            pump_type: None,
+            data: "{}".into(),
+            version: 3,
+            change_seq: 1,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            deleted_at: None,
+        };
+        assert!(check_precondition(&None, None).is_ok());
+        assert!(check_precondition(&Some(IfMatch::Any), Some(&rec)).is_ok());
+        assert!(check_precondition(&Some(IfMatch::Any), None).is_err());
+        assert!(check_precondition(&Some(IfMatch::Versions(vec![2, 3])), Some(&rec)).is_ok());
+        assert!(check_precondition(&Some(IfMatch::Versions(vec![2])), Some(&rec)).is_err());
+    }
+
+    #[test]
+    fn collections_round_trip_by_name() {
+        for c in Collection::ALL {
+            assert_eq!(Collection::from_name(c.name()), Some(c));
+        }
+    }
+}
