@@ -75,7 +75,10 @@ impl Application {
                 .wrap(from_fn(observe))
                 .wrap(TracingLogger::default())
                 .configure(crate::routes::configure)
-                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))
+                .default_service(web::to(|| async {
+                    error::Problem::for_status(actix_web::http::StatusCode::NOT_FOUND, Some("no such route".into()))
+                        .respond()
+                }))
         })
         .listen(listener)?
         .workers(settings.workers)

@@ -1,7 +1,9 @@
 //! Pure milkflow logic shared by the API and the scheduler: no I/O, no framework types.
 
 pub mod account;
+pub mod advisories;
 pub mod fields;
+pub mod insights;
 pub mod logs;
 pub mod recurrence;
 pub mod routine;

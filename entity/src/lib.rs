@@ -1,6 +1,8 @@
 //! sea-orm models of milkflow's tables.
 
 pub mod app_secret;
+pub mod guide;
 pub mod record;
 pub mod refresh_token;
+pub mod tip;
 pub mod user;

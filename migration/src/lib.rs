@@ -6,6 +6,7 @@ mod m20261124_000001_create_users;
 mod m20261124_000002_create_refresh_tokens;
 mod m20261124_000003_create_app_secrets;
 mod m20261124_000004_create_records;
+mod m20261124_000005_create_content;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_create_refresh_tokens::Migration),
             Box::new(m20261124_000003_create_app_secrets::Migration),
             Box::new(m20261124_000004_create_records::Migration),
+            Box::new(m20261124_000005_create_content::Migration),
         ]
     }
 }

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{Problem, ProblemField};
-use crate::routes::{auth, health, me, routines, sync};
+use crate::routes::{auth, content, export, health, me, routines, stats, sync};
 use records::{PumpVolumesOz, RecordMeta, RecordPaths};
 
 mod records;
@@ -21,8 +21,10 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
     paths(
         health::healthz, health::readyz, health::openapi_yaml,
         auth::register, auth::login, auth::refresh, auth::logout,
-        me::get_me, me::patch_me, me::delete_me,
+        me::get_me, me::patch_me, me::delete_me, export::export,
         sync::sync, routines::upcoming,
+        content::list_guides, content::get_guide, content::list_tips,
+        stats::daily, stats::massage_effect, stats::list_advisories,
     ),
     components(schemas(
         Problem, ProblemField, RecordMeta, PumpVolumesOz,
@@ -37,6 +39,8 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
         (name = "symptoms", description = "Symptom checks"),
         (name = "routines", description = "Massage and pumping routines and their upcoming reminders"),
         (name = "sync", description = "Offline-first delta sync"),
+        (name = "insights", description = "Her own numbers, and advisories to contact a clinician (never a diagnosis)"),
+        (name = "content", description = "Massage guides and tips, written from current lactation guidance"),
         (name = "operations", description = "Health and the API description"),
     )
 )]

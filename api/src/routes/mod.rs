@@ -1,10 +1,13 @@
 //! HTTP routes, one module per resource.
 
 pub mod auth;
+pub mod content;
+pub mod export;
 pub mod health;
 pub mod me;
 pub mod records;
 pub mod routines;
+pub mod stats;
 pub mod sync;
 
 use actix_web::web;
@@ -14,6 +17,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::routes)
         .configure(auth::routes)
         .configure(me::routes)
+        .configure(export::routes)
         .configure(sync::routes)
+        .configure(content::routes)
+        .configure(stats::routes)
         .configure(records::routes);
 }

@@ -154,6 +154,7 @@ pub async fn put(
 ) -> Result<(record::Model, bool), ApiError> {
     let now = now.trunc_subsecs(3);
     let parsed = collection.parse(body, now).map_err(ApiError::Validation)?;
+    check_guide(db, &parsed).await?;
     let txn = platform::db::begin_write(db).await?;
     let seq = next_seq(&txn, user_id).await?;
     let existing = record::Entity::find_by_id(id).one(&txn).await?;
@@ -198,6 +199,20 @@ pub async fn put(
     Ok((row, created))
 }
 
+/// A massage session may name only a guide that exists.
+async fn check_guide(db: &impl ConnectionTrait, parsed: &Parsed) -> Result<(), ApiError> {
+    let Some(slug) = parsed.data.get("guide").and_then(Value::as_str) else { return Ok(()) };
+    let found = entity::guide::Entity::find()
+        .filter(entity::guide::Column::Slug.eq(slug))
+        .filter(entity::guide::Column::Published.eq(true))
+        .one(db)
+        .await?;
+    if found.is_none() {
+        return Err(ApiError::field("guide", "is not the slug of a published guide"));
+    }
+    Ok(())
+}
+
 fn fill(
     row: &mut record::ActiveModel,
     parsed: Parsed,
@@ -236,6 +251,7 @@ pub async fn patch(
     let mut merged: Value = serde_json::from_str(&existing.data).map_err(anyhow::Error::from)?;
     merge_patch(&mut merged, patch);
     let parsed = collection.parse(&merged, now).map_err(ApiError::Validation)?;
+    check_guide(&txn, &parsed).await?;
     let data = parsed.data.to_string();
     if data == existing.data {
         return Ok(existing);
@@ -382,6 +398,26 @@ pub async fn last_session(
         .order_by_desc(record::Column::SortAt)
         .one(db)
         .await?)
+}
+
+/// Her live records of a collection with `sort_at` in `[from, to)`, parsed as `T`, oldest first.
+pub async fn load<T: serde::de::DeserializeOwned>(
+    db: &Database,
+    user_id: Uuid,
+    collection: Collection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(Uuid, T)>, ApiError> {
+    let rows = record::Entity::find()
+        .filter(record::Column::UserId.eq(user_id))
+        .filter(record::Column::Collection.eq(collection.name()))
+        .filter(record::Column::DeletedAt.is_null())
+        .filter(record::Column::SortAt.gte(from))
+        .filter(record::Column::SortAt.lt(to))
+        .order_by_asc(record::Column::SortAt)
+        .all(db)
+        .await?;
+    rows.into_iter().map(|r| Ok((r.id, serde_json::from_str(&r.data).map_err(anyhow::Error::from)?))).collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,154 @@
+//! `GET /v1/me/export`: everything she entered, as JSON or as a zip of CSV files.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use entity::record;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::io::Write;
+
+use crate::auth::AuthUser;
+use crate::error::{ApiError, Problem};
+use crate::routes::me::UserView;
+use crate::routes::records::{unit_of, view};
+use crate::services::records::Collection;
+use crate::startup::AppState;
+
+/// Registers the export route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/me/export").route(web::get().to(export)));
+}
+
+/// The columns of each collection's CSV file, in order.
+fn columns(collection: Collection) -> &'static [&'static str] {
+    match collection {
+        Collection::MassageSessions => &[
+            "id",
+            "started_at",
+            "duration_s",
+            "side",
+            "pressure",
+            "guide",
+            "context",
+            "spots",
+            "notes",
+            "version",
+            "created_at",
+            "updated_at",
+        ],
+        Collection::PumpSessions => &[
+            "id",
+            "started_at",
+            "ended_at",
+            "side",
+            "volume_left_ml",
+            "volume_right_ml",
+            "pump_type",
+            "mode",
+            "massage_before",
+            "massage_during",
+            "notes",
+            "version",
+            "created_at",
+            "updated_at",
+        ],
+        Collection::SymptomChecks => &[
+            "id",
+            "at",
+            "engorgement",
+            "pain",
+            "spots",
+            "redness",
+            "temperature_c",
+            "flu_like",
+            "notes",
+            "version",
+            "created_at",
+            "updated_at",
+        ],
+        Collection::Routines => {
+            &["id", "name", "kind", "enabled", "days", "schedule", "version", "created_at", "updated_at"]
+        }
+    }
+}
+
+fn cell(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Her data as JSON (default) or, with `format=csv`, a zip holding `account.csv` and one CSV per collection.
+#[utoipa::path(get, path = "/v1/me/export", tag = "me", security(("bearer" = [])),
+    params(("format" = Option<String>, Query, description = "`json` (default) or `csv` (a zip of CSV files)")),
+    responses(
+        (status = 200, description = "JSON: `{exported_at, account, massage_sessions, pump_sessions, symptom_checks, routines}`; CSV: application/zip"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn export(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    params: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let csv = match params.get("format").map(String::as_str) {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(ApiError::field("format", "must be one of: json, csv")),
+    };
+    let rows = record::Entity::find()
+        .filter(record::Column::UserId.eq(auth.user.id))
+        .filter(record::Column::DeletedAt.is_null())
+        .order_by_asc(record::Column::SortAt)
+        .order_by_asc(record::Column::Id)
+        .all(&state.db)
+        .await?;
+    let unit = unit_of(&auth);
+    let mut by_collection: Map<String, Value> =
+        Collection::ALL.iter().map(|c| (c.name().to_owned(), json!([]))).collect();
+    for row in &rows {
+        if let Some(Value::Array(items)) = by_collection.get_mut(&row.collection) {
+            items.push(view(row, unit));
+        }
+    }
+    tracing::info!(records = rows.len(), csv, "data export");
+    let account = serde_json::to_value(UserView::from(auth.user.clone())).map_err(anyhow::Error::from)?;
+    if !csv {
+        let mut doc = Map::new();
+        doc.insert("exported_at".into(), json!(Utc::now()));
+        doc.insert("account".into(), account);
+        doc.extend(by_collection);
+        return Ok(HttpResponse::Ok().json(Value::Object(doc)));
+    }
+    let zip = build_zip(&account, &by_collection).map_err(|e| anyhow::anyhow!("building the export zip: {e}"))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"milkflow-export.zip\""))
+        .body(zip))
+}
+
+fn build_zip(account: &Value, by_collection: &Map<String, Value>) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let account_columns = ["id", "email", "display_name", "timezone", "volume_unit", "quiet_hours", "created_at"];
+    let mut files: Vec<(String, Vec<&str>, Vec<&Value>)> =
+        vec![("account.csv".into(), account_columns.to_vec(), vec![account])];
+    for c in Collection::ALL {
+        let items =
+            by_collection.get(c.name()).and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+        files.push((format!("{}.csv", c.name()), columns(c).to_vec(), items));
+    }
+    for (name, cols, items) in files {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.write_record(&cols)?;
+        for item in items {
+            out.write_record(cols.iter().map(|c| cell(item.get(*c))))?;
+        }
+        zip.start_file(name, options)?;
+        zip.write_all(&out.into_inner()?)?;
+    }
+    Ok(zip.finish()?.into_inner())
+}

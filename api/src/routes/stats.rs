@@ -1,0 +1,162 @@
+//! Her numbers and red flags: `/v1/stats/daily`, `/v1/insights/massage-effect`, `/v1/advisories`.
+
+use actix_web::{HttpResponse, web};
+use chrono::{Duration, NaiveDate, NaiveTime, Utc};
+use domain::TimeZoneName;
+use domain::advisories::{self, Advisory, Entry, MassageSpots};
+use domain::insights::{self, DayStats, MassageEffect};
+use domain::logs::{MassageSession, PumpSession, SymptomCheck};
+use domain::recurrence::resolve;
+use serde::Serialize;
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+use crate::auth::AuthUser;
+use crate::error::{ApiError, Problem};
+use crate::services::records::{self, Collection};
+use crate::startup::AppState;
+
+/// Registers the stats, insights and advisories routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/stats/daily").route(web::get().to(daily)))
+        .service(web::resource("/v1/insights/massage-effect").route(web::get().to(massage_effect)))
+        .service(web::resource("/v1/advisories").route(web::get().to(list_advisories)));
+}
+
+/// The longest range of days one request may ask for.
+pub const MAX_DAYS: i64 = 366;
+
+/// Days of her stats.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DailyStats {
+    #[schema(example = "Europe/Berlin")]
+    pub timezone: String,
+    pub days: Vec<DayStats>,
+}
+
+/// Her active advisories.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Advisories {
+    pub advisories: Vec<Advisory>,
+    /// Always shown with advisories: the app is a companion, not a diagnosis.
+    #[schema(example = "milkflow does not diagnose. These notes follow published lactation guidance.")]
+    pub disclaimer: &'static str,
+}
+
+fn zone(auth: &AuthUser) -> TimeZoneName {
+    TimeZoneName::parse(&auth.user.timezone).unwrap_or_default()
+}
+
+fn date_param(params: &HashMap<String, String>, name: &str, v: &mut domain::Violations) -> Option<NaiveDate> {
+    let raw = params.get(name)?;
+    v.check(
+        name,
+        NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| "must be a date written YYYY-MM-DD".to_owned()),
+    )
+}
+
+/// Per local day from `from` to `to` (inclusive, her dates; default the last 7 days): pump sessions, volumes,
+/// massage sessions and the average volume per pump session.
+#[utoipa::path(get, path = "/v1/stats/daily", tag = "insights", security(("bearer" = [])),
+    params(
+        ("from" = Option<NaiveDate>, Query, description = "First local date, YYYY-MM-DD (default 6 days before `to`)"),
+        ("to" = Option<NaiveDate>, Query, description = "Last local date, YYYY-MM-DD (default today)"),
+    ),
+    responses((status = 200, body = DailyStats), (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn daily(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    params: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let tz = zone(&auth);
+    let mut v = domain::Violations::new();
+    let to = date_param(&params, "to", &mut v).unwrap_or_else(|| Utc::now().with_timezone(&tz.tz()).date_naive());
+    let from = date_param(&params, "from", &mut v).unwrap_or(to - Duration::days(6));
+    if to < from {
+        v.push("to", "must not be before from");
+    } else if (to - from).num_days() >= MAX_DAYS {
+        v.push("from", format!("the range may cover at most {MAX_DAYS} days"));
+    }
+    v.finish().map_err(ApiError::Validation)?;
+    let start = resolve(tz.tz(), from.and_time(NaiveTime::MIN));
+    let end = resolve(tz.tz(), (to + Duration::days(1)).and_time(NaiveTime::MIN));
+    let pumps: Vec<PumpSession> = records::load(&state.db, auth.user.id, Collection::PumpSessions, start, end)
+        .await?
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    let massages: Vec<_> =
+        records::load::<MassageSession>(&state.db, auth.user.id, Collection::MassageSessions, start, end)
+            .await?
+            .into_iter()
+            .map(|(_, m)| m.started_at)
+            .collect();
+    let days = insights::daily(tz.tz(), from, to, &pumps, &massages);
+    Ok(HttpResponse::Ok().json(DailyStats { timezone: tz.name().to_owned(), days }))
+}
+
+/// Her average volume per pump session with massage (before or during) against without, over the last `days`
+/// (1-365, default 30); `insufficient_data` when either group has fewer than 5 sessions.
+#[utoipa::path(get, path = "/v1/insights/massage-effect", tag = "insights", security(("bearer" = [])),
+    params(("days" = Option<u32>, Query, description = "1-365, default 30")),
+    responses((status = 200, body = MassageEffect), (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn massage_effect(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    params: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let days = match params.get("days") {
+        None => 30,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|d| (1..=365).contains(d))
+            .ok_or_else(|| ApiError::field("days", "must be a whole number from 1 to 365"))?,
+    };
+    let now = Utc::now();
+    let since = now - Duration::days(i64::from(days));
+    let pumps: Vec<PumpSession> =
+        records::load(&state.db, auth.user.id, Collection::PumpSessions, since, now + Duration::minutes(5))
+            .await?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+    Ok(HttpResponse::Ok().json(insights::massage_effect(days, &pumps)))
+}
+
+/// Active advisories from her recent symptom checks and massage logs, by the red-flag rules: each names its
+/// rule, says to contact a lactation consultant or clinician, lists the entries behind it and cites its source.
+#[utoipa::path(get, path = "/v1/advisories", tag = "insights", security(("bearer" = [])),
+    responses((status = 200, body = Advisories)))]
+pub async fn list_advisories(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
+    let now = Utc::now();
+    let advisories = active(&state.db, &auth.user, now).await?;
+    Ok(HttpResponse::Ok().json(Advisories {
+        advisories,
+        disclaimer: "milkflow does not diagnose. These notes follow published lactation guidance; when in doubt, contact your lactation consultant or clinician.",
+    }))
+}
+
+/// Her active advisories at `now` (also used to keep reminders gentle).
+pub async fn active(
+    db: &platform::Database,
+    user: &entity::user::Model,
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<Advisory>, ApiError> {
+    let since = now - Duration::days(advisories::LUMP_WINDOW_DAYS);
+    let until = now + Duration::minutes(5);
+    let checks: Vec<Entry<SymptomCheck>> = records::load(db, user.id, Collection::SymptomChecks, since, until)
+        .await?
+        .into_iter()
+        .map(|(id, item)| Entry { id: id.to_string(), item })
+        .collect();
+    let massages: Vec<Entry<MassageSpots>> =
+        records::load::<MassageSession>(db, user.id, Collection::MassageSessions, since, until)
+            .await?
+            .into_iter()
+            .filter(|(_, m)| !m.spots.is_empty())
+            .map(|(id, m)| Entry { id: id.to_string(), item: MassageSpots { at: m.started_at, spots: m.spots } })
+            .collect();
+    let tz = TimeZoneName::parse(&user.timezone).unwrap_or_default();
+    Ok(advisories::evaluate(tz.tz(), now, &checks, &massages))
+}

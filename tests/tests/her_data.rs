@@ -1,0 +1,124 @@
+//! Her data: export as JSON and as a zip of CSV files; erasure leaves no row of hers in any table.
+
+use milkflow_tests::{TestApp, massage_body, on_both_databases, pump_body};
+use reqwest::Method;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::json;
+use std::io::Read;
+
+on_both_databases!(
+    export_as_json_holds_everything_she_entered_and_nothing_of_others,
+    export_as_csv_is_a_zip_with_one_file_per_collection,
+    erasing_her_account_leaves_zero_rows_of_hers_in_every_table,
+);
+
+async fn fill(app: &TestApp, token: &str) {
+    assert_eq!(app.post_auth("/v1/pump-sessions", &pump_body(60, 50.0, 40.0), token).await.status, 201);
+    assert_eq!(app.post_auth("/v1/massage-sessions", &massage_body(70), token).await.status, 201);
+    let check =
+        json!({"at": chrono::Utc::now().to_rfc3339(), "engorgement": 2, "pain": 1, "notes": "comma, \"quote\""});
+    assert_eq!(app.post_auth("/v1/symptom-checks", &check, token).await.status, 201);
+    let routine = json!({"kind": "pump", "schedule": {"type": "times", "times": ["07:00"]}});
+    assert_eq!(app.post_auth("/v1/routines", &routine, token).await.status, 201);
+}
+
+async fn export_as_json_holds_everything_she_entered_and_nothing_of_others(app: TestApp) {
+    let (token, _) = app.signed_up().await;
+    let (other, _) = app.signed_up().await;
+    fill(&app, &token).await;
+    fill(&app, &other).await;
+    let deleted = app.post_auth("/v1/pump-sessions", &pump_body(30, 1.0, 1.0), &token).await;
+    app.send(
+        Method::DELETE,
+        &format!("/v1/pump-sessions/{}", deleted.body["id"].as_str().unwrap()),
+        None,
+        Some(&token),
+    )
+    .await;
+    let r = app.get("/v1/me/export", Some(&token)).await;
+    assert_eq!(r.status, 200);
+    for c in ["pump_sessions", "massage_sessions", "symptom_checks", "routines"] {
+        assert_eq!(r.body[c].as_array().unwrap().len(), 1, "{c}: {}", r.body[c]);
+    }
+    assert_eq!(r.body["pump_sessions"][0]["volume_left_ml"], 50.0);
+    assert!(r.body["account"]["email"].as_str().unwrap().contains('@'));
+    assert!(!r.body.to_string().contains("password"));
+    assert_eq!(app.get("/v1/me/export?format=xml", Some(&token)).await.error_fields(), vec!["format"]);
+}
+
+async fn export_as_csv_is_a_zip_with_one_file_per_collection(app: TestApp) {
+    let (token, _) = app.signed_up().await;
+    fill(&app, &token).await;
+    let r =
+        app.client.get(format!("{}/v1/me/export?format=csv", app.address)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/zip");
+    let bytes = r.bytes().await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec!["account.csv", "massage_sessions.csv", "pump_sessions.csv", "routines.csv", "symptom_checks.csv"]
+    );
+    let mut text = String::new();
+    zip.by_name("symptom_checks.csv").unwrap().read_to_string(&mut text).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    let notes = headers.iter().position(|h| h == "notes").unwrap();
+    assert_eq!(&rows[0][notes], "comma, \"quote\"");
+    let mut pumps = String::new();
+    zip.by_name("pump_sessions.csv").unwrap().read_to_string(&mut pumps).unwrap();
+    assert!(pumps.starts_with("id,started_at,ended_at,side,volume_left_ml"), "{pumps}");
+}
+
+/// Every table with a `user_id` column, found in the schema so a new table cannot be forgotten.
+async fn tables_with_user_id(app: &TestApp) -> Vec<String> {
+    let backend = app.db.get_database_backend();
+    let sql = match app.kind {
+        milkflow_tests::Db::Sqlite => "SELECT m.name AS t FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+            WHERE m.type = 'table' AND p.name = 'user_id'"
+            .to_owned(),
+        milkflow_tests::Db::Postgres => "SELECT table_name::text AS t FROM information_schema.columns \
+            WHERE column_name = 'user_id' AND table_schema = 'public'"
+            .to_owned(),
+    };
+    let rows = app.db.query_all_raw(Statement::from_string(backend, sql)).await.unwrap();
+    rows.iter().map(|r| r.try_get::<String>("", "t").unwrap()).collect()
+}
+
+async fn rows_of(app: &TestApp, table: &str, user: uuid::Uuid) -> i64 {
+    let backend = app.db.get_database_backend();
+    let placeholder = if app.kind == milkflow_tests::Db::Postgres { "$1" } else { "?" };
+    let column = if table == "users" { "id" } else { "user_id" };
+    let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = {placeholder}");
+    let row = app.db.query_one_raw(Statement::from_sql_and_values(backend, sql, [user.into()])).await.unwrap().unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+async fn erasing_her_account_leaves_zero_rows_of_hers_in_every_table(app: TestApp) {
+    let body = app.register(&milkflow_tests::unique_email()).await;
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let id = uuid::Uuid::parse_str(body["user"]["id"].as_str().unwrap()).unwrap();
+    let (other, _) = app.signed_up().await;
+    fill(&app, &token).await;
+    fill(&app, &other).await;
+    let mut tables = tables_with_user_id(&app).await;
+    tables.sort();
+    assert!(tables.contains(&"records".to_owned()) && tables.contains(&"refresh_tokens".to_owned()), "{tables:?}");
+    tables.push("users".into());
+    for t in &tables {
+        assert!(
+            rows_of(&app, t, id).await > 0,
+            "{t} has no row of hers before the erase: the check would prove nothing"
+        );
+    }
+    assert_eq!(app.send(Method::DELETE, "/v1/me", None, Some(&token)).await.status, 204);
+    for t in &tables {
+        assert_eq!(rows_of(&app, t, id).await, 0, "{t} still holds rows of hers");
+    }
+    let theirs = app.get("/v1/me/export", Some(&other)).await;
+    assert_eq!(theirs.body["pump_sessions"].as_array().unwrap().len(), 1, "another account lost data");
+}
