@@ -23,6 +23,10 @@ pub struct AppState {
     pub db: Database,
     pub jwt: JwtKeys,
     pub openapi_yaml: String,
+    /// The VAPID public key web clients subscribe with.
+    pub vapid_public_key: String,
+    /// Whether `http://` and loopback push endpoints are allowed (development and tests only).
+    pub push_allow_insecure: bool,
 }
 
 /// A built API server, with the embedded scheduler when asked for.
@@ -63,7 +67,19 @@ impl Application {
         } else {
             None
         };
-        let state = web::Data::new(AppState { db: db.clone(), jwt, openapi_yaml: crate::openapi::yaml()? });
+        if settings.push.allow_insecure {
+            tracing::warn!(
+                "MILKFLOW_PUSH_ALLOW_INSECURE=true: http:// and loopback push endpoints are accepted (development and tests only)"
+            );
+        }
+        let vapid = scheduler::push::vapid::VapidKeys::load(&settings, &db).await?;
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            jwt,
+            openapi_yaml: crate::openapi::yaml()?,
+            vapid_public_key: vapid.public_key.clone(),
+            push_allow_insecure: settings.push.allow_insecure,
+        });
         let listener = TcpListener::bind(settings.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on MILKFLOW_LISTEN={}: {e}", settings.listen))?;
         let address = listener.local_addr()?;

@@ -1,7 +1,10 @@
 //! sea-orm models of milkflow's tables.
 
 pub mod app_secret;
+pub mod delivery;
+pub mod device;
 pub mod guide;
+pub mod occurrence;
 pub mod record;
 pub mod refresh_token;
 pub mod tip;

@@ -7,6 +7,7 @@ mod m20261124_000002_create_refresh_tokens;
 mod m20261124_000003_create_app_secrets;
 mod m20261124_000004_create_records;
 mod m20261124_000005_create_content;
+mod m20261124_000006_create_push;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_create_app_secrets::Migration),
             Box::new(m20261124_000004_create_records::Migration),
             Box::new(m20261124_000005_create_content::Migration),
+            Box::new(m20261124_000006_create_push::Migration),
         ]
     }
 }

@@ -42,6 +42,30 @@ pub struct Settings {
     pub workers: usize,
     pub scheduler_tick: String,
     pub scheduler_stale_after_s: u64,
+    pub push: PushSettings,
+}
+
+/// How reminders are delivered.
+#[derive(Debug, Clone)]
+pub struct PushSettings {
+    /// Allows `http://` and loopback push endpoints: development and tests only.
+    pub allow_insecure: bool,
+    /// The VAPID `sub` claim: a `mailto:` or `https:` contact.
+    pub vapid_subject: String,
+    /// The VAPID private key (base64url of the 32-byte P-256 scalar); generated and stored when absent.
+    pub vapid_private_key: Option<SecretString>,
+    /// A reminder due while every scheduler was down is still sent within this many seconds, else marked missed.
+    pub grace_s: u64,
+    /// How long a reminder stays worth delivering (push TTL, retry limit), seconds; at most 24 hours.
+    pub ttl_s: u64,
+    /// Attempts per delivery before it fails.
+    pub max_attempts: u32,
+    /// Occurrences or deliveries claimed per tick.
+    pub batch: u64,
+    /// How long a claimed delivery stays leased to one process before another may take it, seconds.
+    pub lease_s: u64,
+    /// Timeout of one push request, seconds.
+    pub timeout_s: u64,
 }
 
 /// Settings exactly as read, before validation.
@@ -58,6 +82,15 @@ struct RawSettings {
     workers: Option<String>,
     scheduler_tick: Option<String>,
     scheduler_stale_after_s: Option<String>,
+    push_allow_insecure: Option<String>,
+    vapid_subject: Option<String>,
+    vapid_private_key: Option<String>,
+    push_grace_s: Option<String>,
+    push_ttl_s: Option<String>,
+    push_max_attempts: Option<String>,
+    scheduler_batch: Option<String>,
+    scheduler_lease_s: Option<String>,
+    push_timeout_s: Option<String>,
 }
 
 /// Why settings could not be loaded; each problem names its key.
@@ -145,6 +178,12 @@ impl RawSettings {
         let default_workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u64;
         let workers = number("workers", self.workers, default_workers, 1, 256) as usize;
         let scheduler_stale_after_s = number("scheduler_stale_after_s", self.scheduler_stale_after_s, 10, 1, 3600);
+        let grace_s = number("push_grace_s", self.push_grace_s, 900, 0, 86_400);
+        let ttl_s = number("push_ttl_s", self.push_ttl_s, 3600, 60, 86_400);
+        let max_attempts = number("push_max_attempts", self.push_max_attempts, 8, 1, 50) as u32;
+        let batch = number("scheduler_batch", self.scheduler_batch, 500, 1, 100_000);
+        let lease_s = number("scheduler_lease_s", self.scheduler_lease_s, 60, 5, 3600);
+        let timeout_s = number("push_timeout_s", self.push_timeout_s, 10, 1, 120);
 
         let jwt_secret = self.jwt_secret.filter(|s| !s.is_empty());
         match (&jwt_secret, environment) {
@@ -163,6 +202,30 @@ impl RawSettings {
                 LogFormat::Pretty
             }
         };
+        let allow_insecure = match self.push_allow_insecure.as_deref().map(str::trim) {
+            None | Some("") | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                bad("push_allow_insecure", format!("'{other}' is not true or false"));
+                false
+            }
+        };
+        if allow_insecure && environment == Environment::Production {
+            bad("push_allow_insecure", "must not be true when MILKFLOW_ENV=production".into());
+        }
+        let vapid_subject = match self.vapid_subject.filter(|s| !s.trim().is_empty()) {
+            Some(s) if s.starts_with("mailto:") || s.starts_with("https://") => s,
+            Some(s) => {
+                bad("vapid_subject", format!("'{s}' must start with mailto: or https://"));
+                s
+            }
+            None if environment == Environment::Production => {
+                bad("vapid_subject", "is required when MILKFLOW_ENV=production (a mailto: or https: contact)".into());
+                String::new()
+            }
+            None => "mailto:push-dev@localhost".into(),
+        };
+        let vapid_private_key = self.vapid_private_key.filter(|s| !s.trim().is_empty());
         let scheduler_tick = self.scheduler_tick.unwrap_or_else(|| "* * * * * *".into());
         let fields = scheduler_tick.split_whitespace().count();
         if !(6..=7).contains(&fields) {
@@ -185,6 +248,17 @@ impl RawSettings {
             workers,
             scheduler_tick,
             scheduler_stale_after_s,
+            push: PushSettings {
+                allow_insecure,
+                vapid_subject,
+                vapid_private_key: vapid_private_key.map(SecretString::from),
+                grace_s,
+                ttl_s,
+                max_attempts,
+                batch,
+                lease_s,
+                timeout_s,
+            },
         })
     }
 }
@@ -243,9 +317,15 @@ mod tests {
 
     #[test]
     fn production_requires_a_jwt_secret() {
-        let err = load(&[("MILKFLOW_ENV", "production")]).unwrap_err();
+        let err =
+            load(&[("MILKFLOW_ENV", "production"), ("MILKFLOW_VAPID_SUBJECT", "mailto:ops@example.org")]).unwrap_err();
         assert_eq!(err.keys(), vec!["MILKFLOW_JWT_SECRET"]);
-        let ok = load(&[("MILKFLOW_ENV", "production"), ("MILKFLOW_JWT_SECRET", &"s".repeat(40))]).unwrap();
+        let ok = load(&[
+            ("MILKFLOW_ENV", "production"),
+            ("MILKFLOW_JWT_SECRET", &"s".repeat(40)),
+            ("MILKFLOW_VAPID_SUBJECT", "mailto:ops@example.org"),
+        ])
+        .unwrap();
         assert_eq!(ok.log_format, LogFormat::Json);
     }
 
@@ -253,6 +333,20 @@ mod tests {
     fn short_jwt_secret_is_refused() {
         let err = load(&[("MILKFLOW_JWT_SECRET", "short")]).unwrap_err();
         assert_eq!(err.keys(), vec!["MILKFLOW_JWT_SECRET"]);
+    }
+
+    #[test]
+    fn push_settings_are_validated() {
+        let s = load(&[("MILKFLOW_PUSH_ALLOW_INSECURE", "true"), ("MILKFLOW_PUSH_GRACE_S", "60")]).unwrap();
+        assert!(s.push.allow_insecure);
+        assert_eq!((s.push.grace_s, s.push.ttl_s), (60, 3600));
+        let err = load(&[("MILKFLOW_PUSH_ALLOW_INSECURE", "maybe"), ("MILKFLOW_VAPID_SUBJECT", "ops@example.org")])
+            .unwrap_err();
+        assert_eq!(err.keys(), vec!["MILKFLOW_PUSH_ALLOW_INSECURE", "MILKFLOW_VAPID_SUBJECT"]);
+        let err = load(&[("MILKFLOW_ENV", "production"), ("MILKFLOW_JWT_SECRET", &"s".repeat(40))]).unwrap_err();
+        assert_eq!(err.keys(), vec!["MILKFLOW_VAPID_SUBJECT"]);
+        let err = load(&[("MILKFLOW_PUSH_TTL_S", "90000")]).unwrap_err();
+        assert_eq!(err.keys(), vec!["MILKFLOW_PUSH_TTL_S"]);
     }
 
     #[test]

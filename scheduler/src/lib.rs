@@ -1,10 +1,11 @@
-//! milkflow's scheduler: cron ticks that will claim due reminders and deliver them, and housekeeping.
-//!
-//! Today the claim tick does no delivery work yet (that is the scheduler issue); housekeeping removes expired
-//! refresh tokens. Both run through `run_once` functions that tests call directly with an injected clock.
+//! milkflow's scheduler: a cron tick that claims due reminders and delivers them as push notifications, and
+//! housekeeping. Both run through `run_once` functions that tests call directly with an injected clock.
 
+pub mod advice;
 pub mod health;
 pub mod housekeeping;
+pub mod planning;
+pub mod push;
 pub mod service;
 pub mod tick;
 

@@ -51,19 +51,30 @@ impl Scheduler {
         let health = Arc::new(TickHealth::new(Duration::from_secs(settings.scheduler_stale_after_s)));
         // Ticks never overlap: a tick that finds the previous one still running skips.
         let running = Arc::new(Mutex::new(()));
-        let (tick_db, tick_health) = (db.clone(), health.clone());
+        let context = Arc::new(tick::TickContext::build(settings, db.clone()).await?);
+        let tick_health = health.clone();
         let claim = Job::new_async(settings.scheduler_tick.as_str(), move |_, _| {
-            let (db, health, running) = (tick_db.clone(), tick_health.clone(), running.clone());
+            let (context, health, running) = (context.clone(), tick_health.clone(), running.clone());
             Box::pin(async move {
                 let Ok(_guard) = running.try_lock() else {
                     tracing::debug!("previous claim tick still running; skipped");
                     return;
                 };
-                match tick::run_once(&db, Utc::now()).await {
+                match tick::run_once(&context, Utc::now()).await {
                     Ok(outcome) => {
                         health.record();
-                        if outcome.claimed > 0 {
-                            tracing::info!(claimed = outcome.claimed, "claim tick");
+                        if outcome != tick::TickOutcome::default() {
+                            tracing::info!(
+                                claimed = outcome.claimed,
+                                missed = outcome.missed,
+                                attempted = outcome.attempted,
+                                delivered = outcome.delivered,
+                                retried = outcome.retried,
+                                failed = outcome.failed,
+                                pruned = outcome.pruned,
+                                expired = outcome.expired,
+                                "claim tick"
+                            );
                         }
                     }
                     Err(e) => tracing::error!(error = format!("{e:#}"), "claim tick failed"),

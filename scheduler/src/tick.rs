@@ -1,21 +1,370 @@
-//! The claim tick: runs every second (configurable) and hands due reminders to delivery.
+//! The claim tick: turns due occurrences into deliveries (one per device), then sends due deliveries.
+//!
+//! Both steps claim rows so that any number of scheduler processes share the work: occurrences inside one
+//! transaction with `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite has one writer), deliveries with a lease,
+//! so a process killed mid-send loses nothing: its leased deliveries are taken again once the lease ends.
 
-use chrono::{DateTime, Utc};
-use platform::Database;
+use chrono::{DateTime, Duration, Utc};
+use entity::{delivery, device, occurrence, record, user};
+use futures_util::StreamExt;
+use platform::{Database, PushSettings};
+use rand::Rng;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+use crate::planning::{self, state};
+use crate::push::webpush::{Subscription, WebPush, topic_for};
+use crate::push::{SendOutcome, payload};
+
+/// Delivery states.
+pub mod status {
+    pub const PENDING: &str = "pending";
+    pub const RETRYING: &str = "retrying";
+    pub const DELIVERED: &str = "delivered";
+    pub const FAILED: &str = "failed";
+    pub const PRUNED: &str = "pruned";
+    pub const EXPIRED: &str = "expired";
+}
+
+/// What a tick needs.
+#[derive(Clone)]
+pub struct TickContext {
+    pub db: Database,
+    pub push: PushSettings,
+    pub web: WebPush,
+    /// Names this process in leases.
+    pub instance: String,
+}
+
+impl TickContext {
+    /// A context from settings: loads (or creates) the VAPID keys.
+    pub async fn build(settings: &platform::Settings, db: Database) -> anyhow::Result<Self> {
+        let keys = std::sync::Arc::new(crate::push::vapid::VapidKeys::load(settings, &db).await?);
+        let web = WebPush::new(keys, std::time::Duration::from_secs(settings.push.timeout_s));
+        let instance = format!("{}-{}", std::process::id(), &Uuid::new_v4().simple().to_string()[..8]);
+        Ok(Self { db, push: settings.push.clone(), web, instance })
+    }
+}
 
 /// What one tick did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TickOutcome {
     /// Due occurrences claimed by this tick.
     pub claimed: usize,
+    /// Of those, due too long ago (past the grace period): marked missed, not sent.
+    pub missed: usize,
+    /// Deliveries attempted.
+    pub attempted: usize,
+    pub delivered: usize,
+    pub retried: usize,
+    pub failed: usize,
+    pub pruned: usize,
+    pub expired: usize,
 }
 
-/// One claim tick at `now`.
-///
-/// Reminder occurrences do not exist yet, so nothing is claimed; the tick still checks that the database
-/// answers, so a tick that completes means the scheduler can reach its work.
+/// One tick at `now`: fan out due occurrences, then send due deliveries.
 #[tracing::instrument(skip_all, fields(now = %now))]
-pub async fn run_once(db: &Database, now: DateTime<Utc>) -> anyhow::Result<TickOutcome> {
-    db.ping().await?;
-    Ok(TickOutcome::default())
+pub async fn run_once(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<TickOutcome> {
+    let mut out = TickOutcome::default();
+    fan_out(ctx, now, &mut out).await?;
+    deliver(ctx, now, &mut out).await?;
+    Ok(out)
+}
+
+/// Turns due occurrences into deliveries, one per device of their owner, and plans each routine's next one.
+pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcome) -> anyhow::Result<()> {
+    let txn = platform::db::begin_write(&ctx.db).await?;
+    let due = occurrence::Entity::find()
+        .filter(occurrence::Column::State.eq(state::PLANNED))
+        .filter(occurrence::Column::DueAt.lte(now))
+        .order_by_asc(occurrence::Column::DueAt)
+        .limit(ctx.push.batch)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .all(&txn)
+        .await?;
+    if due.is_empty() {
+        txn.commit().await?;
+        return Ok(());
+    }
+    let user_ids: HashSet<Uuid> = due.iter().map(|o| o.user_id).collect();
+    let active: HashSet<Uuid> = user::Entity::find()
+        .filter(user::Column::Id.is_in(user_ids.clone()))
+        .filter(user::Column::Status.eq("active"))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    let mut devices: HashMap<Uuid, Vec<device::Model>> = HashMap::new();
+    for d in device::Entity::find().filter(device::Column::UserId.is_in(user_ids)).all(&txn).await? {
+        devices.entry(d.user_id).or_default().push(d);
+    }
+    let grace = Duration::seconds(ctx.push.grace_s as i64);
+    let ttl = Duration::seconds(ctx.push.ttl_s as i64);
+    let mut rows = Vec::new();
+    for occ in &due {
+        let new_state = if !active.contains(&occ.user_id) {
+            state::CANCELLED
+        } else if now - occ.due_at > grace {
+            state::MISSED
+        } else {
+            state::SENT
+        };
+        occurrence::Entity::update_many()
+            .col_expr(occurrence::Column::State, Expr::value(new_state))
+            .col_expr(occurrence::Column::UpdatedAt, Expr::value(now))
+            .filter(occurrence::Column::Id.eq(occ.id))
+            .exec(&txn)
+            .await?;
+        out.claimed += 1;
+        if new_state == state::MISSED {
+            out.missed += 1;
+            tracing::info!(occurrence.id = %occ.id, late_s = (now - occ.due_at).num_seconds(), "occurrence missed (past the grace period)");
+        }
+        if new_state == state::SENT {
+            for d in devices.get(&occ.user_id).into_iter().flatten() {
+                rows.push(delivery::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    occurrence_id: Set(occ.id),
+                    device_id: Set(d.id),
+                    user_id: Set(occ.user_id),
+                    provider: Set(d.platform.clone()),
+                    status: Set(status::PENDING.into()),
+                    attempts: Set(0),
+                    next_attempt_at: Set(now),
+                    lease_until: Set(None),
+                    leased_by: Set(None),
+                    due_at: Set(occ.due_at),
+                    expires_at: Set(occ.due_at.max(now) + ttl),
+                    sent_at: Set(None),
+                    last_status: Set(None),
+                    last_error: Set(None),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                });
+            }
+        }
+        if occ.kind == "routine"
+            && let Some(routine) = record::Entity::find_by_id(occ.routine_id).one(&txn).await?
+        {
+            planning::replan(&txn, &routine, now.max(occ.due_at), now).await?;
+        }
+    }
+    if !rows.is_empty() {
+        delivery::Entity::insert_many(rows)
+            .on_conflict_do_nothing_on([delivery::Column::OccurrenceId, delivery::Column::DeviceId])
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Exponential backoff with jitter: about 5 s, 10 s, 20 s ... capped at 10 minutes.
+pub fn backoff(attempt: i32) -> Duration {
+    let base = 5.0 * 2f64.powi(attempt.clamp(1, 20) - 1);
+    let jittered = base.min(600.0) * rand::rng().random_range(0.75..1.25);
+    Duration::milliseconds((jittered * 1000.0) as i64)
+}
+
+/// Claims due deliveries with a lease, sends them and records each outcome.
+pub async fn deliver(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcome) -> anyhow::Result<()> {
+    let txn = platform::db::begin_write(&ctx.db).await?;
+    let claimable = Condition::all()
+        .add(delivery::Column::Status.is_in([status::PENDING, status::RETRYING]))
+        .add(delivery::Column::NextAttemptAt.lte(now))
+        .add(Condition::any().add(delivery::Column::LeaseUntil.is_null()).add(delivery::Column::LeaseUntil.lt(now)));
+    let claimed = delivery::Entity::find()
+        .filter(claimable)
+        .order_by_asc(delivery::Column::NextAttemptAt)
+        .limit(ctx.push.batch)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .all(&txn)
+        .await?;
+    if claimed.is_empty() {
+        txn.commit().await?;
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = claimed.iter().map(|d| d.id).collect();
+    delivery::Entity::update_many()
+        .col_expr(delivery::Column::LeaseUntil, Expr::value(now + Duration::seconds(ctx.push.lease_s as i64)))
+        .col_expr(delivery::Column::LeasedBy, Expr::value(ctx.instance.clone()))
+        .filter(delivery::Column::Id.is_in(ids))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+
+    let device_ids: HashSet<Uuid> = claimed.iter().map(|d| d.device_id).collect();
+    let devices: HashMap<Uuid, device::Model> = device::Entity::find()
+        .filter(device::Column::Id.is_in(device_ids))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d))
+        .collect();
+    let occurrence_ids: HashSet<Uuid> = claimed.iter().map(|d| d.occurrence_id).collect();
+    let occurrences: HashMap<Uuid, occurrence::Model> = occurrence::Entity::find()
+        .filter(occurrence::Column::Id.is_in(occurrence_ids))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    let inflamed = inflamed_users(ctx, &claimed, &occurrences, now).await?;
+
+    let sends = claimed.into_iter().map(|d| {
+        let device = devices.get(&d.device_id).cloned();
+        let occ = occurrences.get(&d.occurrence_id).cloned();
+        let inflamed = inflamed.contains(&d.user_id);
+        async move {
+            let outcome = match (&device, &occ) {
+                _ if now >= d.expires_at => None,
+                (Some(device), Some(occ)) => Some(send(ctx, device, occ, inflamed).await),
+                _ => Some(SendOutcome::Gone { status: 0, reason: "the device was removed".into() }),
+            };
+            (d, outcome)
+        }
+    });
+    let results: Vec<_> = futures_util::stream::iter(sends).buffer_unordered(64).collect().await;
+    for (d, outcome) in results {
+        record_outcome(ctx, now, d, outcome, out).await?;
+    }
+    tracing::info!(
+        attempted = out.attempted,
+        delivered = out.delivered,
+        retried = out.retried,
+        failed = out.failed,
+        pruned = out.pruned,
+        expired = out.expired,
+        "deliveries sent"
+    );
+    Ok(())
+}
+
+async fn inflamed_users(
+    ctx: &TickContext,
+    claimed: &[delivery::Model],
+    occurrences: &HashMap<Uuid, occurrence::Model>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<HashSet<Uuid>> {
+    let pump_users: HashSet<Uuid> = claimed
+        .iter()
+        .filter(|d| occurrences.get(&d.occurrence_id).is_some_and(|o| o.routine_kind != "massage"))
+        .map(|d| d.user_id)
+        .collect();
+    let mut inflamed = HashSet::new();
+    for owner in user::Entity::find().filter(user::Column::Id.is_in(pump_users)).all(&ctx.db).await? {
+        if domain::advisories::inflammation_active(&crate::advice::active(&ctx.db, &owner, now).await?) {
+            inflamed.insert(owner.id);
+        }
+    }
+    Ok(inflamed)
+}
+
+async fn send(ctx: &TickContext, device: &device::Model, occ: &occurrence::Model, inflamed: bool) -> SendOutcome {
+    let reminder = payload::reminder(&occ.routine_kind, occ.routine_id, occ.id, &device.locale, inflamed);
+    let body = match serde_json::to_vec(&reminder) {
+        Ok(b) => b,
+        Err(e) => return SendOutcome::Failed { status: None, reason: format!("payload: {e}") },
+    };
+    match device.platform.as_str() {
+        "web" => {
+            let (Some(p256dh), Some(auth)) = (device.p256dh.as_deref(), device.auth.as_deref()) else {
+                return SendOutcome::Failed { status: None, reason: "web device without keys".into() };
+            };
+            let sub = Subscription { endpoint: &device.target, p256dh, auth };
+            let ttl = std::time::Duration::from_secs(ctx.push.ttl_s);
+            ctx.web.send(&sub, &body, ttl, Some(&topic_for(occ.routine_id))).await
+        }
+        other => {
+            SendOutcome::Failed { status: None, reason: format!("{other} delivery is not configured on this server") }
+        }
+    }
+}
+
+async fn record_outcome(
+    ctx: &TickContext,
+    now: DateTime<Utc>,
+    d: delivery::Model,
+    outcome: Option<SendOutcome>,
+    out: &mut TickOutcome,
+) -> anyhow::Result<()> {
+    let attempts = d.attempts + i32::from(outcome.is_some());
+    let (new_status, next_attempt, last_status, last_error) = match &outcome {
+        None => {
+            out.expired += 1;
+            (
+                status::EXPIRED,
+                d.next_attempt_at,
+                d.last_status,
+                Some("the reminder went stale before it could be delivered".to_owned()),
+            )
+        }
+        Some(SendOutcome::Delivered) => {
+            out.delivered += 1;
+            device::Entity::update_many()
+                .col_expr(device::Column::LastSuccessAt, Expr::value(now))
+                .filter(device::Column::Id.eq(d.device_id))
+                .exec(&ctx.db)
+                .await?;
+            (status::DELIVERED, d.next_attempt_at, Some(201), None)
+        }
+        Some(SendOutcome::Gone { status: code, reason }) => {
+            out.pruned += 1;
+            tracing::info!(device.id = %d.device_id, "push target gone; device removed");
+            device::Entity::delete_by_id(d.device_id).exec(&ctx.db).await?;
+            delivery::Entity::update_many()
+                .col_expr(delivery::Column::Status, Expr::value(status::PRUNED))
+                .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+                .filter(delivery::Column::DeviceId.eq(d.device_id))
+                .filter(delivery::Column::Status.is_in([status::PENDING, status::RETRYING]))
+                .filter(delivery::Column::Id.ne(d.id))
+                .exec(&ctx.db)
+                .await?;
+            (status::PRUNED, d.next_attempt_at, Some(i32::from(*code)), Some(reason.clone()))
+        }
+        Some(SendOutcome::Retry { status: code, after, reason }) => {
+            let wait =
+                backoff(attempts).max(after.and_then(|a| Duration::from_std(a).ok()).unwrap_or(Duration::zero()));
+            let next = now + wait;
+            let code = code.map(i32::from);
+            if attempts >= ctx.push.max_attempts as i32 {
+                out.failed += 1;
+                (status::FAILED, d.next_attempt_at, code, Some(format!("gave up after {attempts} attempts: {reason}")))
+            } else if next >= d.expires_at {
+                out.expired += 1;
+                (status::EXPIRED, d.next_attempt_at, code, Some(format!("stale before the next attempt: {reason}")))
+            } else {
+                out.retried += 1;
+                (status::RETRYING, next, code, Some(reason.clone()))
+            }
+        }
+        Some(SendOutcome::Failed { status: code, reason }) => {
+            out.failed += 1;
+            tracing::warn!(delivery.id = %d.id, provider = %d.provider, reason = %reason, "delivery failed");
+            (status::FAILED, d.next_attempt_at, code.map(i32::from), Some(reason.clone()))
+        }
+    };
+    if outcome.is_some() {
+        out.attempted += 1;
+    }
+    delivery::Entity::update_many()
+        .col_expr(delivery::Column::Status, Expr::value(new_status))
+        .col_expr(delivery::Column::Attempts, Expr::value(attempts))
+        .col_expr(delivery::Column::NextAttemptAt, Expr::value(next_attempt))
+        .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(delivery::Column::LastStatus, Expr::value(last_status))
+        .col_expr(delivery::Column::LastError, Expr::value(last_error))
+        .col_expr(
+            delivery::Column::SentAt,
+            Expr::value(if new_status == status::DELIVERED { Some(now) } else { d.sent_at }),
+        )
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+        .filter(delivery::Column::Id.eq(d.id))
+        .filter(delivery::Column::LeasedBy.eq(ctx.instance.clone()))
+        .exec(&ctx.db)
+        .await?;
+    Ok(())
 }

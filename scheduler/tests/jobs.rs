@@ -15,11 +15,14 @@ async fn fresh_sqlite() -> (tempfile::TempDir, platform::Database) {
 
 #[tokio::test]
 async fn claim_tick_completes_against_a_reachable_database() {
-    let (_dir, db) = fresh_sqlite().await;
-    let outcome = scheduler::tick::run_once(&db, Utc::now()).await.unwrap();
-    assert_eq!(outcome.claimed, 0);
+    let (dir, db) = fresh_sqlite().await;
+    let env = [("MILKFLOW_DATABASE_URL".to_owned(), format!("sqlite://{}/milkflow.db", dir.path().display()))].into();
+    let settings = platform::Settings::from_sources("127.0.0.1:0", env).unwrap();
+    let ctx = scheduler::tick::TickContext::build(&settings, db.clone()).await.unwrap();
+    let outcome = scheduler::tick::run_once(&ctx, Utc::now()).await.unwrap();
+    assert_eq!(outcome, scheduler::tick::TickOutcome::default());
     db.clone().close().await.unwrap();
-    assert!(scheduler::tick::run_once(&db, Utc::now()).await.is_err(), "a tick without a database must fail");
+    assert!(scheduler::tick::run_once(&ctx, Utc::now()).await.is_err(), "a tick without a database must fail");
 }
 
 #[tokio::test]

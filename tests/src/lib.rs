@@ -2,6 +2,7 @@
 
 pub mod binaries;
 pub mod postgres;
+pub mod webpush;
 
 use api::Application;
 use platform::{Database, Settings};
@@ -28,6 +29,8 @@ pub enum Db {
 /// A running API (with its embedded scheduler) and a client for it.
 pub struct TestApp {
     pub address: String,
+    /// The settings the app was built with (tests build scheduler contexts from them).
+    pub settings: Settings,
     pub client: reqwest::Client,
     pub db: Database,
     pub kind: Db,
@@ -53,6 +56,19 @@ pub async fn spawn_app(kind: Db) -> Option<TestApp> {
 
 /// Like [`spawn_app`], with extra `MILKFLOW_*` settings.
 pub async fn spawn_app_with(kind: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
+    spawn(kind, extra, true).await
+}
+
+/// The API alone, without the embedded scheduler: tests drive `run_once` themselves with an injected clock.
+/// Push endpoints on loopback are allowed, for the stand-ins.
+pub async fn spawn_api_only(kind: Db) -> Option<TestApp> {
+    spawn(kind, &[("MILKFLOW_PUSH_ALLOW_INSECURE", "true"), ("MILKFLOW_VAPID_SUBJECT", VAPID_SUBJECT)], false).await
+}
+
+/// The VAPID subject of test apps that push.
+pub const VAPID_SUBJECT: &str = "mailto:ops@milkflow.test";
+
+async fn spawn(kind: Db, extra: &[(&str, &str)], with_scheduler: bool) -> Option<TestApp> {
     init_test_logs();
     let dir = tempfile::tempdir().expect("temporary directory");
     let (url, pg) = match kind {
@@ -82,13 +98,13 @@ pub async fn spawn_app_with(kind: Db, extra: &[(&str, &str)]) -> Option<TestApp>
         env.insert((*k).to_owned(), (*v).to_owned());
     }
     let settings = Settings::from_sources("127.0.0.1:0", env).expect("valid test settings");
-    let app = Application::build(settings, true).await.expect("application builds");
+    let app = Application::build(settings.clone(), with_scheduler).await.expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db().clone();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    Some(TestApp { address, client, db, kind, handle, _dir: dir, _pg: pg })
+    Some(TestApp { address, settings, client, db, kind, handle, _dir: dir, _pg: pg })
 }
 
 impl Drop for TestApp {
@@ -287,4 +303,28 @@ pub fn massage_body(minutes_ago: i64) -> Value {
         "context": "before_pumping",
         "spots": [{"side": "left", "quadrant": "upper_outer", "kind": "tender", "severity": 2}],
     })
+}
+
+/// Like [`on_both_databases`], with the API alone ([`spawn_api_only`]): the test drives the scheduler itself.
+#[macro_export]
+macro_rules! on_both_databases_api_only {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    if let Some(app) = $crate::spawn_api_only($crate::Db::Sqlite).await {
+                        super::$name(app).await
+                    }
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::spawn_api_only($crate::Db::Postgres).await {
+                        super::$name(app).await
+                    }
+                }
+            }
+        )*
+    };
 }

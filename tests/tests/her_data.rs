@@ -105,9 +105,29 @@ async fn erasing_her_account_leaves_zero_rows_of_hers_in_every_table(app: TestAp
     let (other, _) = app.signed_up().await;
     fill(&app, &token).await;
     fill(&app, &other).await;
+    for t in [&token, &other] {
+        let device = app
+            .post_auth(
+                "/v1/devices",
+                &json!({"platform": "fcm", "token": format!("token-{}", uuid::Uuid::new_v4())}),
+                t,
+            )
+            .await;
+        assert_eq!(device.status, 201, "{}", device.body);
+    }
+    // Fan the planned 07:00 reminders out into deliveries (the scheduler's first step), when they are due.
+    let planned = app.get("/v1/occurrences", Some(&token)).await;
+    let due: chrono::DateTime<chrono::Utc> =
+        planned.body[0]["due_at"].as_str().expect("a planned reminder").parse().unwrap();
+    let ctx = scheduler::tick::TickContext::build(&app.settings, app.db.clone()).await.unwrap();
+    let mut outcome = scheduler::tick::TickOutcome::default();
+    scheduler::tick::fan_out(&ctx, due + chrono::Duration::seconds(1), &mut outcome).await.unwrap();
+    assert!(outcome.claimed >= 2, "{outcome:?}");
     let mut tables = tables_with_user_id(&app).await;
     tables.sort();
-    assert!(tables.contains(&"records".to_owned()) && tables.contains(&"refresh_tokens".to_owned()), "{tables:?}");
+    for expected in ["records", "refresh_tokens", "devices", "occurrences", "deliveries"] {
+        assert!(tables.contains(&expected.to_owned()), "{expected} not found among {tables:?}");
+    }
     tables.push("users".into());
     for t in &tables {
         assert!(

@@ -96,6 +96,8 @@ async fn admin_extractor_admits_admins_and_refuses_users(app: TestApp) {
         db: app.db.clone(),
         jwt: JwtKeys::new(&secrecy::SecretString::from(TEST_JWT_SECRET)),
         openapi_yaml: String::new(),
+        vapid_public_key: String::new(),
+        push_allow_insecure: false,
     });
     let service = test::init_service(App::new().app_data(state).route(
         "/admin-only",

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{Problem, ProblemField};
-use crate::routes::{auth, content, export, health, me, routines, stats, sync};
+use crate::routes::{auth, content, devices, export, health, me, occurrences, routines, stats, sync};
 use records::{PumpVolumesOz, RecordMeta, RecordPaths};
 
 mod records;
@@ -25,6 +25,8 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
         sync::sync, routines::upcoming,
         content::list_guides, content::get_guide, content::list_tips,
         stats::daily, stats::massage_effect, stats::list_advisories,
+        devices::register_device, devices::list_devices, devices::delete_device, devices::vapid_public_key,
+        occurrences::list_occurrences, occurrences::snooze, occurrences::done,
     ),
     components(schemas(
         Problem, ProblemField, RecordMeta, PumpVolumesOz,
@@ -40,6 +42,8 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
         (name = "routines", description = "Massage and pumping routines and their upcoming reminders"),
         (name = "sync", description = "Offline-first delta sync"),
         (name = "insights", description = "Her own numbers, and advisories to contact a clinician (never a diagnosis)"),
+        (name = "devices", description = "Push targets for reminders (Web Push, FCM, APNs)"),
+        (name = "reminders", description = "Her reminders: status, per-device outcome, snooze and done"),
         (name = "content", description = "Massage guides and tips, written from current lactation guidance"),
         (name = "operations", description = "Health and the API description"),
     )

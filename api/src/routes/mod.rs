@@ -2,9 +2,11 @@
 
 pub mod auth;
 pub mod content;
+pub mod devices;
 pub mod export;
 pub mod health;
 pub mod me;
+pub mod occurrences;
 pub mod records;
 pub mod routines;
 pub mod stats;
@@ -21,5 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(sync::routes)
         .configure(content::routes)
         .configure(stats::routes)
+        .configure(devices::routes)
+        .configure(occurrences::routes)
         .configure(records::routes);
 }

@@ -3,9 +3,9 @@
 use actix_web::{HttpResponse, web};
 use chrono::{Duration, NaiveDate, NaiveTime, Utc};
 use domain::TimeZoneName;
-use domain::advisories::{self, Advisory, Entry, MassageSpots};
+use domain::advisories::Advisory;
 use domain::insights::{self, DayStats, MassageEffect};
-use domain::logs::{MassageSession, PumpSession, SymptomCheck};
+use domain::logs::{MassageSession, PumpSession};
 use domain::recurrence::resolve;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -137,26 +137,11 @@ pub async fn list_advisories(state: web::Data<AppState>, auth: AuthUser) -> Resu
     }))
 }
 
-/// Her active advisories at `now` (also used to keep reminders gentle).
+/// Her active advisories at `now` (the scheduler uses the same to keep reminders gentle).
 pub async fn active(
     db: &platform::Database,
     user: &entity::user::Model,
     now: chrono::DateTime<Utc>,
 ) -> Result<Vec<Advisory>, ApiError> {
-    let since = now - Duration::days(advisories::LUMP_WINDOW_DAYS);
-    let until = now + Duration::minutes(5);
-    let checks: Vec<Entry<SymptomCheck>> = records::load(db, user.id, Collection::SymptomChecks, since, until)
-        .await?
-        .into_iter()
-        .map(|(id, item)| Entry { id: id.to_string(), item })
-        .collect();
-    let massages: Vec<Entry<MassageSpots>> =
-        records::load::<MassageSession>(db, user.id, Collection::MassageSessions, since, until)
-            .await?
-            .into_iter()
-            .filter(|(_, m)| !m.spots.is_empty())
-            .map(|(id, m)| Entry { id: id.to_string(), item: MassageSpots { at: m.started_at, spots: m.spots } })
-            .collect();
-    let tz = TimeZoneName::parse(&user.timezone).unwrap_or_default();
-    Ok(advisories::evaluate(tz.tz(), now, &checks, &massages))
+    Ok(scheduler::advice::active(db, user, now).await?)
 }

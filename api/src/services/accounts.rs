@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use domain::{
     DisplayName, Email, LocalTime, Password, QuietHours, Role, TimeZoneName, UserStatus, Violations, VolumeUnit,
 };
-use entity::{record, refresh_token, user};
+use entity::{delivery, device, occurrence, record, refresh_token, user};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, SqlErr};
 use uuid::Uuid;
 
@@ -122,7 +122,23 @@ pub async fn update_profile(
     }
     v.finish().map_err(ApiError::Validation)?;
     row.updated_at = Set(now);
-    Ok(row.update(db).await?)
+    let replan = row.timezone.is_set() || row.quiet_hours_start.is_set() || row.quiet_hours_end.is_set();
+    let txn = platform::db::begin_write(db).await?;
+    let updated = row.update(&txn).await?;
+    if replan {
+        // Her reminders follow her zone and quiet hours: plan them again.
+        let routines = record::Entity::find()
+            .filter(record::Column::UserId.eq(updated.id))
+            .filter(record::Column::Collection.eq("routines"))
+            .filter(record::Column::DeletedAt.is_null())
+            .all(&txn)
+            .await?;
+        for r in &routines {
+            scheduler::planning::replan(&txn, r, now, now).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(updated)
 }
 
 /// Erases an account and everything of hers, in one transaction.
@@ -130,6 +146,9 @@ pub async fn update_profile(
 pub async fn erase(db: &Database, user_id: Uuid) -> Result<(), ApiError> {
     let txn = platform::db::begin_write(db).await?;
     refresh_token::Entity::delete_many().filter(refresh_token::Column::UserId.eq(user_id)).exec(&txn).await?;
+    delivery::Entity::delete_many().filter(delivery::Column::UserId.eq(user_id)).exec(&txn).await?;
+    occurrence::Entity::delete_many().filter(occurrence::Column::UserId.eq(user_id)).exec(&txn).await?;
+    device::Entity::delete_many().filter(device::Column::UserId.eq(user_id)).exec(&txn).await?;
     record::Entity::delete_many().filter(record::Column::UserId.eq(user_id)).exec(&txn).await?;
     let deleted = user::Entity::delete_by_id(user_id).exec(&txn).await?;
     if deleted.rows_affected == 0 {

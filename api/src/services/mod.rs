@@ -1,5 +1,6 @@
 //! Business operations behind the handlers; each takes the database explicitly.
 
 pub mod accounts;
+pub mod devices;
 pub mod records;
 pub mod sessions;

@@ -195,6 +195,7 @@ pub async fn put(
             row.insert(&txn).await?
         }
     };
+    scheduler::planning::after_change(&txn, &row, now).await?;
     txn.commit().await?;
     Ok((row, created))
 }
@@ -261,6 +262,7 @@ pub async fn patch(
     row.version = Set(version);
     fill(&mut row, parsed, data, seq, now, created_at);
     let row = row.update(&txn).await?;
+    scheduler::planning::after_change(&txn, &row, now).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -309,7 +311,8 @@ pub async fn delete(
     row.change_seq = Set(seq);
     row.updated_at = Set(now);
     row.deleted_at = Set(Some(now));
-    row.update(&txn).await?;
+    let row = row.update(&txn).await?;
+    scheduler::planning::after_change(&txn, &row, now).await?;
     txn.commit().await?;
     Ok(())
 }

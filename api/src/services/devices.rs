@@ -1,0 +1,275 @@
+//! Her push targets: registration (deduplicated by endpoint or token), listing, removal.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use domain::Violations;
+use entity::device;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use std::net::IpAddr;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use platform::Database;
+
+/// A registration as received.
+pub struct Registration {
+    pub platform: String,
+    pub endpoint: Option<String>,
+    pub p256dh: Option<String>,
+    pub auth: Option<String>,
+    pub token: Option<String>,
+    pub name: Option<String>,
+    pub locale: Option<String>,
+}
+
+/// Whether an IP address is one a stranger's push endpoint must not point at.
+fn internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+        }
+        IpAddr::V6(v6) => {
+            let seg = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(|v4| internal(IpAddr::V4(v4)))
+        }
+    }
+}
+
+/// Checks a Web Push endpoint: `https://` to a public host (or, with `allow_insecure`, also `http://` and loopback).
+pub fn check_endpoint(raw: &str, allow_insecure: bool) -> Result<String, String> {
+    let url = reqwest::Url::parse(raw.trim()).map_err(|_| "must be an absolute URL".to_owned())?;
+    if raw.len() > 2048 {
+        return Err("must be at most 2,048 characters".into());
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_insecure => {}
+        _ => return Err("must be an https:// URL".into()),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials".into());
+    }
+    let host = url.host().ok_or("must name a host")?;
+    let refused = match host {
+        url::Host::Ipv4(ip) => internal(IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => internal(IpAddr::V6(ip)),
+        url::Host::Domain(name) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost"
+                || [".localhost", ".local", ".internal", ".lan", ".home.arpa"].iter().any(|s| name.ends_with(s))
+                || !name.contains('.')
+        }
+    };
+    if refused && !allow_insecure {
+        return Err("must point to a public push service, not a private, loopback or link-local address".into());
+    }
+    Ok(url.to_string())
+}
+
+fn base64url(raw: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(raw.trim().trim_end_matches('=')).ok()
+}
+
+/// Registers (201, `true`) or updates (200, `false`) a device; the same endpoint or token is one device.
+#[tracing::instrument(skip_all, fields(platform = %input.platform))]
+pub async fn register(
+    db: &Database,
+    user_id: Uuid,
+    input: Registration,
+    allow_insecure: bool,
+    now: DateTime<Utc>,
+) -> Result<(device::Model, bool), ApiError> {
+    let mut v = Violations::new();
+    let (mut target, mut p256dh, mut auth) = (None, None, None);
+    match input.platform.as_str() {
+        "web" => {
+            target = match &input.endpoint {
+                Some(e) => v.check("endpoint", check_endpoint(e, allow_insecure)),
+                None => {
+                    v.push("endpoint", "is required for web push");
+                    None
+                }
+            };
+            p256dh = match input.p256dh.as_deref().map(|k| (k, base64url(k))) {
+                Some((k, Some(b)))
+                    if b.len() == 65
+                        && b[0] == 0x04
+                        && web_push_native::p256::PublicKey::from_sec1_bytes(&b).is_ok() =>
+                {
+                    Some(k.trim().trim_end_matches('=').to_owned())
+                }
+                Some(_) => {
+                    v.push("keys.p256dh", "must be an uncompressed P-256 public key, base64url (65 bytes)");
+                    None
+                }
+                None => {
+                    v.push("keys.p256dh", "is required for web push");
+                    None
+                }
+            };
+            auth = match input.auth.as_deref().map(|a| (a, base64url(a))) {
+                Some((a, Some(b))) if b.len() == 16 => Some(a.trim().trim_end_matches('=').to_owned()),
+                Some(_) => {
+                    v.push("keys.auth", "must be a 16-byte secret, base64url");
+                    None
+                }
+                None => {
+                    v.push("keys.auth", "is required for web push");
+                    None
+                }
+            };
+        }
+        "fcm" | "apns" => {
+            let apns = input.platform == "apns";
+            target = match input.token.as_deref().map(str::trim) {
+                Some(t) if apns && (64..=200).contains(&t.len()) && t.chars().all(|c| c.is_ascii_hexdigit()) => {
+                    Some(t.to_ascii_lowercase())
+                }
+                Some(t)
+                    if !apns
+                        && (1..=4096).contains(&t.len())
+                        && t.chars().all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c)) =>
+                {
+                    Some(t.to_owned())
+                }
+                Some(_) if apns => {
+                    v.push("token", "must be an APNs device token (hexadecimal)");
+                    None
+                }
+                Some(_) => {
+                    v.push("token", "must be an FCM registration token");
+                    None
+                }
+                None => {
+                    v.push("token", "is required for fcm and apns");
+                    None
+                }
+            };
+        }
+        _ => v.push("platform", "must be one of: web, fcm, apns"),
+    }
+    let name = input.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
+        v.push("name", "must be at most 100 characters");
+    }
+    let locale = input.locale.unwrap_or_else(|| "en".into());
+    if locale.is_empty()
+        || locale.len() > 16
+        || !locale.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        v.push("locale", "must be a language tag such as en or de-AT");
+    }
+    v.finish().map_err(ApiError::Validation)?;
+    let Some(target) = target else { return Err(anyhow::anyhow!("validated target missing").into()) };
+
+    let txn = platform::db::begin_write(db).await?;
+    let existing = device::Entity::find()
+        .filter(device::Column::Platform.eq(input.platform.as_str()))
+        .filter(device::Column::Target.eq(target.as_str()))
+        .one(&txn)
+        .await?;
+    let created = existing.is_none();
+    let row = match existing {
+        // A subscription that moves to another account (she signed in on a shared browser) follows the new owner.
+        Some(e) => {
+            let mut row: device::ActiveModel = e.into();
+            row.user_id = Set(user_id);
+            row.p256dh = Set(p256dh);
+            row.auth = Set(auth);
+            row.name = Set(name);
+            row.locale = Set(locale);
+            row.updated_at = Set(now);
+            row.update(&txn).await?
+        }
+        None => {
+            device::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                user_id: Set(user_id),
+                platform: Set(input.platform.clone()),
+                target: Set(target),
+                p256dh: Set(p256dh),
+                auth: Set(auth),
+                name: Set(name),
+                locale: Set(locale),
+                created_at: Set(now),
+                updated_at: Set(now),
+                last_success_at: Set(None),
+            }
+            .insert(&txn)
+            .await?
+        }
+    };
+    txn.commit().await?;
+    Ok((row, created))
+}
+
+/// Her devices, newest first.
+pub async fn list(db: &Database, user_id: Uuid) -> Result<Vec<device::Model>, ApiError> {
+    Ok(device::Entity::find()
+        .filter(device::Column::UserId.eq(user_id))
+        .order_by_desc(device::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// Removes one of her devices.
+pub async fn remove(db: &Database, user_id: Uuid, id: Uuid) -> Result<(), ApiError> {
+    let deleted = device::Entity::delete_many()
+        .filter(device::Column::Id.eq(id))
+        .filter(device::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    if deleted.rows_affected == 0 { Err(ApiError::NotFound) } else { Ok(()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_must_be_https_to_public_hosts() {
+        assert!(check_endpoint("https://fcm.googleapis.com/fcm/send/abc", false).is_ok());
+        for bad in [
+            "http://push.example.com/x",
+            "https://127.0.0.1/x",
+            "https://localhost:8443/x",
+            "https://10.1.2.3/x",
+            "https://172.16.0.1/x",
+            "https://192.168.1.1/x",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/x",
+            "https://[fd00::1]/x",
+            "https://[fe80::1]/x",
+            "https://[::ffff:127.0.0.1]/x",
+            "https://100.64.0.1/x",
+            "https://intranet/x",
+            "https://printer.local/x",
+            "https://user:pw@push.example.com/x",
+            "ftp://push.example.com/x",
+            "not a url",
+        ] {
+            assert!(check_endpoint(bad, false).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn insecure_mode_allows_http_and_loopback() {
+        assert!(check_endpoint("http://127.0.0.1:9000/push/1", true).is_ok());
+        assert!(check_endpoint("ftp://127.0.0.1/x", true).is_err());
+    }
+}

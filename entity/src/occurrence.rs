@@ -1,0 +1,26 @@
+//! One planned firing of a routine (or of a snooze) at one instant.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "occurrences")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub routine_id: Uuid,
+    /// `routine` or `snooze`.
+    pub kind: String,
+    /// The routine's kind: `massage`, `pump` or `massage_then_pump`.
+    pub routine_kind: String,
+    pub due_at: DateTimeUtc,
+    /// `planned`, `sent`, `missed`, `done`, `snoozed` or `cancelled`.
+    pub state: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

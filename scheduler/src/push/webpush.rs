@@ -1,0 +1,138 @@
+//! Web Push (RFC 8030) with `aes128gcm` payload encryption (RFC 8291) and VAPID (RFC 8292), sent with reqwest.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use web_push_native::Auth;
+use web_push_native::jwt_simple::prelude::{Claims, Duration as JwtDuration, ECDSAP256KeyPairLike};
+use web_push_native::p256::PublicKey;
+
+use super::vapid::VapidKeys;
+use super::{SendOutcome, retry_after};
+
+/// Why a Web Push message could not even be built.
+#[derive(Debug, thiserror::Error)]
+pub enum WebPushError {
+    #[error("the subscription is invalid: {0}")]
+    InvalidSubscription(String),
+    #[error("encrypting or signing failed: {0}")]
+    Build(String),
+    #[error("the request could not be converted: {0}")]
+    Request(String),
+}
+
+/// A Web Push sender.
+#[derive(Clone)]
+pub struct WebPush {
+    client: reqwest::Client,
+    keys: Arc<VapidKeys>,
+}
+
+/// A browser's push subscription.
+pub struct Subscription<'a> {
+    pub endpoint: &'a str,
+    pub p256dh: &'a str,
+    pub auth: &'a str,
+}
+
+/// Urgency of reminders (RFC 8030 §5.3): a routine reminder is `normal`.
+pub const URGENCY: &str = "normal";
+
+/// How long a VAPID signature is valid (RFC 8292 allows at most 24 hours).
+pub const VAPID_VALIDITY: Duration = Duration::from_secs(12 * 3600);
+
+impl WebPush {
+    /// A sender signing with `keys`, giving each request `timeout`.
+    pub fn new(keys: Arc<VapidKeys>, timeout: Duration) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self { client, keys }
+    }
+
+    /// Builds the encrypted, signed request. The VAPID JWT is built here rather than by the encryption crate:
+    /// its `aud` must be the endpoint's origin including a non-default port (RFC 8292), and its `exp` is set
+    /// apart from the message TTL.
+    pub fn build(
+        &self,
+        sub: &Subscription<'_>,
+        body: &[u8],
+        ttl: Duration,
+        topic: Option<&str>,
+    ) -> Result<reqwest::Request, WebPushError> {
+        let endpoint = reqwest::Url::parse(sub.endpoint)
+            .map_err(|e| WebPushError::InvalidSubscription(format!("endpoint: {e}")))?;
+        let p256dh = URL_SAFE_NO_PAD
+            .decode(sub.p256dh.trim_end_matches('='))
+            .ok()
+            .and_then(|b| PublicKey::from_sec1_bytes(&b).ok())
+            .ok_or_else(|| WebPushError::InvalidSubscription("p256dh".into()))?;
+        let auth = URL_SAFE_NO_PAD
+            .decode(sub.auth.trim_end_matches('='))
+            .ok()
+            .filter(|b| b.len() == 16)
+            .ok_or_else(|| WebPushError::InvalidSubscription("auth".into()))?;
+        let mut ua_auth = Auth::default();
+        ua_auth.copy_from_slice(&auth);
+        let encrypted = web_push_native::encrypt(body.to_vec(), &p256dh, &ua_auth)
+            .map_err(|e| WebPushError::Build(e.to_string()))?;
+        let claims = Claims::create(JwtDuration::from_secs(VAPID_VALIDITY.as_secs()))
+            .with_audience(endpoint.origin().ascii_serialization())
+            .with_subject(&self.keys.subject);
+        let token = self.keys.key_pair.sign(claims).map_err(|e| WebPushError::Build(e.to_string()))?;
+        let ttl = ttl.min(Duration::from_secs(24 * 3600));
+        let mut request = self
+            .client
+            .post(endpoint)
+            .header("ttl", ttl.as_secs())
+            .header("urgency", URGENCY)
+            .header(reqwest::header::CONTENT_ENCODING, "aes128gcm")
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .header(reqwest::header::AUTHORIZATION, format!("vapid t={token}, k={}", self.keys.public_key));
+        if let Some(topic) = topic {
+            request = request.header("topic", topic);
+        }
+        request.body(encrypted).build().map_err(|e| WebPushError::Request(e.to_string()))
+    }
+
+    /// Sends one message and classifies the answer.
+    pub async fn send(&self, sub: &Subscription<'_>, body: &[u8], ttl: Duration, topic: Option<&str>) -> SendOutcome {
+        let request = match self.build(sub, body, ttl, topic) {
+            Ok(r) => r,
+            Err(e) => return SendOutcome::Failed { status: None, reason: e.to_string() },
+        };
+        match self.client.execute(request).await {
+            Ok(response) => classify(response).await,
+            Err(e) if e.is_timeout() || e.is_connect() => {
+                SendOutcome::Retry { status: None, after: None, reason: format!("transport: {e}") }
+            }
+            Err(e) => SendOutcome::Retry { status: None, after: None, reason: format!("request: {e}") },
+        }
+    }
+}
+
+async fn classify(response: reqwest::Response) -> SendOutcome {
+    let status = response.status().as_u16();
+    let after = retry_after(response.headers().get(reqwest::header::RETRY_AFTER), SystemTime::now());
+    let reason = || format!("push service answered {status}");
+    match status {
+        200..=299 => SendOutcome::Delivered,
+        404 | 410 => SendOutcome::Gone { status, reason: reason() },
+        429 | 500..=599 => SendOutcome::Retry { status: Some(status), after, reason: reason() },
+        _ => {
+            let text = response.text().await.unwrap_or_default();
+            let detail: String = text.chars().take(200).collect();
+            SendOutcome::Failed { status: Some(status), reason: format!("{}: {detail}", reason()) }
+        }
+    }
+}
+
+/// A `Topic` (at most 32 base64url characters) that lets a push service replace an undelivered earlier
+/// reminder of the same routine with this one.
+pub fn topic_for(routine_id: uuid::Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(&routine_id.as_bytes()[..16])[..22].to_owned()
+}
