@@ -6,4 +6,4 @@ pub mod settings;
 pub mod telemetry;
 
 pub use db::{Database, DatabaseKind};
-pub use settings::{Environment, LogFormat, PushSettings, Settings, SettingsError};
+pub use settings::{ApnsSettings, Environment, LogFormat, PushSettings, Settings, SettingsError};

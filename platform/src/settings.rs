@@ -66,6 +66,21 @@ pub struct PushSettings {
     pub lease_s: u64,
     /// Timeout of one push request, seconds.
     pub timeout_s: u64,
+    /// A Firebase service-account JSON file; FCM delivery is off without it.
+    pub fcm_service_account_file: Option<String>,
+    pub fcm_base_url: String,
+    /// APNs token auth: the `.p8` key file, its key id, the team id and the app's bundle id (topic).
+    pub apns: Option<ApnsSettings>,
+    pub apns_base_url: String,
+}
+
+/// APNs token-based authentication.
+#[derive(Debug, Clone)]
+pub struct ApnsSettings {
+    pub key_file: String,
+    pub key_id: String,
+    pub team_id: String,
+    pub topic: String,
 }
 
 /// Settings exactly as read, before validation.
@@ -91,6 +106,13 @@ struct RawSettings {
     scheduler_batch: Option<String>,
     scheduler_lease_s: Option<String>,
     push_timeout_s: Option<String>,
+    fcm_service_account_file: Option<String>,
+    fcm_base_url: Option<String>,
+    apns_key_file: Option<String>,
+    apns_key_id: Option<String>,
+    apns_team_id: Option<String>,
+    apns_topic: Option<String>,
+    apns_base_url: Option<String>,
 }
 
 /// Why settings could not be loaded; each problem names its key.
@@ -226,6 +248,41 @@ impl RawSettings {
             None => "mailto:push-dev@localhost".into(),
         };
         let vapid_private_key = self.vapid_private_key.filter(|s| !s.trim().is_empty());
+        let fcm_service_account_file = self.fcm_service_account_file.filter(|s| !s.trim().is_empty());
+        let mut url = |key: &str, raw: Option<String>, default: &str| -> String {
+            let value = raw.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| default.to_owned());
+            if !(value.starts_with("https://") || (allow_insecure && value.starts_with("http://"))) {
+                bad(key, format!("'{value}' must be an https:// URL"));
+            }
+            value
+        };
+        let fcm_base_url = url("fcm_base_url", self.fcm_base_url, "https://fcm.googleapis.com");
+        let apns_base_url = url("apns_base_url", self.apns_base_url, "https://api.push.apple.com");
+        let apns_parts = [
+            ("apns_key_file", self.apns_key_file.filter(|s| !s.trim().is_empty())),
+            ("apns_key_id", self.apns_key_id.filter(|s| !s.trim().is_empty())),
+            ("apns_team_id", self.apns_team_id.filter(|s| !s.trim().is_empty())),
+            ("apns_topic", self.apns_topic.filter(|s| !s.trim().is_empty())),
+        ];
+        let apns = if apns_parts.iter().all(|(_, v)| v.is_none()) {
+            None
+        } else {
+            for (key, value) in &apns_parts {
+                if value.is_none() {
+                    bad(key, "is required once any MILKFLOW_APNS_* key is set".into());
+                }
+            }
+            let [(_, key_file), (_, key_id), (_, team_id), (_, topic)] = apns_parts;
+            if key_id.as_ref().is_some_and(|k| k.len() != 10) {
+                bad("apns_key_id", "must be Apple's 10-character key id".into());
+            }
+            match (key_file, key_id, team_id, topic) {
+                (Some(key_file), Some(key_id), Some(team_id), Some(topic)) => {
+                    Some(ApnsSettings { key_file, key_id, team_id, topic })
+                }
+                _ => None,
+            }
+        };
         let scheduler_tick = self.scheduler_tick.unwrap_or_else(|| "* * * * * *".into());
         let fields = scheduler_tick.split_whitespace().count();
         if !(6..=7).contains(&fields) {
@@ -258,6 +315,10 @@ impl RawSettings {
                 batch,
                 lease_s,
                 timeout_s,
+                fcm_service_account_file,
+                fcm_base_url,
+                apns,
+                apns_base_url,
             },
         })
     }
@@ -347,6 +408,21 @@ mod tests {
         assert_eq!(err.keys(), vec!["MILKFLOW_VAPID_SUBJECT"]);
         let err = load(&[("MILKFLOW_PUSH_TTL_S", "90000")]).unwrap_err();
         assert_eq!(err.keys(), vec!["MILKFLOW_PUSH_TTL_S"]);
+    }
+
+    #[test]
+    fn apns_settings_come_all_together() {
+        let err = load(&[("MILKFLOW_APNS_KEY_ID", "ABCDEFGHIJ")]).unwrap_err();
+        assert_eq!(err.keys(), vec!["MILKFLOW_APNS_KEY_FILE", "MILKFLOW_APNS_TEAM_ID", "MILKFLOW_APNS_TOPIC"]);
+        let s = load(&[
+            ("MILKFLOW_APNS_KEY_FILE", "/k.p8"),
+            ("MILKFLOW_APNS_KEY_ID", "ABCDEFGHIJ"),
+            ("MILKFLOW_APNS_TEAM_ID", "TEAM123456"),
+            ("MILKFLOW_APNS_TOPIC", "app.milkflow"),
+        ])
+        .unwrap();
+        assert_eq!(s.push.apns.unwrap().topic, "app.milkflow");
+        assert_eq!(load(&[("MILKFLOW_FCM_BASE_URL", "http://x")]).unwrap_err().keys(), vec!["MILKFLOW_FCM_BASE_URL"]);
     }
 
     #[test]

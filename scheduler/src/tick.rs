@@ -34,6 +34,10 @@ pub struct TickContext {
     pub db: Database,
     pub push: PushSettings,
     pub web: WebPush,
+    /// FCM, when a service account is configured.
+    pub fcm: Option<std::sync::Arc<crate::push::fcm::Fcm>>,
+    /// APNs, when a key is configured.
+    pub apns: Option<std::sync::Arc<crate::push::apns::Apns>>,
     /// Names this process in leases.
     pub instance: String,
 }
@@ -42,9 +46,37 @@ impl TickContext {
     /// A context from settings: loads (or creates) the VAPID keys.
     pub async fn build(settings: &platform::Settings, db: Database) -> anyhow::Result<Self> {
         let keys = std::sync::Arc::new(crate::push::vapid::VapidKeys::load(settings, &db).await?);
-        let web = WebPush::new(keys, std::time::Duration::from_secs(settings.push.timeout_s));
+        let timeout = std::time::Duration::from_secs(settings.push.timeout_s);
+        let web = WebPush::new(keys, timeout);
+        let fcm = match &settings.push.fcm_service_account_file {
+            Some(path) => {
+                let json = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("invalid setting MILKFLOW_FCM_SERVICE_ACCOUNT_FILE: {path}: {e}"))?;
+                let fcm = crate::push::fcm::Fcm::new(&json, &settings.push.fcm_base_url, timeout)
+                    .map_err(|e| anyhow::anyhow!("invalid setting MILKFLOW_FCM_SERVICE_ACCOUNT_FILE: {e}"))?;
+                Some(std::sync::Arc::new(fcm))
+            }
+            None => None,
+        };
+        let apns = match &settings.push.apns {
+            Some(a) => {
+                let key_pem = std::fs::read_to_string(&a.key_file)
+                    .map_err(|e| anyhow::anyhow!("invalid setting MILKFLOW_APNS_KEY_FILE: {}: {e}", a.key_file))?;
+                let config = crate::push::apns::ApnsConfig {
+                    key_pem,
+                    key_id: a.key_id.clone(),
+                    team_id: a.team_id.clone(),
+                    topic: a.topic.clone(),
+                    base_url: settings.push.apns_base_url.clone(),
+                };
+                let apns = crate::push::apns::Apns::new(config, timeout)
+                    .map_err(|e| anyhow::anyhow!("invalid setting MILKFLOW_APNS_KEY_FILE: {e}"))?;
+                Some(std::sync::Arc::new(apns))
+            }
+            None => None,
+        };
         let instance = format!("{}-{}", std::process::id(), &Uuid::new_v4().simple().to_string()[..8]);
-        Ok(Self { db, push: settings.push.clone(), web, instance })
+        Ok(Self { db, push: settings.push.clone(), web, fcm, apns, instance })
     }
 }
 
@@ -269,7 +301,17 @@ async fn send(ctx: &TickContext, device: &device::Model, occ: &occurrence::Model
         Ok(b) => b,
         Err(e) => return SendOutcome::Failed { status: None, reason: format!("payload: {e}") },
     };
+    let ttl = std::time::Duration::from_secs(ctx.push.ttl_s);
+    let collapse = topic_for(occ.routine_id);
     match device.platform.as_str() {
+        "fcm" => match &ctx.fcm {
+            Some(fcm) => fcm.send(&device.target, &reminder, ttl, &collapse).await,
+            None => SendOutcome::Failed { status: None, reason: "FCM is not configured on this server".into() },
+        },
+        "apns" => match &ctx.apns {
+            Some(apns) => apns.send(&device.target, &reminder, ttl, &collapse).await,
+            None => SendOutcome::Failed { status: None, reason: "APNs is not configured on this server".into() },
+        },
         "web" => {
             let (Some(p256dh), Some(auth)) = (device.p256dh.as_deref(), device.auth.as_deref()) else {
                 return SendOutcome::Failed { status: None, reason: "web device without keys".into() };

@@ -2,6 +2,7 @@
 
 pub mod binaries;
 pub mod postgres;
+pub mod providers;
 pub mod webpush;
 
 use api::Application;
