@@ -8,8 +8,10 @@ use actix_web::{App, HttpMessage, HttpServer, web};
 use chrono::Utc;
 use platform::{Database, Settings};
 use scheduler::Scheduler;
+use scheduler::metrics::Metrics;
 use secrecy::{ExposeSecret, SecretString};
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Instant;
 use tracing_actix_web::{RequestId, TracingLogger};
 
@@ -27,6 +29,8 @@ pub struct AppState {
     pub vapid_public_key: String,
     /// Whether `http://` and loopback push endpoints are allowed (development and tests only).
     pub push_allow_insecure: bool,
+    /// This process's metrics (shared with the embedded scheduler).
+    pub metrics: Arc<Metrics>,
 }
 
 /// A built API server, with the embedded scheduler when asked for.
@@ -60,8 +64,9 @@ impl Application {
             (None, None) => {}
             _ => tracing::warn!("set both MILKFLOW_ADMIN_EMAIL and MILKFLOW_ADMIN_PASSWORD to bootstrap an admin"),
         }
+        let metrics = Arc::new(Metrics::new());
         let scheduler = if with_scheduler {
-            let mut s = Scheduler::build(&settings, db.clone()).await?;
+            let mut s = Scheduler::build(&settings, db.clone(), metrics.clone()).await?;
             s.start().await?;
             Some(s)
         } else {
@@ -79,6 +84,7 @@ impl Application {
             openapi_yaml: crate::openapi::yaml()?,
             vapid_public_key: vapid.public_key.clone(),
             push_allow_insecure: settings.push.allow_insecure,
+            metrics,
         });
         let listener = TcpListener::bind(settings.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on MILKFLOW_LISTEN={}: {e}", settings.listen))?;
@@ -153,7 +159,14 @@ async fn observe(
     let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
     let mut res = next.call(req).await?;
     let status = res.status().as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed_ms = elapsed * 1000.0;
+    if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
+        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+        let method = res.request().method().as_str().to_owned();
+        state.metrics.http_requests.with_label_values(&[method.as_str(), route.as_str(), &status.to_string()]).inc();
+        state.metrics.http_duration.with_label_values(&[route.as_str()]).observe(elapsed);
+    }
     if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
         res.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
     }

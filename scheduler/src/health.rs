@@ -11,21 +11,32 @@ use crate::TickHealth;
 struct HealthState {
     db: Database,
     tick: Arc<TickHealth>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
-/// Serves health on `listener`.
-pub fn serve(listener: TcpListener, db: Database, tick: Arc<TickHealth>) -> std::io::Result<Server> {
-    let state = web::Data::new(HealthState { db, tick });
+/// Serves `/healthz`, `/readyz` and `/metrics` on `listener`.
+pub fn serve(
+    listener: TcpListener,
+    db: Database,
+    tick: Arc<TickHealth>,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> std::io::Result<Server> {
+    let state = web::Data::new(HealthState { db, tick, metrics });
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(render_metrics))
     })
     .listen(listener)?
     .workers(1)
     .shutdown_timeout(10)
     .run())
+}
+
+async fn render_metrics(state: web::Data<HealthState>) -> HttpResponse {
+    HttpResponse::Ok().content_type(crate::metrics::CONTENT_TYPE).body(state.metrics.render())
 }
 
 async fn healthz() -> HttpResponse {

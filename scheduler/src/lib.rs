@@ -4,6 +4,7 @@
 pub mod advice;
 pub mod health;
 pub mod housekeeping;
+pub mod metrics;
 pub mod planning;
 pub mod push;
 pub mod service;

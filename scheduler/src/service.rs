@@ -45,13 +45,17 @@ pub struct Scheduler {
 const HOUSEKEEPING_CRON: &str = "0 17 * * * *";
 
 impl Scheduler {
-    /// Builds the jobs; an invalid `MILKFLOW_SCHEDULER_TICK` is an error naming that key.
-    pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Self> {
+    /// Builds the jobs, reporting into `metrics`; an invalid `MILKFLOW_SCHEDULER_TICK` is an error naming that key.
+    pub async fn build(
+        settings: &Settings,
+        db: Database,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> anyhow::Result<Self> {
         let jobs = JobScheduler::new().await?;
         let health = Arc::new(TickHealth::new(Duration::from_secs(settings.scheduler_stale_after_s)));
         // Ticks never overlap: a tick that finds the previous one still running skips.
         let running = Arc::new(Mutex::new(()));
-        let context = Arc::new(tick::TickContext::build(settings, db.clone()).await?);
+        let context = Arc::new(tick::TickContext::build(settings, db.clone()).await?.with_metrics(metrics));
         let tick_health = health.clone();
         let claim = Job::new_async(settings.scheduler_tick.as_str(), move |_, _| {
             let (context, health, running) = (context.clone(), tick_health.clone(), running.clone());
@@ -63,6 +67,7 @@ impl Scheduler {
                 match tick::run_once(&context, Utc::now()).await {
                     Ok(outcome) => {
                         health.record();
+                        context.metrics.ticks.with_label_values(&["ok"]).inc();
                         if outcome != tick::TickOutcome::default() {
                             tracing::info!(
                                 claimed = outcome.claimed,
@@ -77,7 +82,10 @@ impl Scheduler {
                             );
                         }
                     }
-                    Err(e) => tracing::error!(error = format!("{e:#}"), "claim tick failed"),
+                    Err(e) => {
+                        context.metrics.ticks.with_label_values(&["error"]).inc();
+                        tracing::error!(error = format!("{e:#}"), "claim tick failed");
+                    }
                 }
             })
         })
@@ -120,12 +128,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     platform::db::migrate(&settings.database_url, settings.database_kind).await?;
     let db = platform::db::connect(&settings.database_url, settings.database_kind, settings.database_max_connections)
         .await?;
-    let mut scheduler = Scheduler::build(&settings, db.clone()).await?;
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let mut scheduler = Scheduler::build(&settings, db.clone(), metrics.clone()).await?;
     scheduler.start().await?;
     let listener = std::net::TcpListener::bind(settings.listen)
         .map_err(|e| anyhow::anyhow!("cannot listen on MILKFLOW_LISTEN={}: {e}", settings.listen))?;
     tracing::info!(address = %listener.local_addr()?, database = ?settings.database_kind, "milkflow-scheduler listening");
-    let served = crate::health::serve(listener, db.clone(), scheduler.health())?.await;
+    let served = crate::health::serve(listener, db.clone(), scheduler.health(), metrics)?.await;
     scheduler.shutdown().await?;
     db.close().await?;
     tracing::info!("milkflow-scheduler stopped");

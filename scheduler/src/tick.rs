@@ -40,6 +40,7 @@ pub struct TickContext {
     pub apns: Option<std::sync::Arc<crate::push::apns::Apns>>,
     /// Names this process in leases.
     pub instance: String,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl TickContext {
@@ -76,7 +77,14 @@ impl TickContext {
             None => None,
         };
         let instance = format!("{}-{}", std::process::id(), &Uuid::new_v4().simple().to_string()[..8]);
-        Ok(Self { db, push: settings.push.clone(), web, fcm, apns, instance })
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+        Ok(Self { db, push: settings.push.clone(), web, fcm, apns, instance, metrics })
+    }
+
+    /// The same context reporting into `metrics` (one registry per process).
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 }
 
@@ -102,7 +110,24 @@ pub async fn run_once(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<T
     let mut out = TickOutcome::default();
     fan_out(ctx, now, &mut out).await?;
     deliver(ctx, now, &mut out).await?;
+    ctx.metrics.backlog.set(backlog(ctx, now).await? as i64);
     Ok(out)
+}
+
+/// Due occurrences and deliveries still waiting after a tick: a growing backlog means the schedulers fall behind.
+async fn backlog(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<u64> {
+    use sea_orm::PaginatorTrait;
+    let occurrences = occurrence::Entity::find()
+        .filter(occurrence::Column::State.eq(state::PLANNED))
+        .filter(occurrence::Column::DueAt.lte(now))
+        .count(&ctx.db)
+        .await?;
+    let deliveries = delivery::Entity::find()
+        .filter(delivery::Column::Status.is_in([status::PENDING, status::RETRYING]))
+        .filter(delivery::Column::NextAttemptAt.lte(now))
+        .count(&ctx.db)
+        .await?;
+    Ok(occurrences + deliveries)
 }
 
 /// Turns due occurrences into deliveries, one per device of their owner, and plans each routine's next one.
@@ -116,6 +141,7 @@ pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .all(&txn)
         .await?;
+    ctx.metrics.claim_batch.observe(due.len() as f64);
     if due.is_empty() {
         txn.commit().await?;
         return Ok(());
@@ -153,6 +179,7 @@ pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
         out.claimed += 1;
         if new_state == state::MISSED {
             out.missed += 1;
+            ctx.metrics.missed.inc();
             tracing::info!(occurrence.id = %occ.id, late_s = (now - occ.due_at).num_seconds(), "occurrence missed (past the grace period)");
         }
         if new_state == state::SENT {
@@ -391,6 +418,21 @@ async fn record_outcome(
     };
     if outcome.is_some() {
         out.attempted += 1;
+    }
+    let label = match new_status {
+        status::RETRYING => "retried",
+        other => other,
+    };
+    ctx.metrics.deliveries.with_label_values(&[d.provider.as_str(), label]).inc();
+    match new_status {
+        status::DELIVERED => {
+            let late = (now - d.due_at).num_milliseconds().max(0) as f64 / 1000.0;
+            ctx.metrics.lateness.with_label_values(&[d.provider.as_str()]).observe(late);
+        }
+        status::PRUNED if matches!(outcome, Some(SendOutcome::Gone { .. })) => {
+            ctx.metrics.devices_pruned.with_label_values(&[d.provider.as_str()]).inc();
+        }
+        _ => {}
     }
     delivery::Entity::update_many()
         .col_expr(delivery::Column::Status, Expr::value(new_status))

@@ -70,3 +70,23 @@ async fn housekeeping_removes_only_refresh_tokens_expired_past_the_grace() {
     let again = scheduler::housekeeping::run_once(&db, now).await.unwrap();
     assert_eq!(again.refresh_tokens_removed, 0);
 }
+
+#[tokio::test]
+async fn readiness_turns_503_when_the_claim_tick_stops_completing() {
+    let (_dir, db) = fresh_sqlite().await;
+    let tick = std::sync::Arc::new(scheduler::TickHealth::new(std::time::Duration::from_millis(800)));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/readyz", listener.local_addr().unwrap().port());
+    let server = scheduler::health::serve(listener, db, tick.clone(), Default::default()).unwrap();
+    let handle = server.handle();
+    tokio::spawn(server);
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
+    // No tick completes from here on: a stuck scheduler must not look ready.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let stale = reqwest::get(&url).await.unwrap();
+    assert_eq!(stale.status(), 503);
+    assert!(stale.text().await.unwrap().contains("claim tick"));
+    tick.record();
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 200, "a completed tick makes it ready again");
+    handle.stop(false).await;
+}

@@ -132,9 +132,11 @@ async fn scheduler_service_is_healthy_ready_and_stops_on_sigterm() {
     assert!(wait_ready(&mut child, &format!("http://127.0.0.1:{port}/readyz"), READY).await, "scheduler not ready");
     let h = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.unwrap();
     assert_eq!(h.status(), 200);
-    // Readiness stays up across several claim ticks (one a second).
+    // Readiness stays up across several claim ticks (one a second), and the ticks are counted.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.unwrap().status(), 200);
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("milkflow_scheduler_ticks_total{result=\"ok\"}"), "{metrics}");
     assert!(terminate(&mut child, Duration::from_secs(15)), "scheduler did not exit cleanly on SIGTERM");
 }
 

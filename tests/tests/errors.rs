@@ -15,6 +15,7 @@ on_both_databases!(
     every_response_carries_a_request_id,
     served_openapi_is_the_committed_file,
     every_documented_operation_is_routed,
+    metrics_count_requests_in_prometheus_format,
 );
 
 async fn unknown_route_is_a_404_problem(app: TestApp) {
@@ -116,4 +117,17 @@ async fn every_documented_operation_is_routed(app: TestApp) {
         }
     }
     assert!(checked >= 10, "only {checked} operations documented");
+}
+
+async fn metrics_count_requests_in_prometheus_format(app: TestApp) {
+    app.get("/healthz", None).await;
+    let r = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    assert!(text.contains("milkflow_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}"), "{text}");
+    assert!(
+        text.contains("# TYPE milkflow_deliveries_total counter") || text.contains("milkflow_claim_batch_size"),
+        "{text}"
+    );
 }

@@ -108,6 +108,10 @@ async fn a_due_routine_arrives_as_an_encrypted_signed_web_push(app: TestApp) {
     let again = run_once(&s.ctx, due + Duration::seconds(2)).await.unwrap();
     assert_eq!(again.attempted, 0, "a delivered reminder is never sent again");
     assert_eq!(s.standin.received().len(), 1);
+    let metrics = s.ctx.metrics.render();
+    assert!(metrics.contains("milkflow_deliveries_total{outcome=\"delivered\",provider=\"web\"} 1"), "{metrics}");
+    assert!(metrics.contains("milkflow_delivery_lateness_seconds_count{provider=\"web\"} 1"), "{metrics}");
+    assert!(metrics.contains("milkflow_due_backlog 0"), "{metrics}");
 }
 
 async fn server_errors_and_429_are_retried_honouring_retry_after(app: TestApp) {
@@ -147,6 +151,7 @@ async fn a_gone_subscription_deletes_the_device_and_it_gets_nothing_more(app: Te
     assert_eq!(run_once(&s.ctx, due + Duration::seconds(1)).await.unwrap().pruned, 1);
     let devices = s.app.get("/v1/devices", Some(&s.token)).await;
     assert_eq!(devices.body, json!([]));
+    assert!(s.ctx.metrics.render().contains("milkflow_devices_pruned_total{provider=\"web\"} 1"));
     let next = planned(&s.app, &s.token, &routine).await.unwrap();
     let later = run_once(&s.ctx, next + Duration::seconds(1)).await.unwrap();
     assert_eq!((later.claimed, later.attempted), (1, 0), "no device, nothing sent");

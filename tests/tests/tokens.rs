@@ -98,6 +98,7 @@ async fn admin_extractor_admits_admins_and_refuses_users(app: TestApp) {
         openapi_yaml: String::new(),
         vapid_public_key: String::new(),
         push_allow_insecure: false,
+        metrics: Default::default(),
     });
     let service = test::init_service(App::new().app_data(state).route(
         "/admin-only",

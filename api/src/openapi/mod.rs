@@ -19,7 +19,7 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
         license(name = "AGPL-3.0-only")
     ),
     paths(
-        health::healthz, health::readyz, health::openapi_yaml,
+        health::healthz, health::readyz, health::openapi_yaml, health::metrics,
         auth::register, auth::login, auth::refresh, auth::logout,
         me::get_me, me::patch_me, me::delete_me, export::export,
         sync::sync, routines::upcoming,

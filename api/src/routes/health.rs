@@ -11,7 +11,8 @@ use crate::startup::AppState;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/healthz").route(web::get().to(healthz)))
         .service(web::resource("/readyz").route(web::get().to(readyz)))
-        .service(web::resource("/openapi.yaml").route(web::get().to(openapi_yaml)));
+        .service(web::resource("/openapi.yaml").route(web::get().to(openapi_yaml)))
+        .service(web::resource("/metrics").route(web::get().to(metrics)));
 }
 
 /// A health answer.
@@ -47,4 +48,12 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     responses((status = 200, content_type = "application/yaml", body = String)))]
 pub async fn openapi_yaml(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("application/yaml").body(state.openapi_yaml.clone())
+}
+
+/// Prometheus metrics: HTTP requests and, with the embedded scheduler, deliveries by provider and outcome,
+/// retries, pruned devices, claim batch sizes, lateness and the due backlog.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().content_type(scheduler::metrics::CONTENT_TYPE).body(state.metrics.render())
 }
