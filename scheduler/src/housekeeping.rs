@@ -1,28 +1,101 @@
-//! Housekeeping: removes what is no longer needed (expired refresh tokens, for now).
+//! Housekeeping: removes what is no longer needed: expired refresh tokens, finished reminders and their
+//! deliveries past the retention, and devices that have been failing for weeks.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::refresh_token;
+use entity::{delivery, device, occurrence, refresh_token};
 use platform::Database;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use std::collections::HashMap;
+
+use crate::planning::state;
+use crate::tick::status;
 
 /// How long an expired refresh token is kept (reuse of a just-expired token is still recognised).
 pub const EXPIRED_TOKEN_GRACE: Duration = Duration::days(1);
+/// How long finished reminders and their deliveries are kept (for her history and the delivery statistics).
+pub const RETENTION: Duration = Duration::days(90);
+/// A device with no success for this long and [`DEAD_AFTER_FAILURES`] failures in that time is removed.
+pub const DEAD_AFTER: Duration = Duration::days(30);
+pub const DEAD_AFTER_FAILURES: usize = 5;
 
 /// What one housekeeping run removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct HousekeepingOutcome {
     pub refresh_tokens_removed: u64,
+    pub deliveries_removed: u64,
+    pub occurrences_removed: u64,
+    pub devices_removed: u64,
 }
 
 /// One housekeeping run at `now`.
 #[tracing::instrument(skip_all, fields(now = %now))]
 pub async fn run_once(db: &Database, now: DateTime<Utc>) -> anyhow::Result<HousekeepingOutcome> {
-    let removed = refresh_token::Entity::delete_many()
+    let refresh_tokens_removed = refresh_token::Entity::delete_many()
         .filter(refresh_token::Column::ExpiresAt.lt(now - EXPIRED_TOKEN_GRACE))
         .exec(db)
-        .await?;
-    if removed.rows_affected > 0 {
-        tracing::info!(refresh_tokens_removed = removed.rows_affected, "housekeeping removed expired refresh tokens");
+        .await?
+        .rows_affected;
+    let mut out = HousekeepingOutcome { refresh_tokens_removed, ..Default::default() };
+    let finished_deliveries = [status::DELIVERED, status::FAILED, status::PRUNED, status::EXPIRED];
+    out.deliveries_removed = delivery::Entity::delete_many()
+        .filter(delivery::Column::Status.is_in(finished_deliveries))
+        .filter(delivery::Column::UpdatedAt.lt(now - RETENTION))
+        .exec(db)
+        .await?
+        .rows_affected;
+    // Deliveries of a finished occurrence go with it (the foreign key cascades).
+    out.occurrences_removed = occurrence::Entity::delete_many()
+        .filter(occurrence::Column::State.is_in([
+            state::SENT,
+            state::MISSED,
+            state::DONE,
+            state::SNOOZED,
+            state::CANCELLED,
+        ]))
+        .filter(occurrence::Column::UpdatedAt.lt(now - RETENTION))
+        .exec(db)
+        .await?
+        .rows_affected;
+    out.devices_removed = remove_dead_devices(db, now).await?;
+    if out != HousekeepingOutcome::default() {
+        tracing::info!(
+            refresh_tokens = out.refresh_tokens_removed,
+            deliveries = out.deliveries_removed,
+            occurrences = out.occurrences_removed,
+            devices = out.devices_removed,
+            "housekeeping removed old rows"
+        );
     }
-    Ok(HousekeepingOutcome { refresh_tokens_removed: removed.rows_affected })
+    Ok(out)
+}
+
+async fn remove_dead_devices(db: &Database, now: DateTime<Utc>) -> anyhow::Result<u64> {
+    let since = now - DEAD_AFTER;
+    let failures = delivery::Entity::find()
+        .filter(delivery::Column::Status.is_in([status::FAILED, status::EXPIRED]))
+        .filter(delivery::Column::UpdatedAt.gte(since))
+        .all(db)
+        .await?;
+    let mut per_device: HashMap<uuid::Uuid, usize> = HashMap::new();
+    for f in failures {
+        *per_device.entry(f.device_id).or_default() += 1;
+    }
+    let mut removed = 0;
+    for (device_id, count) in per_device.into_iter().filter(|(_, n)| *n >= DEAD_AFTER_FAILURES) {
+        let recently_delivered = delivery::Entity::find()
+            .filter(delivery::Column::DeviceId.eq(device_id))
+            .filter(delivery::Column::Status.eq(status::DELIVERED))
+            .filter(delivery::Column::UpdatedAt.gte(since))
+            .count(db)
+            .await?;
+        let dead = device::Entity::find_by_id(device_id)
+            .one(db)
+            .await?
+            .is_some_and(|d| d.created_at < since && d.last_success_at.is_none_or(|s| s < since));
+        if dead && recently_delivered == 0 {
+            tracing::info!(device.id = %device_id, failures = count, "removing a device that has failed for weeks");
+            removed += device::Entity::delete_by_id(device_id).exec(db).await?.rows_affected;
+        }
+    }
+    Ok(removed)
 }

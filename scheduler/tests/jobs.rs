@@ -25,13 +25,10 @@ async fn claim_tick_completes_against_a_reachable_database() {
     assert!(scheduler::tick::run_once(&ctx, Utc::now()).await.is_err(), "a tick without a database must fail");
 }
 
-#[tokio::test]
-async fn housekeeping_removes_only_refresh_tokens_expired_past_the_grace() {
-    let (_dir, db) = fresh_sqlite().await;
-    let now = Utc::now();
-    let owner = user::ActiveModel {
+async fn insert_user(db: &platform::Database, email: &str, now: chrono::DateTime<Utc>) -> user::Model {
+    user::ActiveModel {
         id: Set(Uuid::now_v7()),
-        email: Set("a@example.org".into()),
+        email: Set(email.into()),
         password_hash: Set("x".into()),
         display_name: Set(None),
         timezone: Set("UTC".into()),
@@ -44,9 +41,16 @@ async fn housekeeping_removes_only_refresh_tokens_expired_past_the_grace() {
         updated_at: Set(now),
         change_seq: Set(0),
     }
-    .insert(&db)
+    .insert(db)
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn housekeeping_removes_only_refresh_tokens_expired_past_the_grace() {
+    let (_dir, db) = fresh_sqlite().await;
+    let now = Utc::now();
+    let owner = insert_user(&db, "a@example.org", now).await;
     for (hash, expires) in
         [("old", now - Duration::days(2)), ("recent", now - Duration::hours(1)), ("live", now + Duration::days(5))]
     {
@@ -66,6 +70,7 @@ async fn housekeeping_removes_only_refresh_tokens_expired_past_the_grace() {
     }
     let outcome = scheduler::housekeeping::run_once(&db, now).await.unwrap();
     assert_eq!(outcome.refresh_tokens_removed, 1);
+    assert_eq!((outcome.deliveries_removed, outcome.devices_removed), (0, 0));
     assert_eq!(refresh_token::Entity::find().count(&db).await.unwrap(), 2);
     let again = scheduler::housekeeping::run_once(&db, now).await.unwrap();
     assert_eq!(again.refresh_tokens_removed, 0);
@@ -89,4 +94,100 @@ async fn readiness_turns_503_when_the_claim_tick_stops_completing() {
     tick.record();
     assert_eq!(reqwest::get(&url).await.unwrap().status(), 200, "a completed tick makes it ready again");
     handle.stop(false).await;
+}
+
+#[tokio::test]
+async fn a_slow_tick_does_not_stop_later_ticks() {
+    use sea_orm::ConnectionTrait;
+    let (dir, db) = fresh_sqlite().await;
+    let url = format!("sqlite://{}/milkflow.db", dir.path().display());
+    let env = [("MILKFLOW_DATABASE_URL".to_owned(), url.clone())].into();
+    let settings = platform::Settings::from_sources("127.0.0.1:0", env).unwrap();
+    let metrics = std::sync::Arc::new(scheduler::metrics::Metrics::new());
+    let mut s = scheduler::Scheduler::build(&settings, db.clone(), metrics.clone()).await.unwrap();
+    s.start().await.unwrap();
+    let ok_ticks = || metrics.ticks.with_label_values(&["ok"]).get();
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    assert!(ok_ticks() >= 1, "ticks run");
+    // Another writer holds the database for 3 seconds: ticks block on it, one tick runs long.
+    let blocker = platform::db::connect(&url, platform::DatabaseKind::Sqlite, 1).await.unwrap();
+    blocker.execute_unprepared("BEGIN EXCLUSIVE").await.unwrap();
+    let before = ok_ticks();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    blocker.execute_unprepared("COMMIT").await.unwrap();
+    assert!(ok_ticks() <= before + 1, "ticks waited for the database");
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    assert!(ok_ticks() >= before + 2, "ticks go on after a slow one: {before} -> {}", ok_ticks());
+    assert!(s.health().is_fresh());
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn housekeeping_removes_old_deliveries_and_devices_failing_for_weeks() {
+    use entity::{delivery, device, occurrence};
+    let (_dir, db) = fresh_sqlite().await;
+    let now = Utc::now();
+    let owner = insert_user(&db, "b@example.org", now).await;
+    let new_device = |created: chrono::DateTime<Utc>, target: &str| device::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(owner.id),
+        platform: Set("fcm".into()),
+        target: Set(target.into()),
+        p256dh: Set(None),
+        auth: Set(None),
+        name: Set(None),
+        locale: Set("en".into()),
+        created_at: Set(created),
+        updated_at: Set(created),
+        last_success_at: Set(None),
+    };
+    let failing = new_device(now - Duration::days(60), "failing").insert(&db).await.unwrap();
+    let young = new_device(now - Duration::days(2), "young").insert(&db).await.unwrap();
+    let mut add = async |device: Uuid, status: &str, updated: chrono::DateTime<Utc>| {
+        let occ = occurrence::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(owner.id),
+            routine_id: Set(Uuid::now_v7()),
+            kind: Set("routine".into()),
+            routine_kind: Set("pump".into()),
+            due_at: Set(updated),
+            state: Set("sent".into()),
+            created_at: Set(updated),
+            updated_at: Set(updated),
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        delivery::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            occurrence_id: Set(occ.id),
+            device_id: Set(device),
+            user_id: Set(owner.id),
+            provider: Set("fcm".into()),
+            status: Set(status.into()),
+            attempts: Set(1),
+            next_attempt_at: Set(updated),
+            lease_until: Set(None),
+            leased_by: Set(None),
+            due_at: Set(updated),
+            expires_at: Set(updated),
+            sent_at: Set(None),
+            last_status: Set(Some(500)),
+            last_error: Set(None),
+            created_at: Set(updated),
+            updated_at: Set(updated),
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+    };
+    for day in 1..=5 {
+        add(failing.id, "failed", now - Duration::days(day)).await;
+        add(young.id, "failed", now - Duration::days(day).min(Duration::days(1))).await;
+    }
+    add(young.id, "delivered", now - Duration::days(100)).await;
+    let outcome = scheduler::housekeeping::run_once(&db, now).await.unwrap();
+    assert_eq!(outcome.devices_removed, 1, "only the device failing for weeks: {outcome:?}");
+    assert!(device::Entity::find_by_id(young.id).one(&db).await.unwrap().is_some());
+    assert_eq!((outcome.deliveries_removed, outcome.occurrences_removed), (1, 1), "{outcome:?}");
 }

@@ -19,6 +19,7 @@ on_both_databases_api_only!(
     three_schedulers_deliver_each_reminder_exactly_once,
     deliveries_leased_by_a_killed_scheduler_are_sent_after_the_lease,
     web_devices_are_validated_and_deduplicated,
+    with_a_fever_logged_pump_reminders_say_not_to_pump_extra,
 );
 
 struct Setup {
@@ -334,4 +335,16 @@ async fn web_devices_are_validated_and_deduplicated(app: TestApp) {
     let (other, _) = s.app.signed_up().await;
     s.app.send(Method::DELETE, &format!("/v1/devices/{id}"), None, Some(&other)).await.assert_problem(404);
     assert_eq!(s.app.send(Method::DELETE, &format!("/v1/devices/{id}"), None, Some(&s.token)).await.status, 204);
+}
+
+async fn with_a_fever_logged_pump_reminders_say_not_to_pump_extra(app: TestApp) {
+    let s = setup(app).await;
+    let check = json!({"at": Utc::now().to_rfc3339(), "engorgement": 4, "pain": 5, "temperature_c": 38.6});
+    assert_eq!(s.app.post_auth("/v1/symptom-checks", &check, &s.token).await.status, 201);
+    let (_, due) = routine_due_soon(&s.app, &s.token).await;
+    run_once(&s.ctx, due + Duration::seconds(1)).await.unwrap();
+    let payload = &s.standin.delivered()[0];
+    assert!(payload["body"].as_str().unwrap().contains("no extra pumping"), "{payload}");
+    let planned_count = occurrences(&s.app, &s.token).await.iter().filter(|o| o["status"] == "planned").count();
+    assert_eq!(planned_count, 1, "no reminders beyond her own routine");
 }
