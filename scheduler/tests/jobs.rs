@@ -143,7 +143,7 @@ async fn housekeeping_removes_old_deliveries_and_devices_failing_for_weeks() {
     };
     let failing = new_device(now - Duration::days(60), "failing").insert(&db).await.unwrap();
     let young = new_device(now - Duration::days(2), "young").insert(&db).await.unwrap();
-    let mut add = async |device: Uuid, status: &str, updated: chrono::DateTime<Utc>| {
+    let add = async |device: Uuid, status: &str, updated: chrono::DateTime<Utc>| {
         let occ = occurrence::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(owner.id),
