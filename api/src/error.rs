@@ -35,6 +35,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    #[error("too many attempts; retry in {0} seconds")]
+    TooManyRequests(u64),
     #[error("the database is unreachable")]
     Unavailable,
     #[error("database error")]
@@ -95,6 +97,7 @@ impl Problem {
             412 => "precondition-failed",
             413 => "payload-too-large",
             415 => "unsupported-media-type",
+            429 => "too-many-requests",
             422 => "validation",
             503 => "unavailable",
             s if s >= 500 => "internal",
@@ -129,6 +132,7 @@ impl ResponseError for ApiError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(e) if is_connection_error(e) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -154,6 +158,11 @@ impl ResponseError for ApiError {
             );
         }
         let mut response = problem.respond();
+        if let Self::TooManyRequests(seconds) = self
+            && let Ok(v) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, v);
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 actix_web::http::header::WWW_AUTHENTICATE,

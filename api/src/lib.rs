@@ -5,6 +5,7 @@ pub mod cli;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod ratelimit;
 pub mod routes;
 pub mod services;
 pub mod startup;

@@ -31,6 +31,8 @@ pub struct AppState {
     pub push_allow_insecure: bool,
     /// This process's metrics (shared with the embedded scheduler).
     pub metrics: Arc<Metrics>,
+    /// Login and registration limits; `None` when turned off.
+    pub auth_limits: Option<crate::ratelimit::AuthLimits>,
 }
 
 /// A built API server, with the embedded scheduler when asked for.
@@ -85,6 +87,7 @@ impl Application {
             vapid_public_key: vapid.public_key.clone(),
             push_allow_insecure: settings.push.allow_insecure,
             metrics,
+            auth_limits: crate::ratelimit::AuthLimits::new(settings.auth_rate_limit_per_minute),
         });
         let listener = TcpListener::bind(settings.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on MILKFLOW_LISTEN={}: {e}", settings.listen))?;

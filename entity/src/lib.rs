@@ -1,6 +1,7 @@
 //! sea-orm models of milkflow's tables.
 
 pub mod app_secret;
+pub mod audit_entry;
 pub mod delivery;
 pub mod device;
 pub mod guide;

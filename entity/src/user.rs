@@ -21,6 +21,10 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// The last change sequence number of her records (delta sync).
     pub change_seq: i64,
+    /// Failed logins since the last success (locks the account after a few).
+    pub failed_logins: i32,
+    /// Logins are refused until then.
+    pub locked_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ mod m20261124_000003_create_app_secrets;
 mod m20261124_000004_create_records;
 mod m20261124_000005_create_content;
 mod m20261124_000006_create_push;
+mod m20261124_000007_create_audit_log;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_create_records::Migration),
             Box::new(m20261124_000005_create_content::Migration),
             Box::new(m20261124_000006_create_push::Migration),
+            Box::new(m20261124_000007_create_audit_log::Migration),
         ]
     }
 }

@@ -42,6 +42,8 @@ pub struct Settings {
     pub workers: usize,
     pub scheduler_tick: String,
     pub scheduler_stale_after_s: u64,
+    /// Login and registration attempts per minute per client address and per account; 0 turns limits off.
+    pub auth_rate_limit_per_minute: u32,
     pub push: PushSettings,
 }
 
@@ -97,6 +99,7 @@ struct RawSettings {
     workers: Option<String>,
     scheduler_tick: Option<String>,
     scheduler_stale_after_s: Option<String>,
+    auth_rate_limit_per_minute: Option<String>,
     push_allow_insecure: Option<String>,
     vapid_subject: Option<String>,
     vapid_private_key: Option<String>,
@@ -200,6 +203,8 @@ impl RawSettings {
         let default_workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u64;
         let workers = number("workers", self.workers, default_workers, 1, 256) as usize;
         let scheduler_stale_after_s = number("scheduler_stale_after_s", self.scheduler_stale_after_s, 10, 1, 3600);
+        let auth_rate_limit_per_minute =
+            number("auth_rate_limit_per_minute", self.auth_rate_limit_per_minute, 10, 0, 100_000) as u32;
         let grace_s = number("push_grace_s", self.push_grace_s, 900, 0, 86_400);
         let ttl_s = number("push_ttl_s", self.push_ttl_s, 3600, 60, 86_400);
         let max_attempts = number("push_max_attempts", self.push_max_attempts, 8, 1, 50) as u32;
@@ -305,6 +310,7 @@ impl RawSettings {
             workers,
             scheduler_tick,
             scheduler_stale_after_s,
+            auth_rate_limit_per_minute,
             push: PushSettings {
                 allow_insecure,
                 vapid_subject,

@@ -40,6 +40,8 @@ async fn insert_user(db: &platform::Database, email: &str, now: chrono::DateTime
         created_at: Set(now),
         updated_at: Set(now),
         change_seq: Set(0),
+        failed_logins: Set(0),
+        locked_until: Set(None),
     }
     .insert(db)
     .await

@@ -87,6 +87,8 @@ async fn spawn(kind: Db, extra: &[(&str, &str)], with_scheduler: bool) -> Option
         ("MILKFLOW_DATABASE_MAX_CONNECTIONS", "5"),
         ("MILKFLOW_ADMIN_EMAIL", ADMIN_EMAIL),
         ("MILKFLOW_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        // Tests sign many accounts up from one address; the limits have tests of their own.
+        ("MILKFLOW_AUTH_RATE_LIMIT_PER_MINUTE", "0"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

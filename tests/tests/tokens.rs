@@ -99,6 +99,7 @@ async fn admin_extractor_admits_admins_and_refuses_users(app: TestApp) {
         vapid_public_key: String::new(),
         push_allow_insecure: false,
         metrics: Default::default(),
+        auth_limits: None,
     });
     let service = test::init_service(App::new().app_data(state).route(
         "/admin-only",

@@ -1,6 +1,6 @@
 //! `/v1/auth/*`: register, login, refresh, logout.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -75,15 +75,28 @@ fn tokens(state: &AppState, signed_in: accounts::SignedIn) -> Result<TokenRespon
     })
 }
 
+/// Applies the per-address and per-account attempt limits.
+fn limit(state: &AppState, http: &HttpRequest, email: &str) -> Result<(), ApiError> {
+    let Some(limits) = &state.auth_limits else { return Ok(()) };
+    let address = http.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    limits.check(&address, &email.trim().to_lowercase())
+}
+
 /// Creates an account and signs it in.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created", body = TokenResponse),
         (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address or for this account (see Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn register(state: web::Data<AppState>, body: JsonBody<RegisterRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn register(
+    state: web::Data<AppState>,
+    http: HttpRequest,
+    body: JsonBody<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
     let JsonBody(req) = body;
+    limit(&state, &http, &req.email)?;
     let input = accounts::Registration { email: req.email, password: req.password, timezone: req.timezone };
     let signed_in = accounts::register(&state.db, input, Utc::now()).await?;
     Ok(HttpResponse::Created().json(tokens(&state, signed_in)?))
@@ -93,10 +106,16 @@ pub async fn register(state: web::Data<AppState>, body: JsonBody<RegisterRequest
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 401, description = "Wrong email or password (the same answer for both)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong email or password (the same answer for both, also while the account is locked after repeated failures)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address or for this account (see Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn login(state: web::Data<AppState>, body: JsonBody<LoginRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn login(
+    state: web::Data<AppState>,
+    http: HttpRequest,
+    body: JsonBody<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
     let JsonBody(req) = body;
+    limit(&state, &http, &req.email)?;
     let signed_in = accounts::login(&state.db, &req.email, &req.password, Utc::now()).await?;
     Ok(HttpResponse::Ok().json(tokens(&state, signed_in)?))
 }

@@ -47,7 +47,8 @@ pub struct OccurrenceView {
     /// `routine`, or `snooze` for a re-reminder she asked for.
     pub source: String,
     pub due_at: DateTime<Utc>,
-    /// `planned`, `sending`, `delivered`, `failed`, `missed`, `done` or `snoozed`.
+    /// `planned`, `sending`, `delivered`, `failed`, `no_devices` (due, but she had no device), `missed`, `done`
+    /// or `snoozed`.
     pub status: String,
     pub deliveries: Vec<DeliveryView>,
 }
@@ -64,7 +65,9 @@ fn status_of(o: &occurrence::Model, deliveries: &[delivery::Model]) -> String {
     if o.state != state::SENT {
         return o.state.clone();
     }
-    if deliveries.iter().any(|d| d.status == "delivered") {
+    if deliveries.is_empty() {
+        "no_devices".into()
+    } else if deliveries.iter().any(|d| d.status == "delivered") {
         "delivered".into()
     } else if deliveries.iter().any(|d| d.status == "pending" || d.status == "retrying") {
         "sending".into()

@@ -61,10 +61,54 @@ pub async fn login(db: &Database, email: &str, password: &str, now: DateTime<Utc
     };
     let active = found.filter(|u| u.status == UserStatus::Active.as_str());
     let matched = password::verify(password.to_owned(), active.as_ref().map(|u| u.password_hash.clone())).await?;
+    if let Some(u) = &active {
+        let locked = u.locked_until.is_some_and(|t| t > now);
+        record_attempt(db, u, matched && !locked, now).await?;
+        if locked {
+            // The same answer as a wrong password: a lock must not reveal that the account exists.
+            return Err(ApiError::Unauthorized(BAD_CREDENTIALS));
+        }
+    }
     let user = active.filter(|_| matched).ok_or(ApiError::Unauthorized(BAD_CREDENTIALS))?;
     let refresh_token = sessions::issue(db, user.id, Uuid::now_v7(), now).await?;
     tracing::info!(user.id = %user.id, "signed in");
     Ok(SignedIn { user, refresh_token })
+}
+
+/// Failed logins in a row that lock an account.
+pub const LOCK_AFTER_FAILURES: i32 = 5;
+/// How long a locked account refuses logins.
+pub const LOCK_FOR: chrono::Duration = chrono::Duration::minutes(15);
+
+/// Counts a failed login (locking the account after [`LOCK_AFTER_FAILURES`]) or clears the count on success.
+async fn record_attempt(db: &Database, u: &user::Model, success: bool, now: DateTime<Utc>) -> Result<(), ApiError> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    if success {
+        if u.failed_logins != 0 || u.locked_until.is_some() {
+            user::Entity::update_many()
+                .col_expr(user::Column::FailedLogins, Expr::value(0))
+                .col_expr(user::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                .filter(user::Column::Id.eq(u.id))
+                .exec(db)
+                .await?;
+        }
+        return Ok(());
+    }
+    let updated = user::Entity::update_many()
+        .col_expr(user::Column::FailedLogins, Expr::col(user::Column::FailedLogins).add(1))
+        .filter(user::Column::Id.eq(u.id))
+        .exec_with_returning(db)
+        .await?;
+    if updated.first().is_some_and(|x| x.failed_logins >= LOCK_AFTER_FAILURES) {
+        user::Entity::update_many()
+            .col_expr(user::Column::FailedLogins, Expr::value(0))
+            .col_expr(user::Column::LockedUntil, Expr::value(Some(now + LOCK_FOR)))
+            .filter(user::Column::Id.eq(u.id))
+            .exec(db)
+            .await?;
+        tracing::warn!(user.id = %u.id, "account locked after repeated failed logins");
+    }
+    Ok(())
 }
 
 /// A profile change; `None` leaves a field as it is, `Some(None)` clears it.
@@ -223,6 +267,8 @@ fn new_user(
         created_at: Set(now),
         updated_at: Set(now),
         change_seq: Set(0),
+        failed_logins: Set(0),
+        locked_until: Set(None),
     }
 }
 
