@@ -25,3 +25,19 @@ fn the_binary_prints_the_same_document() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), api::openapi::yaml().unwrap());
 }
+
+#[test]
+fn operation_ids_are_unique_for_generated_clients() {
+    use utoipa::OpenApi;
+    let doc = api::openapi::ApiDoc::openapi();
+    let mut ids: Vec<String> = Vec::new();
+    for item in doc.paths.paths.values() {
+        for op in [&item.get, &item.post, &item.put, &item.patch, &item.delete].into_iter().flatten() {
+            ids.push(op.operation_id.clone().expect("every operation has an id"));
+        }
+    }
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "duplicate operationIds: {ids:?}");
+}

@@ -4,6 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{Problem, ProblemField};
+use crate::routes::admin::{audit as admin_audit, content as admin_content, users as admin_users};
 use crate::routes::{auth, content, devices, export, health, me, occurrences, routines, stats, sync};
 use records::{PumpVolumesOz, RecordMeta, RecordPaths};
 
@@ -27,6 +28,11 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
         stats::daily, stats::massage_effect, stats::list_advisories,
         devices::register_device, devices::list_devices, devices::delete_device, devices::vapid_public_key,
         occurrences::list_occurrences, occurrences::snooze, occurrences::done,
+        admin_users::list_users, admin_users::get_user, admin_users::disable_user, admin_users::enable_user,
+        admin_users::delete_user, admin_users::set_role,
+        admin_content::list_guides, admin_content::create_guide, admin_content::get_guide, admin_content::patch_guide,
+        admin_content::delete_guide, admin_content::list_tips, admin_content::create_tip, admin_content::patch_tip,
+        admin_content::delete_tip, admin_audit::list_audit_log,
     ),
     components(schemas(
         Problem, ProblemField, RecordMeta, PumpVolumesOz,
@@ -44,6 +50,7 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
         (name = "insights", description = "Her own numbers, and advisories to contact a clinician (never a diagnosis)"),
         (name = "devices", description = "Push targets for reminders (Web Push, FCM, APNs)"),
         (name = "reminders", description = "Her reminders: status, per-device outcome, snooze and done"),
+        (name = "admin", description = "For staff with the admin role; every action is written to the audit log"),
         (name = "content", description = "Massage guides and tips, written from current lactation guidance"),
         (name = "operations", description = "Health and the API description"),
     )

@@ -1,5 +1,6 @@
 //! HTTP routes, one module per resource.
 
+pub mod admin;
 pub mod auth;
 pub mod content;
 pub mod devices;
@@ -25,5 +26,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(stats::routes)
         .configure(devices::routes)
         .configure(occurrences::routes)
+        .configure(admin::routes)
         .configure(records::routes);
 }

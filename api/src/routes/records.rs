@@ -39,6 +39,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     }
 }
 
+/// Applies a JSON merge patch to a typed value and reads the result back, naming the field that no longer fits.
+pub fn merge_into<T: serde::Serialize + serde::de::DeserializeOwned>(
+    current: &T,
+    patch: &Value,
+) -> Result<T, ApiError> {
+    if !patch.is_object() {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    }
+    let mut doc = serde_json::to_value(current).map_err(anyhow::Error::from)?;
+    records::merge_patch(&mut doc, patch);
+    crate::extract::parse(doc.to_string().as_bytes())
+}
+
 /// Default and largest page sizes.
 pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 200;

@@ -189,17 +189,23 @@ pub async fn update_profile(
 #[tracing::instrument(skip_all, fields(user.id = %user_id))]
 pub async fn erase(db: &Database, user_id: Uuid) -> Result<(), ApiError> {
     let txn = platform::db::begin_write(db).await?;
-    refresh_token::Entity::delete_many().filter(refresh_token::Column::UserId.eq(user_id)).exec(&txn).await?;
-    delivery::Entity::delete_many().filter(delivery::Column::UserId.eq(user_id)).exec(&txn).await?;
-    occurrence::Entity::delete_many().filter(occurrence::Column::UserId.eq(user_id)).exec(&txn).await?;
-    device::Entity::delete_many().filter(device::Column::UserId.eq(user_id)).exec(&txn).await?;
-    record::Entity::delete_many().filter(record::Column::UserId.eq(user_id)).exec(&txn).await?;
-    let deleted = user::Entity::delete_by_id(user_id).exec(&txn).await?;
+    erase_in(&txn, user_id).await?;
+    txn.commit().await?;
+    tracing::info!("account erased");
+    Ok(())
+}
+
+/// Erases an account inside a caller's transaction (the admin API adds its audit entry to it).
+pub async fn erase_in(txn: &impl sea_orm::ConnectionTrait, user_id: Uuid) -> Result<(), ApiError> {
+    refresh_token::Entity::delete_many().filter(refresh_token::Column::UserId.eq(user_id)).exec(txn).await?;
+    delivery::Entity::delete_many().filter(delivery::Column::UserId.eq(user_id)).exec(txn).await?;
+    occurrence::Entity::delete_many().filter(occurrence::Column::UserId.eq(user_id)).exec(txn).await?;
+    device::Entity::delete_many().filter(device::Column::UserId.eq(user_id)).exec(txn).await?;
+    record::Entity::delete_many().filter(record::Column::UserId.eq(user_id)).exec(txn).await?;
+    let deleted = user::Entity::delete_by_id(user_id).exec(txn).await?;
     if deleted.rows_affected == 0 {
         return Err(ApiError::NotFound);
     }
-    txn.commit().await?;
-    tracing::info!("account erased");
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Business operations behind the handlers; each takes the database explicitly.
 
 pub mod accounts;
+pub mod audit;
 pub mod devices;
 pub mod records;
 pub mod sessions;
