@@ -172,16 +172,27 @@ impl Recurrence {
                 at = resolve(self.tz, (local.date() + Duration::days(1)).and_time(NaiveTime::MIN));
                 continue;
             }
-            match self.quiet {
-                Some(q) if q.contains(local.time()) => {
-                    let end = q.end.time();
-                    let date = if local.time() < end { local.date() } else { local.date() + Duration::days(1) };
-                    at = resolve(self.tz, date.and_time(end));
-                }
-                _ => return Some(at),
+            let deferred = defer_past_quiet(self.tz, self.quiet, at);
+            if deferred == at {
+                return Some(at);
             }
+            at = deferred;
         }
         None
+    }
+}
+
+/// The first instant at or after `at` outside her quiet hours: `at` itself, or the end of the quiet hours it
+/// falls in (a broadcast or an `after_last` reminder waits for her morning).
+pub fn defer_past_quiet(tz: Tz, quiet: Option<QuietHours>, at: DateTime<Utc>) -> DateTime<Utc> {
+    let local = at.with_timezone(&tz).naive_local();
+    match quiet {
+        Some(q) if q.contains(local.time()) => {
+            let end = q.end.time();
+            let date = if local.time() < end { local.date() } else { local.date() + Duration::days(1) };
+            resolve(tz, date.and_time(end))
+        }
+        _ => at,
     }
 }
 
@@ -330,6 +341,18 @@ mod tests {
         r.quiet = Some(QuietHours::new(t("22:00"), t("06:00")).unwrap());
         let evening = utc("2027-01-01T21:00:00Z");
         assert_eq!(r.next_after(evening, Some(evening)), Some(utc("2027-01-02T06:00:00Z")));
+    }
+
+    #[test]
+    fn quiet_hours_defer_to_their_end_in_her_zone() {
+        let q = Some(QuietHours::new(t("22:00"), t("07:00")).unwrap());
+        let berlin = chrono_tz::Europe::Berlin;
+        // 23:30 in Berlin (22:30 UTC) waits until 07:00 Berlin the next morning (06:00 UTC).
+        assert_eq!(defer_past_quiet(berlin, q, utc("2027-01-01T22:30:00Z")), utc("2027-01-02T06:00:00Z"));
+        // 05:00 Berlin waits until 07:00 the same morning.
+        assert_eq!(defer_past_quiet(berlin, q, utc("2027-01-02T04:00:00Z")), utc("2027-01-02T06:00:00Z"));
+        assert_eq!(defer_past_quiet(berlin, q, utc("2027-01-02T12:00:00Z")), utc("2027-01-02T12:00:00Z"));
+        assert_eq!(defer_past_quiet(berlin, None, utc("2027-01-01T22:30:00Z")), utc("2027-01-01T22:30:00Z"));
     }
 
     #[test]

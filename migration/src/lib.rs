@@ -9,6 +9,7 @@ mod m20261124_000004_create_records;
 mod m20261124_000005_create_content;
 mod m20261124_000006_create_push;
 mod m20261124_000007_create_audit_log;
+mod m20261124_000008_create_broadcasts;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_create_content::Migration),
             Box::new(m20261124_000006_create_push::Migration),
             Box::new(m20261124_000007_create_audit_log::Migration),
+            Box::new(m20261124_000008_create_broadcasts::Migration),
         ]
     }
 }

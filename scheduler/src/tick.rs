@@ -159,6 +159,19 @@ pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
     for d in device::Entity::find().filter(device::Column::UserId.is_in(user_ids)).all(&txn).await? {
         devices.entry(d.user_id).or_default().push(d);
     }
+    let broadcast_ids: Vec<Uuid> = due.iter().filter(|o| o.kind == "broadcast").map(|o| o.routine_id).collect();
+    let locale_filters: HashMap<Uuid, Vec<String>> = entity::broadcast::Entity::find()
+        .filter(entity::broadcast::Column::Id.is_in(broadcast_ids))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .filter_map(|b| {
+            let audience: serde_json::Value = serde_json::from_str(&b.audience).ok()?;
+            let locales =
+                audience["locales"].as_array()?.iter().filter_map(|l| l.as_str().map(str::to_lowercase)).collect();
+            Some((b.id, locales))
+        })
+        .collect();
     let grace = Duration::seconds(ctx.push.grace_s as i64);
     let ttl = Duration::seconds(ctx.push.ttl_s as i64);
     let mut rows = Vec::new();
@@ -183,7 +196,11 @@ pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
             tracing::info!(occurrence.id = %occ.id, late_s = (now - occ.due_at).num_seconds(), "occurrence missed (past the grace period)");
         }
         if new_state == state::SENT {
-            for d in devices.get(&occ.user_id).into_iter().flatten() {
+            let wanted = |d: &device::Model| match locale_filters.get(&occ.routine_id) {
+                Some(locales) if occ.kind == "broadcast" => crate::locale_matches(&d.locale, locales),
+                _ => true,
+            };
+            for d in devices.get(&occ.user_id).into_iter().flatten().filter(|d| wanted(d)) {
                 rows.push(delivery::ActiveModel {
                     id: Set(Uuid::now_v7()),
                     occurrence_id: Set(occ.id),
@@ -272,15 +289,25 @@ pub async fn deliver(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
         .map(|o| (o.id, o))
         .collect();
     let inflamed = inflamed_users(ctx, &claimed, &occurrences, now).await?;
+    let broadcast_ids: Vec<Uuid> =
+        occurrences.values().filter(|o| o.kind == "broadcast").map(|o| o.routine_id).collect();
+    let broadcasts: HashMap<Uuid, entity::broadcast::Model> = entity::broadcast::Entity::find()
+        .filter(entity::broadcast::Column::Id.is_in(broadcast_ids))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|b| (b.id, b))
+        .collect();
 
     let sends = claimed.into_iter().map(|d| {
         let device = devices.get(&d.device_id).cloned();
         let occ = occurrences.get(&d.occurrence_id).cloned();
         let inflamed = inflamed.contains(&d.user_id);
+        let broadcast = occ.as_ref().and_then(|o| broadcasts.get(&o.routine_id)).cloned();
         async move {
             let outcome = match (&device, &occ) {
                 _ if now >= d.expires_at => None,
-                (Some(device), Some(occ)) => Some(send(ctx, device, occ, inflamed).await),
+                (Some(device), Some(occ)) => Some(send(ctx, device, occ, inflamed, broadcast.as_ref()).await),
                 _ => Some(SendOutcome::Gone { status: 0, reason: "the device was removed".into() }),
             };
             (d, outcome)
@@ -310,7 +337,9 @@ async fn inflamed_users(
 ) -> anyhow::Result<HashSet<Uuid>> {
     let pump_users: HashSet<Uuid> = claimed
         .iter()
-        .filter(|d| occurrences.get(&d.occurrence_id).is_some_and(|o| o.routine_kind != "massage"))
+        .filter(|d| {
+            occurrences.get(&d.occurrence_id).is_some_and(|o| o.kind != "broadcast" && o.routine_kind != "massage")
+        })
         .map(|d| d.user_id)
         .collect();
     let mut inflamed = HashSet::new();
@@ -322,8 +351,17 @@ async fn inflamed_users(
     Ok(inflamed)
 }
 
-async fn send(ctx: &TickContext, device: &device::Model, occ: &occurrence::Model, inflamed: bool) -> SendOutcome {
-    let reminder = payload::reminder(&occ.routine_kind, occ.routine_id, occ.id, &device.locale, inflamed);
+async fn send(
+    ctx: &TickContext,
+    device: &device::Model,
+    occ: &occurrence::Model,
+    inflamed: bool,
+    broadcast: Option<&entity::broadcast::Model>,
+) -> SendOutcome {
+    let reminder = match broadcast {
+        Some(b) => payload::broadcast(b.id, occ.id, &b.title, &b.body),
+        None => payload::reminder(&occ.routine_kind, occ.routine_id, occ.id, &device.locale, inflamed),
+    };
     let body = match serde_json::to_vec(&reminder) {
         Ok(b) => b,
         Err(e) => return SendOutcome::Failed { status: None, reason: format!("payload: {e}") },

@@ -20,6 +20,7 @@ on_both_databases_api_only!(
     deliveries_leased_by_a_killed_scheduler_are_sent_after_the_lease,
     web_devices_are_validated_and_deduplicated,
     with_a_fever_logged_pump_reminders_say_not_to_pump_extra,
+    a_broadcast_reaches_matching_devices_and_waits_for_quiet_hours,
 );
 
 struct Setup {
@@ -347,4 +348,76 @@ async fn with_a_fever_logged_pump_reminders_say_not_to_pump_extra(app: TestApp) 
     assert!(payload["body"].as_str().unwrap().contains("no extra pumping"), "{payload}");
     let planned_count = occurrences(&s.app, &s.token).await.iter().filter(|o| o["status"] == "planned").count();
     assert_eq!(planned_count, 1, "no reminders beyond her own routine");
+}
+
+async fn a_broadcast_reaches_matching_devices_and_waits_for_quiet_hours(app: TestApp) {
+    let s = setup(app).await;
+    let admin = s.app.login(milkflow_tests::ADMIN_EMAIL, milkflow_tests::ADMIN_PASSWORD).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // She is in her quiet hours now.
+    let (sleeper, _) = s.app.signed_up().await;
+    let quiet = json!({"start": (Utc::now() - Duration::hours(1)).format("%H:%M").to_string(), "end": (Utc::now() + Duration::hours(2)).format("%H:%M").to_string()});
+    s.app.send(Method::PATCH, "/v1/me", Some(&json!({"quiet_hours": quiet})), Some(&sleeper)).await;
+    register_device(&s.app, &s.standin, &sleeper).await;
+    // A German-only device is outside an English audience.
+    let (german, _) = s.app.signed_up().await;
+    let sub = s.standin.subscribe();
+    let body = json!({"platform": "web", "endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}, "locale": "de-AT"});
+    s.app.post_auth("/v1/devices", &body, &german).await;
+
+    let request = json!({"title": "A new gentle guide", "body": "Light strokes for a tender spot are in the app.", "audience": {"locales": ["en"]}});
+    let r = s.app.post_auth("/admin/v1/broadcasts", &request, &admin).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["targeted"], 2);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let bad = s
+        .app
+        .post_auth(
+            "/admin/v1/broadcasts",
+            &json!({"title": "", "body": "x", "audience": {"all": true, "locales": ["en"]}}),
+            &admin,
+        )
+        .await;
+    assert_eq!(bad.error_fields(), vec!["title", "audience"]);
+
+    let now = Utc::now() + Duration::seconds(1);
+    assert_eq!(run_once(&s.ctx, now).await.unwrap().delivered, 1, "the one outside quiet hours gets it now");
+    let payload = s.standin.delivered()[0].clone();
+    assert_eq!((payload["type"].as_str(), payload["broadcast_id"].as_str()), (Some("broadcast"), Some(id.as_str())));
+    assert_eq!(payload["title"], "A new gentle guide");
+    let status = s.app.get(&format!("/admin/v1/broadcasts/{id}"), Some(&admin)).await;
+    assert_eq!((status.body["delivered"].as_i64(), status.body["pending"].as_i64()), (Some(1), Some(1)));
+
+    let hers = occurrences(&s.app, &sleeper).await;
+    let due: DateTime<Utc> =
+        hers.iter().find(|o| o["kind"] == "broadcast").unwrap()["due_at"].as_str().unwrap().parse().unwrap();
+    assert!(due > now + Duration::minutes(100), "deferred to the end of her quiet hours: {due}");
+    assert_eq!(run_once(&s.ctx, due + Duration::seconds(1)).await.unwrap().delivered, 1);
+    let done = s.app.get(&format!("/admin/v1/broadcasts/{id}"), Some(&admin)).await;
+    assert_eq!(
+        (done.body["delivered"].as_i64(), done.body["pending"].as_i64(), done.body["failed"].as_i64()),
+        (Some(2), Some(0), Some(0))
+    );
+    assert!(s.standin.received().iter().all(|r| r.subscription != sub.id), "the German device got nothing");
+
+    let stats = s.app.get("/admin/v1/stats/deliveries", Some(&admin)).await;
+    assert_eq!(stats.status, 200, "{}", stats.body);
+    let delivered: u64 = stats
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["provider"] == "web")
+        .map(|d| d["delivered"].as_u64().unwrap())
+        .sum();
+    assert_eq!(delivered, 2);
+    assert!(stats.body[0]["lateness_p99_s"].as_f64().is_some());
+    let usage = s.app.get("/admin/v1/stats/usage", Some(&admin)).await;
+    assert!(
+        usage.body["users"].as_u64().unwrap() >= 4 && usage.body["active_users_7d"].as_u64().unwrap() >= 3,
+        "{}",
+        usage.body
+    );
 }

@@ -4,7 +4,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{Problem, ProblemField};
-use crate::routes::admin::{audit as admin_audit, content as admin_content, users as admin_users};
+use crate::routes::admin::{
+    audit as admin_audit, broadcasts as admin_broadcasts, content as admin_content, stats as admin_stats,
+    users as admin_users,
+};
 use crate::routes::{auth, content, devices, export, health, me, occurrences, routines, stats, sync};
 use records::{PumpVolumesOz, RecordMeta, RecordPaths};
 
@@ -33,6 +36,8 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
         admin_content::list_guides, admin_content::create_guide, admin_content::get_guide, admin_content::patch_guide,
         admin_content::delete_guide, admin_content::list_tips, admin_content::create_tip, admin_content::patch_tip,
         admin_content::delete_tip, admin_audit::list_audit_log,
+        admin_broadcasts::create_broadcast, admin_broadcasts::get_broadcast, admin_broadcasts::list_broadcasts,
+        admin_stats::delivery_stats, admin_stats::usage_stats,
     ),
     components(schemas(
         Problem, ProblemField, RecordMeta, PumpVolumesOz,

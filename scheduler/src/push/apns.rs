@@ -88,6 +88,7 @@ impl Apns {
             "type": reminder.kind_of_message,
             "kind": reminder.kind,
             "routine_id": reminder.routine_id,
+            "broadcast_id": reminder.broadcast_id,
             "occurrence_id": reminder.occurrence_id,
             "actions": reminder.actions,
         });

@@ -134,7 +134,8 @@ impl Fcm {
                 "data": {
                     "type": reminder.kind_of_message,
                     "kind": reminder.kind,
-                    "routine_id": reminder.routine_id.to_string(),
+                    "routine_id": reminder.routine_id.map(|r| r.to_string()).unwrap_or_default(),
+                    "broadcast_id": reminder.broadcast_id.map(|b| b.to_string()).unwrap_or_default(),
                     "occurrence_id": reminder.occurrence_id.to_string(),
                     "actions": reminder.actions.join(","),
                 },

@@ -8,13 +8,16 @@ use uuid::Uuid;
 pub struct Reminder {
     #[serde(rename = "type")]
     pub kind_of_message: &'static str,
-    /// The routine's kind: `massage`, `pump` or `massage_then_pump`.
+    /// The routine's kind (`massage`, `pump`, `massage_then_pump`), or `broadcast`.
     pub kind: String,
-    pub routine_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routine_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broadcast_id: Option<Uuid>,
     pub occurrence_id: Uuid,
     pub title: String,
     pub body: String,
-    pub actions: [&'static str; 2],
+    pub actions: Vec<&'static str>,
 }
 
 /// Texts per language: (title, body) for massage, pump, massage-then-pump, and the gentle pump body used
@@ -54,11 +57,26 @@ pub fn reminder(kind: &str, routine_id: Uuid, occurrence_id: Uuid, locale: &str,
     Reminder {
         kind_of_message: "reminder",
         kind: kind.to_owned(),
-        routine_id,
+        routine_id: Some(routine_id),
+        broadcast_id: None,
         occurrence_id,
         title: title.to_owned(),
         body: body.to_owned(),
-        actions: ["done", "snooze"],
+        actions: vec!["done", "snooze"],
+    }
+}
+
+/// A message from staff, as staff wrote it.
+pub fn broadcast(broadcast_id: Uuid, occurrence_id: Uuid, title: &str, body: &str) -> Reminder {
+    Reminder {
+        kind_of_message: "broadcast",
+        kind: "broadcast".into(),
+        routine_id: None,
+        broadcast_id: Some(broadcast_id),
+        occurrence_id,
+        title: title.to_owned(),
+        body: body.to_owned(),
+        actions: vec![],
     }
 }
 

@@ -1,7 +1,9 @@
 //! `/admin/v1/*`: the API staff run milkflow with; only for the `admin` role, every action audited.
 
 pub mod audit;
+pub mod broadcasts;
 pub mod content;
+pub mod stats;
 pub mod users;
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -18,7 +20,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(require_admin))
             .configure(users::routes)
             .configure(content::routes)
-            .configure(audit::routes),
+            .configure(audit::routes)
+            .configure(broadcasts::routes)
+            .configure(stats::routes),
     );
 }
 

@@ -1,0 +1,188 @@
+//! `/admin/v1/stats/*`: delivery health per provider per day, and usage.
+
+use actix_web::{HttpResponse, web};
+use chrono::{Duration, NaiveDate, Utc};
+use entity::{delivery, record, refresh_token, user};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::AdminUser;
+use crate::error::{ApiError, Problem};
+use crate::routes::records::instant_param;
+use crate::startup::AppState;
+
+/// Registers the statistics routes (inside the admin scope).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/stats/deliveries").route(web::get().to(delivery_stats)))
+        .service(web::resource("/stats/usage").route(web::get().to(usage_stats)));
+}
+
+/// Deliveries of one provider on one day (UTC, by due time).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryDay {
+    pub date: NaiveDate,
+    /// `web`, `fcm` or `apns`.
+    pub provider: String,
+    pub delivered: u64,
+    /// Failed or gone stale.
+    pub failed: u64,
+    /// Deliveries that found their device gone (the device was removed).
+    pub devices_pruned: u64,
+    /// Attempts beyond the first.
+    pub retries: u64,
+    /// Seconds from due time to acceptance by the provider, over delivered messages.
+    pub lateness_p50_s: Option<f64>,
+    pub lateness_p95_s: Option<f64>,
+    pub lateness_p99_s: Option<f64>,
+}
+
+/// Usage of milkflow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Usage {
+    pub users: u64,
+    pub disabled_users: u64,
+    /// Users who signed in or changed an entry in the last 7 and 30 days.
+    pub active_users_7d: u64,
+    pub active_users_30d: u64,
+    /// Massage and pump sessions and symptom checks logged per day (UTC), the last 30 days.
+    pub sessions_per_day: BTreeMap<NaiveDate, u64>,
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    Some((sorted[rank.min(sorted.len()) - 1] * 1000.0).round() / 1000.0)
+}
+
+/// Per provider per day in `[from, to)` (default the last 7 days, at most 92): delivered, failed, pruned,
+/// retries and p50/p95/p99 lateness.
+#[utoipa::path(get, path = "/admin/v1/stats/deliveries", operation_id = "admin_delivery_stats", tag = "admin", security(("bearer" = [])),
+    params(("from" = Option<chrono::DateTime<Utc>>, Query), ("to" = Option<chrono::DateTime<Utc>>, Query)),
+    responses((status = 200, body = Vec<DeliveryDay>), (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn delivery_stats(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    params: web::Query<std::collections::HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let now = Utc::now();
+    let mut v = domain::Violations::new();
+    let from = instant_param(&params, "from", &mut v).unwrap_or(now - Duration::days(7));
+    let to = instant_param(&params, "to", &mut v).unwrap_or(now + Duration::days(1));
+    if to <= from || to - from > Duration::days(92) {
+        v.push("to", "must be after from, at most 92 days later");
+    }
+    v.finish().map_err(ApiError::Validation)?;
+    let rows = delivery::Entity::find()
+        .filter(delivery::Column::DueAt.gte(from))
+        .filter(delivery::Column::DueAt.lt(to))
+        .all(&state.db)
+        .await?;
+    let mut days: BTreeMap<(NaiveDate, String), (DeliveryDay, Vec<f64>)> = BTreeMap::new();
+    for d in rows {
+        let key = (d.due_at.date_naive(), d.provider.clone());
+        let (day, late) = days.entry(key.clone()).or_insert_with(|| {
+            (
+                DeliveryDay {
+                    date: key.0,
+                    provider: key.1,
+                    delivered: 0,
+                    failed: 0,
+                    devices_pruned: 0,
+                    retries: 0,
+                    lateness_p50_s: None,
+                    lateness_p95_s: None,
+                    lateness_p99_s: None,
+                },
+                Vec::new(),
+            )
+        });
+        day.retries += (d.attempts.max(1) - 1) as u64;
+        match d.status.as_str() {
+            "delivered" => {
+                day.delivered += 1;
+                if let Some(sent) = d.sent_at {
+                    late.push((sent - d.due_at).num_milliseconds().max(0) as f64 / 1000.0);
+                }
+            }
+            "failed" | "expired" => day.failed += 1,
+            "pruned" => day.devices_pruned += 1,
+            _ => {}
+        }
+    }
+    let out: Vec<DeliveryDay> = days
+        .into_values()
+        .map(|(mut day, mut late)| {
+            late.sort_by(f64::total_cmp);
+            day.lateness_p50_s = percentile(&late, 50.0);
+            day.lateness_p95_s = percentile(&late, 95.0);
+            day.lateness_p99_s = percentile(&late, 99.0);
+            day
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Users, active users in 7 and 30 days, sessions logged per day.
+#[utoipa::path(get, path = "/admin/v1/stats/usage", operation_id = "admin_usage_stats", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Usage)))]
+pub async fn usage_stats(state: web::Data<AppState>, _admin: AdminUser) -> Result<HttpResponse, ApiError> {
+    let now = Utc::now();
+    let db = &state.db;
+    let users = user::Entity::find().count(db).await?;
+    let disabled_users = user::Entity::find().filter(user::Column::Status.eq("disabled")).count(db).await?;
+    let active_since = |days: i64| async move {
+        let since = now - Duration::days(days);
+        let writers: Vec<Uuid> = record::Entity::find()
+            .select_only()
+            .column(record::Column::UserId)
+            .distinct()
+            .filter(record::Column::UpdatedAt.gte(since))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let sign_ins: Vec<Uuid> = refresh_token::Entity::find()
+            .select_only()
+            .column(refresh_token::Column::UserId)
+            .distinct()
+            .filter(refresh_token::Column::CreatedAt.gte(since))
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok::<u64, ApiError>(writers.into_iter().chain(sign_ins).collect::<HashSet<_>>().len() as u64)
+    };
+    let (active_users_7d, active_users_30d) = (active_since(7).await?, active_since(30).await?);
+    let created: Vec<chrono::DateTime<Utc>> = record::Entity::find()
+        .select_only()
+        .column(record::Column::CreatedAt)
+        .filter(record::Column::Collection.is_in(["massage_sessions", "pump_sessions", "symptom_checks"]))
+        .filter(record::Column::CreatedAt.gte(now - Duration::days(30)))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut sessions_per_day = BTreeMap::new();
+    for at in created {
+        *sessions_per_day.entry(at.date_naive()).or_insert(0) += 1;
+    }
+    Ok(HttpResponse::Ok().json(Usage { users, disabled_users, active_users_7d, active_users_30d, sessions_per_day }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&values, 50.0), Some(50.0));
+        assert_eq!(percentile(&values, 95.0), Some(95.0));
+        assert_eq!(percentile(&values, 99.0), Some(99.0));
+        assert_eq!(percentile(&[3.0], 99.0), Some(3.0));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
+}
