@@ -43,7 +43,7 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
         Problem, ProblemField, RecordMeta, PumpVolumesOz,
         domain::logs::MassageSession, domain::logs::PumpSession, domain::logs::SymptomCheck, domain::routine::Routine,
     )),
-    modifiers(&BearerAuth, &RecordPaths),
+    modifiers(&BearerAuth, &RecordPaths, &CommonErrors),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "me", description = "Her own account"),
@@ -61,6 +61,56 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
     )
 )]
 pub struct ApiDoc;
+
+/// Adds the errors every operation of its kind can answer, so generated clients expect them: 400, 413, 415
+/// and 422 where there is a body, 422 where there are parameters, 401 where a token is needed, 403 on the
+/// admin API, and 503 while the database is unreachable.
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let problem = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/problem+json",
+                        ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let admin = path.starts_with("/admin/");
+            for op in
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+            {
+                let mut add = |code: &str, description: &str| {
+                    op.responses.responses.entry(code.to_owned()).or_insert_with(|| problem(description));
+                };
+                if op.request_body.is_some() {
+                    add("400", "Malformed JSON");
+                    add("413", "Body over 64 KiB");
+                    add("415", "Body not application/json");
+                    add("422", "Invalid fields, every one named");
+                }
+                if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                    add("422", "Invalid parameters, every one named");
+                }
+                if op.security.is_some() {
+                    add("401", "No valid access token");
+                }
+                if admin {
+                    add("403", "Not an admin");
+                }
+                if path != "/healthz" {
+                    add("503", "The database is unreachable; retry later");
+                }
+            }
+        }
+    }
+}
 
 struct BearerAuth;
 
