@@ -48,7 +48,7 @@ impl TickContext {
     pub async fn build(settings: &platform::Settings, db: Database) -> anyhow::Result<Self> {
         let keys = std::sync::Arc::new(crate::push::vapid::VapidKeys::load(settings, &db).await?);
         let timeout = std::time::Duration::from_secs(settings.push.timeout_s);
-        let web = WebPush::new(keys, timeout);
+        let web = WebPush::new(keys, timeout, settings.push.allow_insecure);
         let fcm = match &settings.push.fcm_service_account_file {
             Some(path) => {
                 let json = std::fs::read_to_string(path)

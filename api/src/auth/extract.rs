@@ -61,3 +61,10 @@ impl FromRequest for AdminUser {
         })
     }
 }
+
+impl AdminUser {
+    /// The admin behind this request, for the audit log.
+    pub fn actor(&self, req: &HttpRequest) -> crate::services::audit::Actor {
+        crate::services::audit::Actor::of(self.0.user.id, req)
+    }
+}

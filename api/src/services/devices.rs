@@ -5,6 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use domain::Violations;
 use entity::device;
+use scheduler::push::ssrf::is_internal;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::net::IpAddr;
 use uuid::Uuid;
@@ -23,33 +24,6 @@ pub struct Registration {
     pub locale: Option<String>,
 }
 
-/// Whether an IP address is one a stranger's push endpoint must not point at.
-fn internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (64..128).contains(&o[1]))
-        }
-        IpAddr::V6(v6) => {
-            let seg = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (seg[0] & 0xfe00) == 0xfc00
-                || (seg[0] & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| internal(IpAddr::V4(v4)))
-        }
-    }
-}
-
 /// Checks a Web Push endpoint: `https://` to a public host (or, with `allow_insecure`, also `http://` and loopback).
 pub fn check_endpoint(raw: &str, allow_insecure: bool) -> Result<String, String> {
     let url = reqwest::Url::parse(raw.trim()).map_err(|_| "must be an absolute URL".to_owned())?;
@@ -66,8 +40,8 @@ pub fn check_endpoint(raw: &str, allow_insecure: bool) -> Result<String, String>
     }
     let host = url.host().ok_or("must name a host")?;
     let refused = match host {
-        url::Host::Ipv4(ip) => internal(IpAddr::V4(ip)),
-        url::Host::Ipv6(ip) => internal(IpAddr::V6(ip)),
+        url::Host::Ipv4(ip) => is_internal(IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => is_internal(IpAddr::V6(ip)),
         url::Host::Domain(name) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
             name == "localhost"

@@ -3,6 +3,7 @@
 pub mod apns;
 pub mod fcm;
 pub mod payload;
+pub mod ssrf;
 pub mod vapid;
 pub mod webpush;
 

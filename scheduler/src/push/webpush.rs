@@ -43,14 +43,17 @@ pub const URGENCY: &str = "normal";
 pub const VAPID_VALIDITY: Duration = Duration::from_secs(12 * 3600);
 
 impl WebPush {
-    /// A sender signing with `keys`, giving each request `timeout`.
-    pub fn new(keys: Arc<VapidKeys>, timeout: Duration) -> Self {
-        let client = reqwest::Client::builder()
+    /// A sender signing with `keys`, giving each request `timeout`; unless `allow_insecure`, names that
+    /// resolve to internal addresses are not reached.
+    pub fn new(keys: Arc<VapidKeys>, timeout: Duration, allow_insecure: bool) -> Self {
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+            .redirect(reqwest::redirect::Policy::none());
+        if !allow_insecure {
+            builder = builder.dns_resolver(Arc::new(super::ssrf::PublicOnly));
+        }
+        let client = builder.build().unwrap_or_default();
         Self { client, keys }
     }
 

@@ -17,7 +17,7 @@ use crate::auth::AdminUser;
 use crate::error::{ApiError, Problem};
 use crate::extract::JsonBody;
 use crate::routes::records::record_id;
-use crate::services::audit::{self, Actor};
+use crate::services::audit;
 use crate::startup::AppState;
 
 /// Registers the broadcast routes (inside the admin scope).
@@ -197,16 +197,7 @@ pub async fn create_broadcast(
         occurrence::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
     }
     let detail = json!({"targeted": saved.targeted, "audience": input.audience, "send_at": send_at});
-    audit::record(
-        &txn,
-        &Actor::of(admin.0.user.id, &req),
-        "broadcast.create",
-        "broadcast",
-        Some(id.to_string()),
-        detail,
-        now,
-    )
-    .await?;
+    audit::record(&txn, &admin.actor(&req), "broadcast.create", "broadcast", Some(id.to_string()), detail, now).await?;
     let view = view(&txn, saved).await?;
     txn.commit().await?;
     tracing::info!(broadcast.id = %id, targeted = view.targeted, "broadcast planned");

@@ -15,7 +15,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::JsonBody;
 use crate::routes::content::GuideStep;
 use crate::routes::records::{merge_into, record_id};
-use crate::services::audit::{self, Actor};
+use crate::services::audit;
 use crate::startup::AppState;
 
 /// Registers the content-administration routes.
@@ -215,16 +215,7 @@ pub async fn create_guide(
     fill_guide(&mut row, &g, now);
     let saved = row.insert(&txn).await.map_err(slug_taken)?;
     let detail = json!({"slug": g.slug, "locale": g.locale, "published": g.published});
-    audit::record(
-        &txn,
-        &Actor::of(admin.0.user.id, &req),
-        "guide.create",
-        "guide",
-        Some(saved.id.to_string()),
-        detail,
-        now,
-    )
-    .await?;
+    audit::record(&txn, &admin.actor(&req), "guide.create", "guide", Some(saved.id.to_string()), detail, now).await?;
     txn.commit().await?;
     Ok(HttpResponse::Created().json(guide_view(saved)))
 }
@@ -262,16 +253,7 @@ pub async fn patch_guide(
     let mut row: guide::ActiveModel = current.into();
     fill_guide(&mut row, &merged, now);
     let saved = row.update(&txn).await.map_err(slug_taken)?;
-    audit::record(
-        &txn,
-        &Actor::of(admin.0.user.id, &req),
-        "guide.update",
-        "guide",
-        Some(id.to_string()),
-        body.0.clone(),
-        now,
-    )
-    .await?;
+    audit::record(&txn, &admin.actor(&req), "guide.update", "guide", Some(id.to_string()), body.0.clone(), now).await?;
     txn.commit().await?;
     Ok(HttpResponse::Ok().json(guide_view(saved)))
 }
@@ -291,8 +273,7 @@ pub async fn delete_guide(
     let g = guide::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
     guide::Entity::delete_by_id(id).exec(&txn).await?;
     let detail = json!({"slug": g.slug, "locale": g.locale});
-    audit::record(&txn, &Actor::of(admin.0.user.id, &req), "guide.delete", "guide", Some(id.to_string()), detail, now)
-        .await?;
+    audit::record(&txn, &admin.actor(&req), "guide.delete", "guide", Some(id.to_string()), detail, now).await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -330,16 +311,7 @@ pub async fn create_tip(
     .insert(&txn)
     .await?;
     let detail = json!({"locale": t.locale, "published": t.published});
-    audit::record(
-        &txn,
-        &Actor::of(admin.0.user.id, &req),
-        "tip.create",
-        "tip",
-        Some(saved.id.to_string()),
-        detail,
-        now,
-    )
-    .await?;
+    audit::record(&txn, &admin.actor(&req), "tip.create", "tip", Some(saved.id.to_string()), detail, now).await?;
     txn.commit().await?;
     Ok(HttpResponse::Created().json(tip_view(saved)))
 }
@@ -369,16 +341,7 @@ pub async fn patch_tip(
     row.publish_at = Set(merged.publish_at);
     row.updated_at = Set(now);
     let saved = row.update(&txn).await?;
-    audit::record(
-        &txn,
-        &Actor::of(admin.0.user.id, &req),
-        "tip.update",
-        "tip",
-        Some(id.to_string()),
-        body.0.clone(),
-        now,
-    )
-    .await?;
+    audit::record(&txn, &admin.actor(&req), "tip.update", "tip", Some(id.to_string()), body.0.clone(), now).await?;
     txn.commit().await?;
     Ok(HttpResponse::Ok().json(tip_view(saved)))
 }
@@ -399,8 +362,7 @@ pub async fn delete_tip(
     if deleted.rows_affected == 0 {
         return Err(ApiError::NotFound);
     }
-    audit::record(&txn, &Actor::of(admin.0.user.id, &req), "tip.delete", "tip", Some(id.to_string()), json!({}), now)
-        .await?;
+    audit::record(&txn, &admin.actor(&req), "tip.delete", "tip", Some(id.to_string()), json!({}), now).await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

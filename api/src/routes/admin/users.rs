@@ -20,7 +20,7 @@ use crate::extract::JsonBody;
 use crate::routes::me::RoleDto;
 use crate::routes::records::{instant_param, limit_param, record_id};
 use crate::services::accounts;
-use crate::services::audit::{self, Actor};
+use crate::services::audit;
 use crate::startup::AppState;
 
 /// Registers the user-administration routes.
@@ -231,16 +231,7 @@ pub async fn disable_user(
         .filter(occurrence::Column::State.eq(scheduler::planning::state::PLANNED))
         .exec(&txn)
         .await?;
-    audit::record(
-        &txn,
-        &Actor::of(admin.0.user.id, &req),
-        "user.disable",
-        "user",
-        Some(id.to_string()),
-        json!({}),
-        now,
-    )
-    .await?;
+    audit::record(&txn, &admin.actor(&req), "user.disable", "user", Some(id.to_string()), json!({}), now).await?;
     let u = find(&txn, id).await?;
     txn.commit().await?;
     Ok(HttpResponse::Ok().json(AdminUserView::from(u)))
@@ -276,8 +267,7 @@ pub async fn enable_user(
     for r in &routines {
         scheduler::planning::replan(&txn, r, now, now).await?;
     }
-    audit::record(&txn, &Actor::of(admin.0.user.id, &req), "user.enable", "user", Some(id.to_string()), json!({}), now)
-        .await?;
+    audit::record(&txn, &admin.actor(&req), "user.enable", "user", Some(id.to_string()), json!({}), now).await?;
     let u = find(&txn, id).await?;
     txn.commit().await?;
     Ok(HttpResponse::Ok().json(AdminUserView::from(u)))
@@ -307,7 +297,7 @@ pub async fn delete_user(
     accounts::erase_in(&txn, id).await?;
     audit::record(
         &txn,
-        &Actor::of(admin.0.user.id, &req),
+        &admin.actor(&req),
         "user.delete",
         "user",
         Some(id.to_string()),
@@ -349,8 +339,7 @@ pub async fn set_role(
         .exec(&txn)
         .await?;
     let detail = json!({"from": target.role, "to": role.as_str()});
-    audit::record(&txn, &Actor::of(admin.0.user.id, &req), "user.role", "user", Some(id.to_string()), detail, now)
-        .await?;
+    audit::record(&txn, &admin.actor(&req), "user.role", "user", Some(id.to_string()), detail, now).await?;
     let u = find(&txn, id).await?;
     txn.commit().await?;
     Ok(HttpResponse::Ok().json(AdminUserView::from(u)))
