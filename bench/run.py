@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""milkflow's benchmarks, in one run on this machine: start-up time and idle memory of milkflow-api, and the
+API under load (authenticated PUT of a pump session, GET of a page of 50) on SQLite and PostgreSQL, each as a
+figure and as a ratio to a bare actix-web handler measured in the same run. Load comes from wrk in its own
+process (`apt-get install wrk`).
+
+    python3 bench/run.py            # full: 10 s per load scenario
+    python3 bench/run.py --quick    # 3 s per scenario
+
+Prints a Markdown table; bench/RESULTS.md keeps the figures of a run with the machine and the date.
+"""
+import json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request, uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release")
+PG = os.environ.get("MILKFLOW_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+QUICK = "--quick" in sys.argv
+SECONDS = 3 if QUICK else 10
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def http(method, url, body=None, token=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    if data:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status, json.loads(r.read() or b"null")
+
+
+def wait_ready(url, proc, timeout=30):
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if proc.poll() is not None:
+            raise SystemExit(f"process exited while starting: {url}")
+        try:
+            if urllib.request.urlopen(url, timeout=1).status == 200:
+                return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.005)
+    raise SystemExit(f"not ready: {url}")
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start(binary, env, args=()):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("MILKFLOW_")}
+    e.update({"RUST_LOG": "warn", "MILKFLOW_AUTH_RATE_LIMIT_PER_MINUTE": "0", "MILKFLOW_WORKERS": "2"})
+    e.update(env)
+    d = tempfile.mkdtemp(prefix="mf-bench-")
+    p = subprocess.Popen([os.path.join(BIN, binary), *args], cwd=d, env=e, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    return p, d
+
+
+def stop(p, d):
+    if p.poll() is None:
+        os.killpg(p.pid, signal.SIGTERM)
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def to_ms(text):
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url, script=None, env=None):
+    cmd = ["wrk", "-t2", "-c64", f"-d{SECONDS}s", "--latency"]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, env={**os.environ, **(env or {})}).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = to_ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = to_ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": p50, "p99": p99, "errors": int(non2xx.group(1)) if non2xx else 0}
+
+
+def pg_database():
+    name = "bench_" + uuid.uuid4().hex[:10]
+    subprocess.run(["psql", PG, "-qc", f'create database "{name}"'], check=True, capture_output=True)
+    return PG.rsplit("/", 1)[0] + "/" + name, name
+
+
+def api_scenarios(label, db_url):
+    port = free_port()
+    p, d = start("milkflow-api", {"MILKFLOW_LISTEN": f"127.0.0.1:{port}", "MILKFLOW_DATABASE_URL": db_url})
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base + "/readyz", p)
+        _, session = http("POST", base + "/v1/auth/register", {"email": f"bench-{uuid.uuid4().hex[:8]}@example.org", "password": "gentle-circles-42"})
+        token = session["access_token"]
+        start_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+        end_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 2400))
+        body = {"started_at": start_at, "ended_at": end_at, "volume_left_ml": 60, "volume_right_ml": 45,
+                "pump_type": "electric", "mode": "double", "massage_before": True}
+        for _ in range(60):
+            http("PUT", f"{base}/v1/pump-sessions/{uuid.uuid4()}", body, token)
+        script_dir = os.path.dirname(os.path.abspath(__file__))
+        put = wrk(base, os.path.join(script_dir, "put.lua"), {"BENCH_TOKEN": token, "BENCH_BODY": json.dumps(body)})
+        lst = wrk_get(base + "/v1/pump-sessions?limit=50", token)
+        return {f"PUT /v1/pump-sessions/{{id}} ({label})": put, f"GET /v1/pump-sessions?limit=50 ({label})": lst}
+    finally:
+        stop(p, d)
+
+
+def wrk_get(url, token):
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    script.write(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
+    script.close()
+    try:
+        return wrk(url, script.name)
+    finally:
+        os.unlink(script.name)
+
+
+def startup(runs=5):
+    times, rss = [], []
+    for _ in range(runs):
+        port = free_port()
+        t0 = time.perf_counter()
+        p, d = start("milkflow-api", {"MILKFLOW_LISTEN": f"127.0.0.1:{port}"})
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/readyz", p)
+            times.append((time.perf_counter() - t0) * 1000)
+            time.sleep(1.5)
+            rss.append(rss_mib(p.pid))
+        finally:
+            stop(p, d)
+    return statistics.median(times), statistics.median(rss)
+
+
+def main():
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    subprocess.run(["cargo", "build", "--release", "--workspace", "--quiet"], cwd=ROOT, check=True)
+    ready_ms, idle_rss = startup()
+    port = free_port()
+    bp, bd = start("bench-baseline", {"BASELINE_LISTEN": f"127.0.0.1:{port}", "BASELINE_WORKERS": "2"})
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/", bp)
+        baseline = wrk(f"http://127.0.0.1:{port}/")
+    finally:
+        stop(bp, bd)
+    results = {"bare actix-web, fixed JSON (baseline)": baseline}
+    results.update(api_scenarios("SQLite", "sqlite://bench.db?mode=rwc"))
+    try:
+        url, name = pg_database()
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        print("PostgreSQL unreachable: its scenarios are skipped", file=sys.stderr)
+    else:
+        try:
+            results.update(api_scenarios("PostgreSQL", url))
+        finally:
+            subprocess.run(["psql", PG, "-qc", f'drop database if exists "{name}" with (force)'], capture_output=True)
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+    print(f"# milkflow benchmarks, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({cpu}), wrk -t2 -c64 -d{SECONDS}s\n")
+    print(f"Start-up (exec to /readyz 200, empty SQLite file, median of 5): {ready_ms:.0f} ms; idle RSS {idle_rss:.1f} MiB\n")
+    print("| scenario | requests/s | p50 ms | p99 ms | non-2xx | ratio to baseline |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, r in results.items():
+        print(f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} | {r['rps'] / baseline['rps']:.1%} |")
+
+
+if __name__ == "__main__":
+    main()
