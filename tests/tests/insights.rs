@@ -31,6 +31,8 @@ async fn daily_stats_count_sessions_and_volumes_per_local_day(app: TestApp) {
     assert_eq!(days[0]["pump_sessions"], 0);
     let default = app.get("/v1/stats/daily", Some(&token)).await;
     assert_eq!(default.body["days"].as_array().unwrap().len(), 7);
+    let instants = app.get("/v1/stats/daily?from=2027-01-01T10:00:00Z&to=2027-01-03T10:00:00Z", Some(&token)).await;
+    assert_eq!(instants.body["days"].as_array().unwrap().len(), 3, "instants count as her local dates");
 }
 
 async fn daily_stats_refuse_bad_ranges(app: TestApp) {

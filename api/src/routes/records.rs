@@ -119,19 +119,18 @@ fn decode_cursor(raw: &str) -> Option<(DateTime<Utc>, Uuid)> {
     Some((DateTime::from_timestamp_millis(millis.parse().ok()?)?, Uuid::parse_str(id).ok()?))
 }
 
-/// Reads a query parameter as RFC 3339, recording an error under its name.
+/// Reads a query parameter as an RFC 3339 instant (a bare `YYYY-MM-DD` means midnight UTC), recording an error
+/// under its name.
 pub fn instant_param(
     params: &HashMap<String, String>,
     name: &str,
     v: &mut domain::Violations,
 ) -> Option<DateTime<Utc>> {
     let raw = params.get(name)?;
-    v.check(
-        name,
-        DateTime::parse_from_rfc3339(raw)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| "must be an RFC 3339 date-time such as 2027-01-01T00:00:00Z".to_owned()),
-    )
+    let parsed = DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc)).ok().or_else(|| {
+        chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok().map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+    });
+    v.check(name, parsed.ok_or_else(|| "must be an RFC 3339 date-time such as 2027-01-01T00:00:00Z".to_owned()))
 }
 
 /// Reads `limit` (1 to `max`, default `default`).
@@ -284,6 +283,21 @@ pub async fn delete_record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_accept_rfc_3339_and_bare_dates() {
+        let params: HashMap<String, String> = [
+            ("a".to_owned(), "2027-01-02T03:04:05+01:00".to_owned()),
+            ("b".to_owned(), "2027-01-02".to_owned()),
+            ("c".to_owned(), "yesterday".to_owned()),
+        ]
+        .into();
+        let mut v = domain::Violations::new();
+        assert_eq!(instant_param(&params, "a", &mut v).unwrap().to_rfc3339(), "2027-01-02T02:04:05+00:00");
+        assert_eq!(instant_param(&params, "b", &mut v).unwrap().to_rfc3339(), "2027-01-02T00:00:00+00:00");
+        assert!(instant_param(&params, "c", &mut v).is_none());
+        assert_eq!(v.finish().unwrap_err()[0].field, "c");
+    }
 
     #[test]
     fn cursor_round_trips_and_garbage_is_refused() {

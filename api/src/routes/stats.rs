@@ -47,12 +47,18 @@ fn zone(auth: &AuthUser) -> TimeZoneName {
     TimeZoneName::parse(&auth.user.timezone).unwrap_or_default()
 }
 
-fn date_param(params: &HashMap<String, String>, name: &str, v: &mut domain::Violations) -> Option<NaiveDate> {
+/// A local date: `YYYY-MM-DD`, or an RFC 3339 instant taken on her clock.
+fn date_param(
+    params: &HashMap<String, String>,
+    name: &str,
+    tz: TimeZoneName,
+    v: &mut domain::Violations,
+) -> Option<NaiveDate> {
     let raw = params.get(name)?;
-    v.check(
-        name,
-        NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| "must be a date written YYYY-MM-DD".to_owned()),
-    )
+    let parsed = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .or_else(|| chrono::DateTime::parse_from_rfc3339(raw).ok().map(|t| t.with_timezone(&tz.tz()).date_naive()));
+    v.check(name, parsed.ok_or_else(|| "must be a date written YYYY-MM-DD".to_owned()))
 }
 
 /// Per local day from `from` to `to` (inclusive, her dates; default the last 7 days): pump sessions, volumes,
@@ -70,8 +76,8 @@ pub async fn daily(
 ) -> Result<HttpResponse, ApiError> {
     let tz = zone(&auth);
     let mut v = domain::Violations::new();
-    let to = date_param(&params, "to", &mut v).unwrap_or_else(|| Utc::now().with_timezone(&tz.tz()).date_naive());
-    let from = date_param(&params, "from", &mut v).unwrap_or(to - Duration::days(6));
+    let to = date_param(&params, "to", tz, &mut v).unwrap_or_else(|| Utc::now().with_timezone(&tz.tz()).date_naive());
+    let from = date_param(&params, "from", tz, &mut v).unwrap_or(to - Duration::days(6));
     if to < from {
         v.push("to", "must not be before from");
     } else if (to - from).num_days() >= MAX_DAYS {

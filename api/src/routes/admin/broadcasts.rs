@@ -28,8 +28,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/broadcasts/{id}").route(web::get().to(get_broadcast)));
 }
 
-/// Who receives a broadcast: exactly one of `all`, `timezones` or `locales`.
+/// Who receives a broadcast: exactly one of `all`, `timezones` or `locales` (the string `"all"` is accepted too).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "AudienceInput")]
 pub struct Audience {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all: Option<bool>,
@@ -37,6 +38,33 @@ pub struct Audience {
     pub timezones: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locales: Option<Vec<String>>,
+}
+
+/// The audience as written: `{"all": true}`, `{"timezones": [...]}`, `{"locales": [...]}` or just `"all"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AudienceInput {
+    Word(String),
+    Spec {
+        #[serde(default)]
+        all: Option<bool>,
+        #[serde(default)]
+        timezones: Option<Vec<String>>,
+        #[serde(default)]
+        locales: Option<Vec<String>>,
+    },
+}
+
+impl TryFrom<AudienceInput> for Audience {
+    type Error = String;
+
+    fn try_from(input: AudienceInput) -> Result<Self, String> {
+        match input {
+            AudienceInput::Word(w) if w == "all" => Ok(Audience { all: Some(true), ..Default::default() }),
+            AudienceInput::Word(_) => Err("must be \"all\" or an object with all, timezones or locales".into()),
+            AudienceInput::Spec { all, timezones, locales } => Ok(Audience { all, timezones, locales }),
+        }
+    }
 }
 
 /// A new broadcast.
