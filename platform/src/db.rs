@@ -34,9 +34,13 @@ impl DatabaseKind {
 /// Lock id that serialises migrations of concurrent processes on PostgreSQL.
 const MIGRATION_LOCK_ID: i64 = 0x6d69_6c6b_666c_6f77;
 
+/// How long a request waits for a connection. While the database is down every acquire waits this long
+/// before the request gets its 503, so it is short: an answer soon beats a hung phone.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 fn options(url: &str, kind: DatabaseKind, max_connections: u32) -> ConnectOptions {
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.sqlx_logging(false).acquire_timeout(Duration::from_secs(10)).connect_timeout(Duration::from_secs(10));
+    opts.sqlx_logging(false).acquire_timeout(ACQUIRE_TIMEOUT).connect_timeout(ACQUIRE_TIMEOUT);
     match kind {
         DatabaseKind::Sqlite => {
             opts.max_connections(max_connections.min(8)).map_sqlx_sqlite_opts(|o| {
