@@ -43,7 +43,8 @@ fn kind_name(kind: RoutineKind) -> &'static str {
     }
 }
 
-async fn last_session(
+/// When she last logged a session of `collection`.
+pub async fn last_session(
     db: &impl ConnectionTrait,
     user_id: Uuid,
     collection: &str,
@@ -110,6 +111,24 @@ pub async fn replan(
     Ok(Some(due))
 }
 
+/// Her routines that are not deleted.
+async fn live_routines(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<record::Model>, DbErr> {
+    record::Entity::find()
+        .filter(record::Column::UserId.eq(user_id))
+        .filter(record::Column::Collection.eq("routines"))
+        .filter(record::Column::DeletedAt.is_null())
+        .all(db)
+        .await
+}
+
+/// Plans all her routines again (her zone, quiet hours or status changed).
+pub async fn replan_all(db: &impl ConnectionTrait, user_id: Uuid, now: DateTime<Utc>) -> Result<(), DbErr> {
+    for r in live_routines(db, user_id).await? {
+        replan(db, &r, now, now).await?;
+    }
+    Ok(())
+}
+
 /// Re-plans whatever a changed record affects: a routine itself, or her `after_last` routines counting from
 /// a session collection. Call it inside the transaction that wrote the record.
 pub async fn after_change(db: &impl ConnectionTrait, changed: &record::Model, now: DateTime<Utc>) -> Result<(), DbErr> {
@@ -118,13 +137,7 @@ pub async fn after_change(db: &impl ConnectionTrait, changed: &record::Model, no
             replan(db, changed, now, now).await?;
         }
         collection @ ("pump_sessions" | "massage_sessions") => {
-            let routines = record::Entity::find()
-                .filter(record::Column::UserId.eq(changed.user_id))
-                .filter(record::Column::Collection.eq("routines"))
-                .filter(record::Column::DeletedAt.is_null())
-                .all(db)
-                .await?;
-            for r in routines {
+            for r in live_routines(db, changed.user_id).await? {
                 let counts_from_this = serde_json::from_str::<serde_json::Value>(&r.data)
                     .ok()
                     .and_then(|v| Routine::parse(&v).ok())

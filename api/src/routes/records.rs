@@ -109,11 +109,13 @@ fn if_match(req: &HttpRequest) -> Option<IfMatch> {
     Some(IfMatch::Versions(versions))
 }
 
-fn encode_cursor(row: &record::Model) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}:{}", row.sort_at.timestamp_millis(), row.id))
+/// An opaque keyset cursor for lists ordered by (time, id), newest first.
+pub fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{}", at.timestamp_millis(), id))
 }
 
-fn decode_cursor(raw: &str) -> Option<(DateTime<Utc>, Uuid)> {
+/// The (time, id) of a cursor from [`encode_cursor`]; `None` for anything else.
+pub fn decode_cursor(raw: &str) -> Option<(DateTime<Utc>, Uuid)> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).ok()?).ok()?;
     let (millis, id) = text.split_once(':')?;
     Some((DateTime::from_timestamp_millis(millis.parse().ok()?)?, Uuid::parse_str(id).ok()?))
@@ -195,7 +197,7 @@ pub async fn list_records(
     let query = list_query(**collection, &params)?;
     let (rows, more) = records::list(&state.db, auth.user.id, **collection, &query).await?;
     let unit = unit_of(&auth);
-    let next_cursor = if more { rows.last().map(encode_cursor) } else { None };
+    let next_cursor = if more { rows.last().map(|r| encode_cursor(r.sort_at, r.id)) } else { None };
     let items: Vec<Value> = rows.iter().map(|r| view(r, unit)).collect();
     Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor})))
 }
@@ -315,7 +317,7 @@ mod tests {
             updated_at: Utc::now(),
             deleted_at: None,
         };
-        assert_eq!(decode_cursor(&encode_cursor(&row)), Some((row.sort_at, row.id)));
+        assert_eq!(decode_cursor(&encode_cursor(row.sort_at, row.id)), Some((row.sort_at, row.id)));
         assert_eq!(decode_cursor("not-a-cursor"), None);
     }
 

@@ -2,8 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use domain::routine::{Routine, RoutineKind};
-use domain::{LocalTime, QuietHours, TimeZoneName};
+use domain::TimeZoneName;
+use domain::routine::Routine;
+use scheduler::planning;
 use serde::Serialize;
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -30,12 +31,6 @@ pub struct Upcoming {
     #[schema(example = "Europe/Berlin")]
     pub timezone: String,
     pub fires: Vec<UpcomingFire>,
-}
-
-/// Her quiet hours, if she set them.
-pub fn quiet_hours(user: &entity::user::Model) -> Option<QuietHours> {
-    let (start, end) = (user.quiet_hours_start.as_deref()?, user.quiet_hours_end.as_deref()?);
-    QuietHours::new(LocalTime::parse(start).ok()?, LocalTime::parse(end).ok()?).ok()
 }
 
 /// The next `count` (1-100, default 10) fire instants after `from` (default now), in UTC and her local time.
@@ -76,15 +71,10 @@ pub async fn upcoming(
     let body: serde_json::Value = serde_json::from_str(&row.data).map_err(anyhow::Error::from)?;
     let routine = Routine::parse(&body).map_err(|e| anyhow::anyhow!("stored routine invalid: {e:?}"))?;
     let tz = TimeZoneName::parse(&auth.user.timezone).unwrap_or_default();
-    let last = match routine.kind {
-        RoutineKind::Massage => records::last_session(&state.db, auth.user.id, Collection::MassageSessions).await?,
-        RoutineKind::Pump | RoutineKind::MassageThenPump => {
-            records::last_session(&state.db, auth.user.id, Collection::PumpSessions).await?
-        }
-    };
+    let last = planning::last_session(&state.db, auth.user.id, planning::session_collection(routine.kind)).await?;
     let fires = routine
-        .recurrence(tz.tz(), quiet_hours(&auth.user))
-        .upcoming(from, count, last.map(|r| r.sort_at))
+        .recurrence(tz.tz(), planning::quiet_hours(&auth.user))
+        .upcoming(from, count, last)
         .into_iter()
         .map(|at| UpcomingFire { at, local: at.with_timezone(&tz.tz()).to_rfc3339() })
         .collect();

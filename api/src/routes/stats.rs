@@ -136,18 +136,10 @@ pub async fn massage_effect(
     responses((status = 200, body = Advisories)))]
 pub async fn list_advisories(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();
-    let advisories = active(&state.db, &auth.user, now).await?;
+    // The same evaluation keeps the scheduler's reminders gentle.
+    let advisories = scheduler::advice::active(&state.db, &auth.user, now).await?;
     Ok(HttpResponse::Ok().json(Advisories {
         advisories,
         disclaimer: "milkflow does not diagnose. These notes follow published lactation guidance; when in doubt, contact your lactation consultant or clinician.",
     }))
-}
-
-/// Her active advisories at `now` (the scheduler uses the same to keep reminders gentle).
-pub async fn active(
-    db: &platform::Database,
-    user: &entity::user::Model,
-    now: chrono::DateTime<Utc>,
-) -> Result<Vec<Advisory>, ApiError> {
-    Ok(scheduler::advice::active(db, user, now).await?)
 }

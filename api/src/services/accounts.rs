@@ -171,15 +171,7 @@ pub async fn update_profile(
     let updated = row.update(&txn).await?;
     if replan {
         // Her reminders follow her zone and quiet hours: plan them again.
-        let routines = record::Entity::find()
-            .filter(record::Column::UserId.eq(updated.id))
-            .filter(record::Column::Collection.eq("routines"))
-            .filter(record::Column::DeletedAt.is_null())
-            .all(&txn)
-            .await?;
-        for r in &routines {
-            scheduler::planning::replan(&txn, r, now, now).await?;
-        }
+        scheduler::planning::replan_all(&txn, updated.id, now).await?;
     }
     txn.commit().await?;
     Ok(updated)

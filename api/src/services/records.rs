@@ -388,21 +388,6 @@ pub async fn changes_since(
     Ok((rows, more))
 }
 
-/// Her last session of a collection (for `after_last` routines).
-pub async fn last_session(
-    db: &Database,
-    user_id: Uuid,
-    collection: Collection,
-) -> Result<Option<record::Model>, ApiError> {
-    Ok(record::Entity::find()
-        .filter(record::Column::UserId.eq(user_id))
-        .filter(record::Column::Collection.eq(collection.name()))
-        .filter(record::Column::DeletedAt.is_null())
-        .order_by_desc(record::Column::SortAt)
-        .one(db)
-        .await?)
-}
-
 /// Her live records of a collection with `sort_at` in `[from, to)`, parsed as `T`, oldest first.
 pub async fn load<T: serde::de::DeserializeOwned>(
     db: &Database,

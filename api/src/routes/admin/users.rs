@@ -1,8 +1,6 @@
 //! `/admin/v1/users`: find, inspect (never her health entries), disable, enable, erase, change role.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use domain::Role;
 use entity::{device, occurrence, record, refresh_token, user};
@@ -18,7 +16,7 @@ use crate::auth::AdminUser;
 use crate::error::{ApiError, Problem};
 use crate::extract::JsonBody;
 use crate::routes::me::RoleDto;
-use crate::routes::records::{instant_param, limit_param, record_id};
+use crate::routes::records::{decode_cursor, encode_cursor, instant_param, limit_param, record_id};
 use crate::services::accounts;
 use crate::services::audit;
 use crate::startup::AppState;
@@ -124,13 +122,9 @@ pub async fn list_users(
             ["active", "disabled"].contains(&s.as_str()).then(|| s.clone()).ok_or("must be active or disabled".into()),
         )
     });
-    let cursor = params.get("cursor").and_then(|c| {
-        let decoded = URL_SAFE_NO_PAD.decode(c).ok().and_then(|b| String::from_utf8(b).ok()).and_then(|t| {
-            let (ms, id) = t.split_once(':')?;
-            Some((DateTime::from_timestamp_millis(ms.parse().ok()?)?, Uuid::parse_str(id).ok()?))
-        });
-        v.check("cursor", decoded.ok_or("is not a cursor from this list".into()))
-    });
+    let cursor = params
+        .get("cursor")
+        .and_then(|c| v.check("cursor", decode_cursor(c).ok_or("is not a cursor from this list".into())));
     v.finish().map_err(ApiError::Validation)?;
     let mut q = user::Entity::find();
     if let Some(prefix) = params.get("email_prefix") {
@@ -160,11 +154,7 @@ pub async fn list_users(
         .await?;
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|u| URL_SAFE_NO_PAD.encode(format!("{}:{}", u.created_at.timestamp_millis(), u.id)))
-    } else {
-        None
-    };
+    let next_cursor = if more { rows.last().map(|u| encode_cursor(u.created_at, u.id)) } else { None };
     Ok(HttpResponse::Ok()
         .json(AdminUserPage { items: rows.into_iter().map(AdminUserView::from).collect(), next_cursor }))
 }
@@ -258,15 +248,7 @@ pub async fn enable_user(
         .filter(user::Column::Id.eq(id))
         .exec(&txn)
         .await?;
-    let routines = record::Entity::find()
-        .filter(record::Column::UserId.eq(id))
-        .filter(record::Column::Collection.eq("routines"))
-        .filter(record::Column::DeletedAt.is_null())
-        .all(&txn)
-        .await?;
-    for r in &routines {
-        scheduler::planning::replan(&txn, r, now, now).await?;
-    }
+    scheduler::planning::replan_all(&txn, id, now).await?;
     audit::record(&txn, &admin.actor(&req), "user.enable", "user", Some(id.to_string()), json!({}), now).await?;
     let u = find(&txn, id).await?;
     txn.commit().await?;
