@@ -11,19 +11,10 @@ Prints a Markdown table; bench/RESULTS.md keeps the figures of a run with the ma
 """
 import json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request, uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release")
-PG = os.environ.get("MILKFLOW_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mfbench import BIN, PG, ROOT, free_port, rss_mib, wait_ready  # noqa: E402
 QUICK = "--quick" in sys.argv
 SECONDS = 3 if QUICK else 10
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def http(method, url, body=None, token=None):
@@ -35,27 +26,6 @@ def http(method, url, body=None, token=None):
         req.add_header("Authorization", "Bearer " + token)
     with urllib.request.urlopen(req, timeout=10) as r:
         return r.status, json.loads(r.read() or b"null")
-
-
-def wait_ready(url, proc, timeout=30):
-    start = time.perf_counter()
-    while time.perf_counter() - start < timeout:
-        if proc.poll() is not None:
-            raise SystemExit(f"process exited while starting: {url}")
-        try:
-            if urllib.request.urlopen(url, timeout=1).status == 200:
-                return time.perf_counter() - start
-        except OSError:
-            time.sleep(0.005)
-    raise SystemExit(f"not ready: {url}")
-
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def start(binary, env, args=()):

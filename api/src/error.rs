@@ -175,7 +175,7 @@ impl ResponseError for ApiError {
 
 /// A database that cannot be reached is a 503 (retry later), not a 500.
 fn is_connection_error(e: &DbErr) -> bool {
-    matches!(e, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+    platform::db::is_unavailable(e)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

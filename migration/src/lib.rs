@@ -10,6 +10,9 @@ mod m20261124_000005_create_content;
 mod m20261124_000006_create_push;
 mod m20261124_000007_create_audit_log;
 mod m20261124_000008_create_broadcasts;
+mod m20261125_000009_create_delivery_claim_index;
+
+pub use m20261125_000009_create_delivery_claim_index::WAITING as DELIVERY_WAITING;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -26,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_create_push::Migration),
             Box::new(m20261124_000007_create_audit_log::Migration),
             Box::new(m20261124_000008_create_broadcasts::Migration),
+            Box::new(m20261125_000009_create_delivery_claim_index::Migration),
         ]
     }
 }

@@ -80,6 +80,23 @@ pub async fn migrate(url: &str, kind: DatabaseKind) -> Result<(), DbErr> {
     result
 }
 
+/// Whether an error means the database is out of reach (down, restarting, the connection lost) rather than a
+/// fault of the statement: the request may be retried later (a 503, not a 500).
+pub fn is_unavailable(e: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx::Error};
+    let sqlx = match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(s)) | DbErr::Query(RuntimeErr::SqlxError(s)) => s,
+        _ => return false,
+    };
+    match &**sqlx {
+        Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed | Error::Tls(_) => true,
+        // SQLSTATE class 08 (connection exception) and 57P (the server is shutting down or starting).
+        Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
 /// Whether the database answers a trivial query.
 pub async fn ping(db: &Database) -> bool {
     db.ping().await.is_ok()

@@ -208,7 +208,7 @@ impl RawSettings {
         let grace_s = number("push_grace_s", self.push_grace_s, 900, 0, 86_400);
         let ttl_s = number("push_ttl_s", self.push_ttl_s, 3600, 60, 86_400);
         let max_attempts = number("push_max_attempts", self.push_max_attempts, 8, 1, 50) as u32;
-        let batch = number("scheduler_batch", self.scheduler_batch, 500, 1, 100_000);
+        let batch = number("scheduler_batch", self.scheduler_batch, 500, 1, 1_000);
         let lease_s = number("scheduler_lease_s", self.scheduler_lease_s, 60, 5, 3600);
         let timeout_s = number("push_timeout_s", self.push_timeout_s, 10, 1, 120);
 

@@ -6,9 +6,8 @@ use domain::routine::{Routine, RoutineKind};
 use domain::{LocalTime, QuietHours, TimeZoneName};
 use entity::{occurrence, record, user};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// Occurrence states.
@@ -67,48 +66,101 @@ pub async fn replan(
     after: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, DbErr> {
-    occurrence::Entity::update_many()
-        .col_expr(occurrence::Column::State, Expr::value(state::CANCELLED))
-        .col_expr(occurrence::Column::UpdatedAt, Expr::value(now))
-        .filter(occurrence::Column::RoutineId.eq(routine.id))
-        .filter(occurrence::Column::Kind.eq("routine"))
-        .filter(occurrence::Column::State.eq(state::PLANNED))
-        .exec(db)
-        .await?;
-    if routine.deleted_at.is_some() {
-        return Ok(None);
+    let planned = replan_many(db, std::slice::from_ref(routine), |_| after, now).await?;
+    Ok(planned.get(&routine.id).copied())
+}
+
+/// [`replan`] for many routines in a few statements (the claim tick's fan-out re-plans a whole batch):
+/// each routine's next occurrence comes strictly after `after(routine)`. Returns the new due times.
+pub async fn replan_many(
+    db: &impl ConnectionTrait,
+    routines: &[record::Model],
+    after: impl Fn(&record::Model) -> DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<HashMap<Uuid, DateTime<Utc>>, DbErr> {
+    let mut planned = HashMap::new();
+    if routines.is_empty() {
+        return Ok(planned);
     }
-    let Ok(spec) = serde_json::from_str::<serde_json::Value>(&routine.data)
-        .map_err(|_| ())
-        .and_then(|v| Routine::parse(&v).map_err(|_| ()))
-    else {
-        tracing::warn!(routine.id = %routine.id, "stored routine does not parse; not planned");
-        return Ok(None);
-    };
-    if !spec.enabled {
-        return Ok(None);
+    for ids in routines.chunks(IN_CHUNK) {
+        occurrence::Entity::update_many()
+            .col_expr(occurrence::Column::State, Expr::value(state::CANCELLED))
+            .col_expr(occurrence::Column::UpdatedAt, Expr::value(now))
+            .filter(occurrence::Column::RoutineId.is_in(ids.iter().map(|r| r.id)))
+            .filter(occurrence::Column::Kind.eq("routine"))
+            .filter(occurrence::Column::State.eq(state::PLANNED))
+            .exec(db)
+            .await?;
     }
-    let Some(owner) = user::Entity::find_by_id(routine.user_id).one(db).await? else { return Ok(None) };
-    if owner.status != "active" {
-        return Ok(None);
+    let live: Vec<(&record::Model, Routine)> = routines
+        .iter()
+        .filter(|r| r.deleted_at.is_none())
+        .filter_map(|r| match serde_json::from_str::<serde_json::Value>(&r.data).ok().map(|v| Routine::parse(&v)) {
+            Some(Ok(spec)) => Some((r, spec)),
+            _ => {
+                tracing::warn!(routine.id = %r.id, "stored routine does not parse; not planned");
+                None
+            }
+        })
+        .filter(|(_, spec)| spec.enabled)
+        .collect();
+    let owner_ids: HashSet<Uuid> = live.iter().map(|(r, _)| r.user_id).collect();
+    let mut owners: HashMap<Uuid, user::Model> = HashMap::new();
+    for ids in owner_ids.into_iter().collect::<Vec<_>>().chunks(IN_CHUNK) {
+        for u in user::Entity::find().filter(user::Column::Id.is_in(ids.iter().copied())).all(db).await? {
+            owners.insert(u.id, u);
+        }
     }
-    let tz = TimeZoneName::parse(&owner.timezone).unwrap_or_default();
-    let last = last_session(db, owner.id, session_collection(spec.kind)).await?;
-    let Some(due) = spec.recurrence(tz.tz(), quiet_hours(&owner)).next_after(after, last) else { return Ok(None) };
-    occurrence::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        user_id: Set(owner.id),
-        routine_id: Set(routine.id),
-        kind: Set("routine".into()),
-        routine_kind: Set(kind_name(spec.kind).into()),
-        due_at: Set(due),
-        state: Set(state::PLANNED.into()),
-        created_at: Set(now),
-        updated_at: Set(now),
+    let mut last_sessions: HashMap<(Uuid, &'static str), Option<DateTime<Utc>>> = HashMap::new();
+    let mut rows = Vec::new();
+    for (routine, spec) in &live {
+        let Some(owner) = owners.get(&routine.user_id).filter(|o| o.status == "active") else { continue };
+        let tz = TimeZoneName::parse(&owner.timezone).unwrap_or_default();
+        // Only `after_last` schedules read her last session; fixed times and intervals never wait on it.
+        let last = match spec.schedule {
+            domain::routine::ScheduleSpec::AfterLast { .. } => {
+                let key = (owner.id, session_collection(spec.kind));
+                match last_sessions.get(&key) {
+                    Some(found) => *found,
+                    None => {
+                        let found = last_session(db, key.0, key.1).await?;
+                        *last_sessions.entry(key).or_insert(found)
+                    }
+                }
+            }
+            _ => None,
+        };
+        let Some(due) = spec.recurrence(tz.tz(), quiet_hours(owner)).next_after(after(routine), last) else {
+            continue;
+        };
+        planned.insert(routine.id, due);
+        rows.push(occurrence::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(owner.id),
+            routine_id: Set(routine.id),
+            kind: Set("routine".into()),
+            routine_kind: Set(kind_name(spec.kind).into()),
+            due_at: Set(due),
+            state: Set(state::PLANNED.into()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
     }
-    .insert(db)
-    .await?;
-    Ok(Some(due))
+    insert_occurrences(db, rows).await?;
+    Ok(planned)
+}
+
+/// How many ids one `IN (...)` list carries, and rows one multi-row insert carries: well under the bind
+/// parameter limits of SQLite (32,766) and PostgreSQL (65,535).
+pub const IN_CHUNK: usize = 1000;
+
+async fn insert_occurrences(db: &impl ConnectionTrait, rows: Vec<occurrence::ActiveModel>) -> Result<(), DbErr> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(IN_CHUNK).collect();
+        occurrence::Entity::insert_many(chunk).exec(db).await?;
+    }
+    Ok(())
 }
 
 /// Her routines that are not deleted.

@@ -64,14 +64,14 @@ impl Scheduler {
                     tracing::debug!("previous claim tick still running; skipped");
                     return;
                 };
-                match tick::run_once(&context, Utc::now()).await {
+                match tick::drain(&context, || health.record()).await {
                     Ok(outcome) => {
-                        health.record();
                         context.metrics.ticks.with_label_values(&["ok"]).inc();
                         if outcome != tick::TickOutcome::default() {
                             tracing::info!(
                                 claimed = outcome.claimed,
                                 missed = outcome.missed,
+                                leased = outcome.leased,
                                 attempted = outcome.attempted,
                                 delivered = outcome.delivered,
                                 retried = outcome.retried,

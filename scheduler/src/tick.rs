@@ -10,7 +10,9 @@ use futures_util::StreamExt;
 use platform::{Database, PushSettings};
 use rand::Rng;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
@@ -95,6 +97,8 @@ pub struct TickOutcome {
     pub claimed: usize,
     /// Of those, due too long ago (past the grace period): marked missed, not sent.
     pub missed: usize,
+    /// Deliveries this process leased to send.
+    pub leased: usize,
     /// Deliveries attempted.
     pub attempted: usize,
     pub delivered: usize,
@@ -104,14 +108,99 @@ pub struct TickOutcome {
     pub expired: usize,
 }
 
-/// One tick at `now`: fan out due occurrences, then send due deliveries.
+impl TickOutcome {
+    fn add(&mut self, other: &TickOutcome) {
+        self.claimed += other.claimed;
+        self.missed += other.missed;
+        self.leased += other.leased;
+        self.attempted += other.attempted;
+        self.delivered += other.delivered;
+        self.retried += other.retried;
+        self.failed += other.failed;
+        self.pruned += other.pruned;
+        self.expired += other.expired;
+    }
+}
+
+/// One tick at `now`: fan out one batch of due occurrences, send one batch of due deliveries, then measure
+/// the backlog.
 #[tracing::instrument(skip_all, fields(now = %now))]
 pub async fn run_once(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<TickOutcome> {
+    let out = step(ctx, now).await?;
+    ctx.metrics.backlog.set(backlog(ctx, now).await? as i64);
+    Ok(out)
+}
+
+async fn step(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<TickOutcome> {
     let mut out = TickOutcome::default();
     fan_out(ctx, now, &mut out).await?;
     deliver(ctx, now, &mut out).await?;
-    ctx.metrics.backlog.set(backlog(ctx, now).await? as i64);
     Ok(out)
+}
+
+/// What the claim tick runs: fan-out and delivery batches at the current time for as long as they come back
+/// full, the two side by side, so a morning burst drains at full speed rather than one batch a tick.
+/// `progress` is called after every batch (the scheduler's liveness); the backlog is measured once, at the end.
+#[tracing::instrument(skip_all)]
+pub async fn drain(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<TickOutcome> {
+    if ctx.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+        return drain_in_turns(ctx, progress).await;
+    }
+    let fanning = std::sync::atomic::AtomicBool::new(true);
+    let full = |n: usize| n as u64 >= ctx.push.batch;
+    let fan = async {
+        let mut total = TickOutcome::default();
+        let result = loop {
+            let mut out = TickOutcome::default();
+            if let Err(e) = fan_out(ctx, Utc::now(), &mut out).await {
+                break Err(e);
+            }
+            progress();
+            total.add(&out);
+            if !full(out.claimed) {
+                break Ok(total);
+            }
+        };
+        fanning.store(false, std::sync::atomic::Ordering::Release);
+        result
+    };
+    let send = async {
+        let mut total = TickOutcome::default();
+        loop {
+            let more_coming = fanning.load(std::sync::atomic::Ordering::Acquire);
+            let mut out = TickOutcome::default();
+            deliver(ctx, Utc::now(), &mut out).await?;
+            progress();
+            total.add(&out);
+            if !full(out.leased) && !more_coming {
+                return anyhow::Ok(total);
+            }
+            if out.leased == 0 {
+                // The fan-out has not committed its batch yet.
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let (fanned, sent) = tokio::join!(fan, send);
+    let mut total = fanned?;
+    total.add(&sent?);
+    ctx.metrics.backlog.set(backlog(ctx, Utc::now()).await? as i64);
+    Ok(total)
+}
+
+/// SQLite has one writer, and its busy handler sleeps: a fan-out loop beside the delivery loop would take the
+/// lock again and again while the other slept. So on SQLite the two take turns, a batch each.
+async fn drain_in_turns(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<TickOutcome> {
+    let mut total = TickOutcome::default();
+    loop {
+        let out = step(ctx, Utc::now()).await?;
+        progress();
+        total.add(&out);
+        if (out.claimed as u64) < ctx.push.batch && (out.leased as u64) < ctx.push.batch {
+            ctx.metrics.backlog.set(backlog(ctx, Utc::now()).await? as i64);
+            return Ok(total);
+        }
+    }
 }
 
 /// Due occurrences and deliveries still waiting after a tick: a growing backlog means the schedulers fall behind.
@@ -123,7 +212,7 @@ async fn backlog(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<u64> {
         .count(&ctx.db)
         .await?;
     let deliveries = delivery::Entity::find()
-        .filter(delivery::Column::Status.is_in([status::PENDING, status::RETRYING]))
+        .filter(waiting())
         .filter(delivery::Column::NextAttemptAt.lte(now))
         .count(&ctx.db)
         .await?;
@@ -174,6 +263,7 @@ pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
         .collect();
     let grace = Duration::seconds(ctx.push.grace_s as i64);
     let ttl = Duration::seconds(ctx.push.ttl_s as i64);
+    let mut by_state: HashMap<&'static str, Vec<Uuid>> = HashMap::new();
     let mut rows = Vec::new();
     for occ in &due {
         let new_state = if !active.contains(&occ.user_id) {
@@ -183,12 +273,7 @@ pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
         } else {
             state::SENT
         };
-        occurrence::Entity::update_many()
-            .col_expr(occurrence::Column::State, Expr::value(new_state))
-            .col_expr(occurrence::Column::UpdatedAt, Expr::value(now))
-            .filter(occurrence::Column::Id.eq(occ.id))
-            .exec(&txn)
-            .await?;
+        by_state.entry(new_state).or_default().push(occ.id);
         out.claimed += 1;
         if new_state == state::MISSED {
             out.missed += 1;
@@ -201,41 +286,71 @@ pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
                 _ => true,
             };
             for d in devices.get(&occ.user_id).into_iter().flatten().filter(|d| wanted(d)) {
-                rows.push(delivery::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    occurrence_id: Set(occ.id),
-                    device_id: Set(d.id),
-                    user_id: Set(occ.user_id),
-                    provider: Set(d.platform.clone()),
-                    status: Set(status::PENDING.into()),
-                    attempts: Set(0),
-                    next_attempt_at: Set(now),
-                    lease_until: Set(None),
-                    leased_by: Set(None),
-                    due_at: Set(occ.due_at),
-                    expires_at: Set(occ.due_at.max(now) + ttl),
-                    sent_at: Set(None),
-                    last_status: Set(None),
-                    last_error: Set(None),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                });
+                rows.push(new_delivery(occ, d, now, ttl));
             }
         }
-        if occ.kind == "routine"
-            && let Some(routine) = record::Entity::find_by_id(occ.routine_id).one(&txn).await?
-        {
-            planning::replan(&txn, &routine, now.max(occ.due_at), now).await?;
+    }
+    for (new_state, ids) in by_state {
+        for ids in ids.chunks(planning::IN_CHUNK) {
+            occurrence::Entity::update_many()
+                .col_expr(occurrence::Column::State, Expr::value(new_state))
+                .col_expr(occurrence::Column::UpdatedAt, Expr::value(now))
+                .filter(occurrence::Column::Id.is_in(ids.iter().copied()))
+                .exec(&txn)
+                .await?;
         }
     }
-    if !rows.is_empty() {
-        delivery::Entity::insert_many(rows)
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(planning::IN_CHUNK).collect();
+        delivery::Entity::insert_many(chunk)
             .on_conflict_do_nothing_on([delivery::Column::OccurrenceId, delivery::Column::DeviceId])
             .exec(&txn)
             .await?;
     }
+    // Each routine's next occurrence comes strictly after the slot that fired (or now, when it fired late).
+    let fired: HashMap<Uuid, DateTime<Utc>> =
+        due.iter().filter(|o| o.kind == "routine").map(|o| (o.routine_id, now.max(o.due_at))).collect();
+    let mut routines = Vec::new();
+    for ids in fired.keys().copied().collect::<Vec<_>>().chunks(planning::IN_CHUNK) {
+        routines.extend(record::Entity::find().filter(record::Column::Id.is_in(ids.iter().copied())).all(&txn).await?);
+    }
+    planning::replan_many(&txn, &routines, |r| fired.get(&r.id).copied().unwrap_or(now), now).await?;
     txn.commit().await?;
     Ok(())
+}
+
+fn new_delivery(
+    occ: &occurrence::Model,
+    d: &device::Model,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> delivery::ActiveModel {
+    delivery::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        occurrence_id: Set(occ.id),
+        device_id: Set(d.id),
+        user_id: Set(occ.user_id),
+        provider: Set(d.platform.clone()),
+        status: Set(status::PENDING.into()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        lease_until: Set(None),
+        leased_by: Set(None),
+        due_at: Set(occ.due_at),
+        expires_at: Set(occ.due_at.max(now) + ttl),
+        sent_at: Set(None),
+        last_status: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// Deliveries waiting to be sent, written literally so the claim uses the partial index `idx_deliveries_claim`
+/// (neither database matches a partial index against bound parameters).
+fn waiting() -> sea_orm::sea_query::SimpleExpr {
+    Expr::cust(migration::DELIVERY_WAITING)
 }
 
 /// Exponential backoff with jitter: about 5 s, 10 s, 20 s ... capped at 10 minutes.
@@ -249,7 +364,7 @@ pub fn backoff(attempt: i32) -> Duration {
 pub async fn deliver(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcome) -> anyhow::Result<()> {
     let txn = platform::db::begin_write(&ctx.db).await?;
     let claimable = Condition::all()
-        .add(delivery::Column::Status.is_in([status::PENDING, status::RETRYING]))
+        .add(waiting())
         .add(delivery::Column::NextAttemptAt.lte(now))
         .add(Condition::any().add(delivery::Column::LeaseUntil.is_null()).add(delivery::Column::LeaseUntil.lt(now)));
     let claimed = delivery::Entity::find()
@@ -263,6 +378,7 @@ pub async fn deliver(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
         txn.commit().await?;
         return Ok(());
     }
+    out.leased += claimed.len();
     let ids: Vec<Uuid> = claimed.iter().map(|d| d.id).collect();
     delivery::Entity::update_many()
         .col_expr(delivery::Column::LeaseUntil, Expr::value(now + Duration::seconds(ctx.push.lease_s as i64)))
@@ -299,23 +415,39 @@ pub async fn deliver(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
         .map(|b| (b.id, b))
         .collect();
 
+    // Each send is its own task, so encryption and signing spread over every worker thread; outcomes are
+    // written a few at a time as sends finish, so a process killed mid-batch leaves at most a chunk of sent
+    // but unrecorded deliveries (sent again once their lease ends: a reminder is never lost).
+    let shared = std::sync::Arc::new(ctx.clone());
+    let started = std::time::Instant::now();
     let sends = claimed.into_iter().map(|d| {
         let device = devices.get(&d.device_id).cloned();
         let occ = occurrences.get(&d.occurrence_id).cloned();
         let inflamed = inflamed.contains(&d.user_id);
         let broadcast = occ.as_ref().and_then(|o| broadcasts.get(&o.routine_id)).cloned();
-        async move {
+        let ctx = shared.clone();
+        tokio::spawn(async move {
             let outcome = match (&device, &occ) {
                 _ if now >= d.expires_at => None,
-                (Some(device), Some(occ)) => Some(send(ctx, device, occ, inflamed, broadcast.as_ref()).await),
+                (Some(device), Some(occ)) => Some(send(&ctx, device, occ, inflamed, broadcast.as_ref()).await),
                 _ => Some(SendOutcome::Gone { status: 0, reason: "the device was removed".into() }),
             };
             (d, outcome)
-        }
+        })
     });
-    let results: Vec<_> = futures_util::stream::iter(sends).buffer_unordered(64).collect().await;
-    for (d, outcome) in results {
-        record_outcome(ctx, now, d, outcome, out).await?;
+    let mut finished = futures_util::stream::iter(sends).buffer_unordered(SEND_CONCURRENCY).ready_chunks(RECORD_CHUNK);
+    while let Some(chunk) = finished.next().await {
+        let mut results = Vec::with_capacity(chunk.len());
+        for joined in chunk {
+            match joined {
+                Ok(result) => results.push(result),
+                // The delivery stays leased and is sent again once the lease ends.
+                Err(e) => tracing::error!(error = %e, "a push send task failed"),
+            }
+        }
+        // Outcomes are timed when they are recorded: a Retry-After counts from the answer, not the claim.
+        let at = now + Duration::from_std(started.elapsed()).unwrap_or_default();
+        record_outcomes(ctx, at, results, out).await?;
     }
     tracing::info!(
         attempted = out.attempted,
@@ -328,6 +460,12 @@ pub async fn deliver(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
     );
     Ok(())
 }
+
+/// How many pushes one process has in flight at once.
+pub const SEND_CONCURRENCY: usize = 64;
+
+/// How many finished sends are recorded together.
+const RECORD_CHUNK: usize = 32;
 
 async fn inflamed_users(
     ctx: &TickContext,
@@ -342,12 +480,13 @@ async fn inflamed_users(
         })
         .map(|d| d.user_id)
         .collect();
-    let mut inflamed = HashSet::new();
-    for owner in user::Entity::find().filter(user::Column::Id.is_in(pump_users)).all(&ctx.db).await? {
-        if domain::advisories::inflammation_active(&crate::advice::active(&ctx.db, &owner, now).await?) {
-            inflamed.insert(owner.id);
-        }
-    }
+    let owners = user::Entity::find().filter(user::Column::Id.is_in(pump_users)).all(&ctx.db).await?;
+    let inflamed = crate::advice::active_many(&ctx.db, &owners, now)
+        .await?
+        .into_iter()
+        .filter(|(_, advisories)| domain::advisories::inflammation_active(advisories))
+        .map(|(id, _)| id)
+        .collect();
     Ok(inflamed)
 }
 
@@ -391,6 +530,74 @@ async fn send(
     }
 }
 
+/// Records finished sends: the delivered ones of a chunk in two statements, the rest one by one.
+async fn record_outcomes(
+    ctx: &TickContext,
+    now: DateTime<Utc>,
+    results: Vec<(delivery::Model, Option<SendOutcome>)>,
+    out: &mut TickOutcome,
+) -> anyhow::Result<()> {
+    let (delivered, others): (Vec<_>, Vec<_>) =
+        results.into_iter().partition(|(_, outcome)| matches!(outcome, Some(SendOutcome::Delivered)));
+    if !delivered.is_empty() {
+        let device_ids: HashSet<Uuid> = delivered.iter().map(|(d, _)| d.device_id).collect();
+        let txn = platform::db::begin_write(&ctx.db).await?;
+        if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            // A PostgreSQL crash may forget the last moments of outcomes: those deliveries are sent again once
+            // their lease ends (a duplicate, never a loss). A scheduler crash loses nothing: the server has them.
+            txn.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
+        }
+        device::Entity::update_many()
+            .col_expr(device::Column::LastSuccessAt, Expr::value(now))
+            .filter(device::Column::Id.is_in(device_ids))
+            .exec(&txn)
+            .await?;
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::Status, Expr::value(status::DELIVERED))
+            .col_expr(
+                delivery::Column::Attempts,
+                sea_orm::sea_query::ExprTrait::add(Expr::col(delivery::Column::Attempts), 1),
+            )
+            .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(delivery::Column::LastStatus, Expr::value(Some(201)))
+            .col_expr(delivery::Column::LastError, Expr::value(Option::<String>::None))
+            .col_expr(delivery::Column::SentAt, Expr::value(Some(now)))
+            .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+            .filter(delivery::Column::Id.is_in(delivered.iter().map(|(d, _)| d.id)))
+            .filter(delivery::Column::LeasedBy.eq(ctx.instance.clone()))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        for (d, _) in &delivered {
+            out.attempted += 1;
+            out.delivered += 1;
+            count(ctx, now, d, status::DELIVERED, false);
+        }
+    }
+    for (d, outcome) in others {
+        record_outcome(ctx, now, d, outcome, out).await?;
+    }
+    Ok(())
+}
+
+/// Counts a settled delivery in the metrics.
+fn count(ctx: &TickContext, now: DateTime<Utc>, d: &delivery::Model, new_status: &str, gone: bool) {
+    let label = match new_status {
+        status::RETRYING => "retried",
+        other => other,
+    };
+    ctx.metrics.deliveries.with_label_values(&[d.provider.as_str(), label]).inc();
+    match new_status {
+        status::DELIVERED => {
+            let late = (now - d.due_at).num_milliseconds().max(0) as f64 / 1000.0;
+            ctx.metrics.lateness.with_label_values(&[d.provider.as_str()]).observe(late);
+        }
+        status::PRUNED if gone => ctx.metrics.devices_pruned.with_label_values(&[d.provider.as_str()]).inc(),
+        _ => {}
+    }
+}
+
+/// Records one finished send (or one that went stale unsent).
 async fn record_outcome(
     ctx: &TickContext,
     now: DateTime<Utc>,
@@ -457,21 +664,7 @@ async fn record_outcome(
     if outcome.is_some() {
         out.attempted += 1;
     }
-    let label = match new_status {
-        status::RETRYING => "retried",
-        other => other,
-    };
-    ctx.metrics.deliveries.with_label_values(&[d.provider.as_str(), label]).inc();
-    match new_status {
-        status::DELIVERED => {
-            let late = (now - d.due_at).num_milliseconds().max(0) as f64 / 1000.0;
-            ctx.metrics.lateness.with_label_values(&[d.provider.as_str()]).observe(late);
-        }
-        status::PRUNED if matches!(outcome, Some(SendOutcome::Gone { .. })) => {
-            ctx.metrics.devices_pruned.with_label_values(&[d.provider.as_str()]).inc();
-        }
-        _ => {}
-    }
+    count(ctx, now, &d, new_status, matches!(outcome, Some(SendOutcome::Gone { .. })));
     delivery::Entity::update_many()
         .col_expr(delivery::Column::Status, Expr::value(new_status))
         .col_expr(delivery::Column::Attempts, Expr::value(attempts))

@@ -264,7 +264,7 @@ fn verify_vapid(authorization: &str, expect: &Expect) -> Result<Value, String> {
 }
 
 /// RFC 8291 with RFC 8188 `aes128gcm` (one record): the user agent's side.
-fn decrypt(body: &[u8], ua_secret: &SecretKey, auth: &[u8; 16]) -> Result<Vec<u8>, String> {
+pub fn decrypt(body: &[u8], ua_secret: &SecretKey, auth: &[u8; 16]) -> Result<Vec<u8>, String> {
     if body.len() < 21 {
         return Err("body shorter than the aes128gcm header".into());
     }

@@ -21,6 +21,7 @@ on_both_databases_api_only!(
     web_devices_are_validated_and_deduplicated,
     with_a_fever_logged_pump_reminders_say_not_to_pump_extra,
     a_broadcast_reaches_matching_devices_and_waits_for_quiet_hours,
+    a_burst_larger_than_a_batch_drains_in_one_tick,
 );
 
 struct Setup {
@@ -420,4 +421,26 @@ async fn a_broadcast_reaches_matching_devices_and_waits_for_quiet_hours(app: Tes
         "{}",
         usage.body
     );
+}
+
+async fn a_burst_larger_than_a_batch_drains_in_one_tick(app: TestApp) {
+    use sea_orm::{EntityTrait, sea_query::Expr};
+    let mut s = setup(app).await;
+    for _ in 0..5 {
+        routine_due_soon(&s.app, &s.token).await;
+    }
+    // All five fall due now; a batch holds two.
+    entity::occurrence::Entity::update_many()
+        .col_expr(entity::occurrence::Column::DueAt, Expr::value(Utc::now() - Duration::seconds(30)))
+        .exec(&s.app.db)
+        .await
+        .unwrap();
+    s.ctx.push.batch = 2;
+    let batches = std::cell::Cell::new(0);
+    let out = scheduler::tick::drain(&s.ctx, || batches.set(batches.get() + 1)).await.unwrap();
+    assert_eq!((out.claimed, out.leased, out.delivered), (5, 5, 5), "{out:?}");
+    assert!(batches.get() >= 3, "{} batches", batches.get());
+    assert_eq!(s.standin.delivered().len(), 5);
+    let tick = run_once(&s.ctx, Utc::now()).await.unwrap();
+    assert_eq!((tick.claimed, tick.attempted), (0, 0), "nothing left after the drain");
 }

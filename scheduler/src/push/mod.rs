@@ -1,6 +1,7 @@
 //! Push delivery: what a provider answered, and the payload a reminder carries.
 
 pub mod apns;
+pub mod ece;
 pub mod fcm;
 pub mod payload;
 pub mod ssrf;

@@ -2,11 +2,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-use web_push_native::Auth;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 use web_push_native::jwt_simple::prelude::{Claims, Duration as JwtDuration, ECDSAP256KeyPairLike};
 use web_push_native::p256::PublicKey;
+use web_push_native::p256::elliptic_curve::sec1::ToEncodedPoint;
 
 use super::vapid::VapidKeys;
 use super::{SendOutcome, retry_after};
@@ -27,7 +28,12 @@ pub enum WebPushError {
 pub struct WebPush {
     client: reqwest::Client,
     keys: Arc<VapidKeys>,
+    /// Signed VAPID headers by origin: an ES256 signature per message would cost as much as the encryption.
+    signed: Arc<Mutex<SignedHeaders>>,
 }
+
+/// When each origin's `Authorization` header was signed, and the header.
+type SignedHeaders = HashMap<String, (Instant, Arc<str>)>;
 
 /// A browser's push subscription.
 pub struct Subscription<'a> {
@@ -42,6 +48,9 @@ pub const URGENCY: &str = "normal";
 /// How long a VAPID signature is valid (RFC 8292 allows at most 24 hours).
 pub const VAPID_VALIDITY: Duration = Duration::from_secs(12 * 3600);
 
+/// How long a signed VAPID header is reused for one origin: well inside its validity.
+pub const VAPID_REUSE: Duration = Duration::from_secs(3600);
+
 impl WebPush {
     /// A sender signing with `keys`, giving each request `timeout`; unless `allow_insecure`, names that
     /// resolve to internal addresses are not reached.
@@ -54,7 +63,28 @@ impl WebPush {
             builder = builder.dns_resolver(Arc::new(super::ssrf::PublicOnly));
         }
         let client = builder.build().unwrap_or_default();
-        Self { client, keys }
+        Self { client, keys, signed: Arc::default() }
+    }
+
+    /// The `Authorization` header for an origin, signed at most once per [`VAPID_REUSE`].
+    fn vapid_header(&self, origin: String) -> Result<Arc<str>, WebPushError> {
+        let mut signed = self.signed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((at, header)) = signed.get(&origin)
+            && at.elapsed() < VAPID_REUSE
+        {
+            return Ok(header.clone());
+        }
+        let claims = Claims::create(JwtDuration::from_secs(VAPID_VALIDITY.as_secs()))
+            .with_audience(origin.clone())
+            .with_subject(&self.keys.subject);
+        let token = self.keys.key_pair.sign(claims).map_err(|e| WebPushError::Build(e.to_string()))?;
+        let header: Arc<str> = format!("vapid t={token}, k={}", self.keys.public_key).into();
+        if signed.len() >= 1024 {
+            // Push services are a handful of origins; this only bounds what odd endpoints could pile up.
+            signed.clear();
+        }
+        signed.insert(origin, (Instant::now(), header.clone()));
+        Ok(header)
     }
 
     /// Builds the encrypted, signed request. The VAPID JWT is built here rather than by the encryption crate:
@@ -72,21 +102,22 @@ impl WebPush {
         let p256dh = URL_SAFE_NO_PAD
             .decode(sub.p256dh.trim_end_matches('='))
             .ok()
-            .and_then(|b| PublicKey::from_sec1_bytes(&b).ok())
+            .filter(|b| PublicKey::from_sec1_bytes(b).is_ok())
             .ok_or_else(|| WebPushError::InvalidSubscription("p256dh".into()))?;
-        let auth = URL_SAFE_NO_PAD
+        let auth: [u8; 16] = URL_SAFE_NO_PAD
             .decode(sub.auth.trim_end_matches('='))
             .ok()
-            .filter(|b| b.len() == 16)
+            .and_then(|b| b.try_into().ok())
             .ok_or_else(|| WebPushError::InvalidSubscription("auth".into()))?;
-        let mut ua_auth = Auth::default();
-        ua_auth.copy_from_slice(&auth);
-        let encrypted = web_push_native::encrypt(body.to_vec(), &p256dh, &ua_auth)
-            .map_err(|e| WebPushError::Build(e.to_string()))?;
-        let claims = Claims::create(JwtDuration::from_secs(VAPID_VALIDITY.as_secs()))
-            .with_audience(endpoint.origin().ascii_serialization())
-            .with_subject(&self.keys.subject);
-        let token = self.keys.key_pair.sign(claims).map_err(|e| WebPushError::Build(e.to_string()))?;
+        let p256dh = match p256dh.len() {
+            65 => p256dh,
+            // A compressed point: the agreement takes the uncompressed form.
+            _ => PublicKey::from_sec1_bytes(&p256dh)
+                .map(|k| k.to_encoded_point(false).as_bytes().to_vec())
+                .map_err(|_| WebPushError::InvalidSubscription("p256dh".into()))?,
+        };
+        let encrypted = super::ece::encrypt(body, &p256dh, &auth).map_err(|e| WebPushError::Build(e.to_string()))?;
+        let authorization = self.vapid_header(endpoint.origin().ascii_serialization())?;
         let ttl = ttl.min(Duration::from_secs(24 * 3600));
         let mut request = self
             .client
@@ -95,7 +126,7 @@ impl WebPush {
             .header("urgency", URGENCY)
             .header(reqwest::header::CONTENT_ENCODING, "aes128gcm")
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .header(reqwest::header::AUTHORIZATION, format!("vapid t={token}, k={}", self.keys.public_key));
+            .header(reqwest::header::AUTHORIZATION, &*authorization);
         if let Some(topic) = topic {
             request = request.header("topic", topic);
         }

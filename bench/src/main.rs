@@ -1,0 +1,65 @@
+//! `milkflow-bench`: the tools behind milkflow's benchmarks and drills (driven by `bench/run.py` and
+//! `bench/drills/*.py`): a Web Push sink that counts what reaches it, a seeder of users, devices and routines,
+//! and a sender measuring the wire limit (reqwest alone posting encrypted payloads to the sink).
+
+mod seed;
+mod sink;
+mod wire;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "milkflow-bench", about = "Benchmark and drill tools of milkflow")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve a Web Push sink on 127.0.0.1 that accepts (or refuses, as scripted) and counts.
+    Sink(sink::Args),
+    /// Seed users with one Web Push device each and routines firing in one minute.
+    Seed(seed::Args),
+    /// POST encrypted Web Push payloads to the sink with reqwest alone: the wire limit.
+    Wire(wire::Args),
+    /// Print a new device key pair and auth secret (base64url) for seeded devices.
+    Keys,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Sink(args) => runtime.block_on(sink::run(args)),
+        Command::Seed(args) => runtime.block_on(seed::run(args)),
+        Command::Wire(args) => runtime.block_on(wire::run(args)),
+        Command::Keys => {
+            let (private_key, p256dh, auth) = seed::device_keys();
+            println!("{}", serde_json::json!({"private_key": private_key, "p256dh": p256dh, "auth": auth}));
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A base64url key or secret begins with '-' once in 64 draws; it must still be read as the value.
+    #[test]
+    fn keys_beginning_with_a_hyphen_are_values_not_flags() {
+        let sink = Cli::try_parse_from(["milkflow-bench", "sink", "--ua-private-key", "-k", "--auth", "-a"]);
+        assert!(sink.is_ok(), "{:?}", sink.err());
+        for tool in ["seed", "wire"] {
+            let mut argv = vec!["milkflow-bench", tool, "--p256dh", "-p", "--auth", "-a"];
+            if tool == "seed" {
+                argv.extend(["--database-url", "sqlite::memory:", "--endpoint", "http://127.0.0.1:1/push"]);
+            } else {
+                argv.extend(["--endpoint", "http://127.0.0.1:1/push"]);
+            }
+            let parsed = Cli::try_parse_from(&argv);
+            assert!(parsed.is_ok(), "{tool}: {:?}", parsed.err());
+        }
+    }
+}
