@@ -1,4 +1,7 @@
 -- wrk script: authenticated PUT /v1/pump-sessions/{random uuid}, each a new record.
+-- BENCH_TOKENS: one access token, or several separated by commas (each request picks one at random).
+-- BENCH_BODY: the JSON body.
+local tokens = {}
 local counter = 1
 function setup(thread)
   thread:set("id", counter)
@@ -6,10 +9,12 @@ function setup(thread)
 end
 
 function init(args)
+  for t in string.gmatch(os.getenv("BENCH_TOKENS"), "[^,]+") do
+    table.insert(tokens, t)
+  end
   math.randomseed(os.time() * 1000 + id)
   wrk.method = "PUT"
   wrk.headers["Content-Type"] = "application/json"
-  wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
   wrk.body = os.getenv("BENCH_BODY")
 end
 
@@ -22,5 +27,6 @@ local function uuid()
 end
 
 function request()
+  wrk.headers["Authorization"] = "Bearer " .. tokens[math.random(#tokens)]
   return wrk.format(nil, "/v1/pump-sessions/" .. uuid())
 end

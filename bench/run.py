@@ -6,6 +6,7 @@ process (`apt-get install wrk`).
 
     python3 bench/run.py            # full: 10 s per load scenario
     python3 bench/run.py --quick    # 3 s per scenario
+    MILKFLOW_BIN_DIR=target/release python3 bench/run.py    # binaries already built: no cargo build
 
 Prints a Markdown table; bench/RESULTS.md keeps the figures of a run with the machine and the date.
 """
@@ -77,8 +78,12 @@ def api_scenarios(label, db_url):
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(base + "/readyz", p)
-        _, session = http("POST", base + "/v1/auth/register", {"email": f"bench-{uuid.uuid4().hex[:8]}@example.org", "password": "gentle-circles-42"})
-        token = session["access_token"]
+        tokens = []
+        for _ in range(64):
+            _, session = http("POST", base + "/v1/auth/register",
+                              {"email": f"bench-{uuid.uuid4().hex[:8]}@example.org", "password": "gentle-circles-42"})
+            tokens.append(session["access_token"])
+        token = tokens[0]
         start_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
         end_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 2400))
         body = {"started_at": start_at, "ended_at": end_at, "volume_left_ml": 60, "volume_right_ml": 45,
@@ -86,9 +91,16 @@ def api_scenarios(label, db_url):
         for _ in range(60):
             http("PUT", f"{base}/v1/pump-sessions/{uuid.uuid4()}", body, token)
         script_dir = os.path.dirname(os.path.abspath(__file__))
-        put = wrk(base, os.path.join(script_dir, "put.lua"), {"BENCH_TOKEN": token, "BENCH_BODY": json.dumps(body)})
+        put_lua = os.path.join(script_dir, "put.lua")
+        put = wrk(base, put_lua, {"BENCH_TOKENS": token, "BENCH_BODY": json.dumps(body)})
         lst = wrk_get(base + "/v1/pump-sessions?limit=50", token)
-        return {f"PUT /v1/pump-sessions/{{id}} ({label})": put, f"GET /v1/pump-sessions?limit=50 ({label})": lst}
+        # Diagnostics, not goals: the same PUT spread over 64 users (one user's writes queue on her change
+        # sequence), and a request whose only database work is the token check.
+        put_many = wrk(base, put_lua, {"BENCH_TOKENS": ",".join(tokens), "BENCH_BODY": json.dumps(body)})
+        me = wrk_get(base + "/v1/me", token)
+        return {f"PUT /v1/pump-sessions/{{id}} ({label})": put, f"GET /v1/pump-sessions?limit=50 ({label})": lst,
+                f"  diagnostic: the PUT over 64 users ({label})": put_many,
+                f"  diagnostic: GET /v1/me, token check only ({label})": me}
     finally:
         stop(p, d)
 
@@ -122,7 +134,8 @@ def startup(runs=5):
 def main():
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
-    subprocess.run(["cargo", "build", "--release", "--workspace", "--quiet"], cwd=ROOT, check=True)
+    if not os.environ.get("MILKFLOW_BIN_DIR"):
+        subprocess.run(["cargo", "build", "--release", "--workspace", "--quiet"], cwd=ROOT, check=True)
     ready_ms, idle_rss = startup()
     port = free_port()
     bp, bd = start("bench-baseline", {"BASELINE_LISTEN": f"127.0.0.1:{port}", "BASELINE_WORKERS": "2"})

@@ -1,6 +1,9 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// milkflow's scheduler service: claims due reminders and delivers them; serves /healthz and /readyz.
 #[derive(Debug, Parser)]
 #[command(name = "milkflow-scheduler", version)]

@@ -198,8 +198,64 @@ pub async fn list_records(
     let (rows, more) = records::list(&state.db, auth.user.id, **collection, &query).await?;
     let unit = unit_of(&auth);
     let next_cursor = if more { rows.last().map(|r| encode_cursor(r.sort_at, r.id)) } else { None };
-    let items: Vec<Value> = rows.iter().map(|r| view(r, unit)).collect();
-    Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor})))
+    let mut body = String::with_capacity(64 + rows.iter().map(|r| r.data.len() + 160).sum::<usize>());
+    body.push_str("{\"items\":[");
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        write_listed(&mut body, row, **collection, unit).map_err(anyhow::Error::from)?;
+    }
+    body.push_str("],\"next_cursor\":");
+    body.push_str(&serde_json::to_string(&next_cursor).map_err(anyhow::Error::from)?);
+    body.push('}');
+    Ok(HttpResponse::Ok().content_type(mime::APPLICATION_JSON).body(body))
+}
+
+/// Appends a listed record's JSON, the same as [`view`] gives: its stored fields, which this service wrote as one
+/// JSON object, are copied as they are, not parsed and written again. Pump volumes for oz users need the parse.
+fn write_listed(
+    out: &mut String,
+    row: &records::Listed,
+    collection: Collection,
+    unit: VolumeUnit,
+) -> serde_json::Result<()> {
+    let stored = row.data.trim();
+    let oz = collection == Collection::PumpSessions && unit == VolumeUnit::Oz;
+    if oz || !(stored.starts_with('{') && stored.ends_with('}')) {
+        let full = record::Model {
+            id: row.id,
+            user_id: Uuid::nil(),
+            collection: collection.name().to_owned(),
+            sort_at: row.sort_at,
+            side: None,
+            pump_type: None,
+            data: row.data.clone(),
+            version: row.version,
+            change_seq: 0,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            deleted_at: None,
+        };
+        out.push_str(&serde_json::to_string(&view(&full, unit))?);
+        return Ok(());
+    }
+    let fields = stored[1..stored.len() - 1].trim();
+    out.push('{');
+    out.push_str(fields);
+    if !fields.is_empty() {
+        out.push(',');
+    }
+    out.push_str("\"id\":");
+    out.push_str(&serde_json::to_string(&row.id)?);
+    out.push_str(",\"version\":");
+    out.push_str(&row.version.to_string());
+    out.push_str(",\"created_at\":");
+    out.push_str(&serde_json::to_string(&row.created_at)?);
+    out.push_str(",\"updated_at\":");
+    out.push_str(&serde_json::to_string(&row.updated_at)?);
+    out.push('}');
+    Ok(())
 }
 
 /// Creates a record with a server-chosen id.
@@ -319,6 +375,43 @@ mod tests {
         };
         assert_eq!(decode_cursor(&encode_cursor(row.sort_at, row.id)), Some((row.sort_at, row.id)));
         assert_eq!(decode_cursor("not-a-cursor"), None);
+    }
+
+    #[test]
+    fn a_listed_record_reads_the_same_as_its_view() {
+        let now = Utc::now();
+        for (collection, data) in [
+            (Collection::PumpSessions, json!({"volume_left_ml": 59.147, "notes": "a \"quoted\" }, {", "side": "both"})),
+            (Collection::SymptomChecks, json!({})),
+        ] {
+            let row = record::Model {
+                id: Uuid::now_v7(),
+                user_id: Uuid::nil(),
+                collection: collection.name().into(),
+                sort_at: now,
+                side: None,
+                pump_type: None,
+                data: data.to_string(),
+                version: 7,
+                change_seq: 3,
+                created_at: now - chrono::Duration::milliseconds(1500),
+                updated_at: now,
+                deleted_at: None,
+            };
+            let listed = records::Listed {
+                id: row.id,
+                sort_at: row.sort_at,
+                data: row.data.clone(),
+                version: row.version,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            };
+            for unit in [VolumeUnit::Ml, VolumeUnit::Oz] {
+                let mut out = String::new();
+                write_listed(&mut out, &listed, collection, unit).unwrap();
+                assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), view(&row, unit), "{collection:?} {unit:?}");
+            }
+        }
     }
 
     #[test]
