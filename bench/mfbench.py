@@ -6,8 +6,8 @@ Binaries come from `MILKFLOW_BIN_DIR` (default `target/release`; the drills' CI 
 import json, os, signal, socket, subprocess, tempfile, time, urllib.request, uuid, shutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("MILKFLOW_BIN_DIR") or os.path.join(
-    os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release")
+BIN = os.path.abspath(os.environ.get("MILKFLOW_BIN_DIR") or os.path.join(
+    os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release"))
 PG = os.environ.get("MILKFLOW_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
 
