@@ -21,6 +21,7 @@ if [ -z "$bin_dir" ]; then
   cargo build --release --bin milkflow-api --quiet
   bin_dir="$PWD/target/release"
 fi
+bin_dir=$(cd "$bin_dir" && pwd)  # the API runs in a temporary directory
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 (cd "$dir" && env -u MILKFLOW_DATABASE_URL MILKFLOW_LISTEN="127.0.0.1:$port" MILKFLOW_AUTH_RATE_LIMIT_PER_MINUTE=0 \
