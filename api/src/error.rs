@@ -134,7 +134,8 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Database(e) if is_connection_error(e) => StatusCode::SERVICE_UNAVAILABLE,
+            // A database that cannot be reached is a 503 (retry later), not a 500.
+            Self::Database(e) if platform::db::is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -171,11 +172,6 @@ impl ResponseError for ApiError {
         }
         response
     }
-}
-
-/// A database that cannot be reached is a 503 (retry later), not a 500.
-fn is_connection_error(e: &DbErr) -> bool {
-    platform::db::is_unavailable(e)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -71,21 +71,31 @@ fn options(url: &str, kind: DatabaseKind, max_connections: u32) -> ConnectOption
 /// of the API's CPU in that re-preparing. Our queries' plans come from their indexes, not from bound values.
 async fn keep_query_plans(conn: &mut sea_orm::sqlx::SqliteConnection) -> Result<(), sea_orm::sqlx::Error> {
     let mut handle = conn.lock_handle().await?;
-    let db = handle.as_raw_handle().as_ptr();
-    // SAFETY: the handle is locked away from the connection's worker thread while it is in use here, and
-    // SQLITE_DBCONFIG_ENABLE_QPSG takes exactly (int new_value, int *old_value_or_null).
-    let rc = unsafe {
-        libsqlite3_sys::sqlite3_db_config(
-            db,
-            libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
-            1 as std::ffi::c_int,
-            std::ptr::null_mut::<std::ffi::c_int>(),
-        )
-    };
+    let mut now_on = 0;
+    let rc = query_plan_stability(&mut handle, 1, &mut now_on);
     if rc != libsqlite3_sys::SQLITE_OK {
         return Err(sea_orm::sqlx::Error::Configuration(format!("SQLITE_DBCONFIG_ENABLE_QPSG failed: {rc}").into()));
     }
     Ok(())
+}
+
+/// `SQLITE_DBCONFIG_ENABLE_QPSG` on a connection: `set` 1 turns the guarantee on, 0 off, -1 only reads it.
+/// `current` receives the setting as it then stands; the result is SQLite's result code.
+fn query_plan_stability(
+    handle: &mut sea_orm::sqlx::sqlite::LockedSqliteHandle<'_>,
+    set: std::ffi::c_int,
+    current: &mut std::ffi::c_int,
+) -> std::ffi::c_int {
+    // SAFETY: the handle is locked away from the connection's worker thread while it is in use here, and
+    // SQLITE_DBCONFIG_ENABLE_QPSG takes exactly (int new_value, int *current_value).
+    unsafe {
+        libsqlite3_sys::sqlite3_db_config(
+            handle.as_raw_handle().as_ptr(),
+            libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
+            set,
+            current as *mut std::ffi::c_int,
+        )
+    }
 }
 
 /// Connects to the database at `url`.
@@ -270,16 +280,8 @@ mod tests {
         // Every pooled connection keeps its query plans (see `keep_query_plans`).
         let mut conn = db.get_sqlite_connection_pool().acquire().await.unwrap();
         let mut handle = conn.lock_handle().await.unwrap();
-        let mut enabled: std::ffi::c_int = -1;
-        // SAFETY: the handle is locked; a negative value only reads the setting into `enabled`.
-        let rc = unsafe {
-            libsqlite3_sys::sqlite3_db_config(
-                handle.as_raw_handle().as_ptr(),
-                libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
-                -1 as std::ffi::c_int,
-                &mut enabled as *mut std::ffi::c_int,
-            )
-        };
+        let mut enabled = -1;
+        let rc = query_plan_stability(&mut handle, -1, &mut enabled);
         assert_eq!((rc, enabled), (libsqlite3_sys::SQLITE_OK, 1));
         assert!(ping(&db).await);
         assert!(dir.path().join("nested.db").exists());

@@ -17,7 +17,7 @@ async fn load<T: serde::de::DeserializeOwned>(
     since: DateTime<Utc>,
 ) -> Result<HashMap<Uuid, Vec<(Uuid, T)>>, DbErr> {
     let mut by_user: HashMap<Uuid, Vec<(Uuid, T)>> = HashMap::new();
-    for ids in user_ids.chunks(1000) {
+    for ids in user_ids.chunks(crate::planning::IN_CHUNK) {
         let rows = record::Entity::find()
             .filter(record::Column::UserId.is_in(ids.iter().copied()))
             .filter(record::Column::Collection.eq(collection))

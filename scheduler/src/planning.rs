@@ -154,10 +154,17 @@ pub async fn replan_many(
 /// parameter limits of SQLite (32,766) and PostgreSQL (65,535).
 pub const IN_CHUNK: usize = 1000;
 
+/// `items` in owned chunks of at most [`IN_CHUNK`], for multi-row inserts.
+pub fn in_chunks<T>(items: Vec<T>) -> impl Iterator<Item = Vec<T>> {
+    let mut items = items.into_iter().peekable();
+    std::iter::from_fn(move || {
+        items.peek()?;
+        Some(items.by_ref().take(IN_CHUNK).collect())
+    })
+}
+
 async fn insert_occurrences(db: &impl ConnectionTrait, rows: Vec<occurrence::ActiveModel>) -> Result<(), DbErr> {
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(IN_CHUNK).collect();
+    for chunk in in_chunks(rows) {
         occurrence::Entity::insert_many(chunk).exec(db).await?;
     }
     Ok(())

@@ -147,7 +147,6 @@ pub async fn drain(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<Tic
         return drain_in_turns(ctx, progress).await;
     }
     let fanning = std::sync::atomic::AtomicBool::new(true);
-    let full = |n: usize| n as u64 >= ctx.push.batch;
     let fan = async {
         let mut total = TickOutcome::default();
         let result = loop {
@@ -157,7 +156,7 @@ pub async fn drain(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<Tic
             }
             progress();
             total.add(&out);
-            if !full(out.claimed) {
+            if !full_batch(ctx, out.claimed) {
                 break Ok(total);
             }
         };
@@ -172,7 +171,7 @@ pub async fn drain(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<Tic
             deliver(ctx, Utc::now(), &mut out).await?;
             progress();
             total.add(&out);
-            if !full(out.leased) && !more_coming {
+            if !full_batch(ctx, out.leased) && !more_coming {
                 return anyhow::Ok(total);
             }
             if out.leased == 0 {
@@ -188,6 +187,11 @@ pub async fn drain(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<Tic
     Ok(total)
 }
 
+/// Whether a batch came back full, so more may be waiting.
+fn full_batch(ctx: &TickContext, n: usize) -> bool {
+    n as u64 >= ctx.push.batch
+}
+
 /// SQLite has one writer, and its busy handler sleeps: a fan-out loop beside the delivery loop would take the
 /// lock again and again while the other slept. So on SQLite the two take turns, a batch each.
 async fn drain_in_turns(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<TickOutcome> {
@@ -196,7 +200,7 @@ async fn drain_in_turns(ctx: &TickContext, progress: impl Fn()) -> anyhow::Resul
         let out = step(ctx, Utc::now()).await?;
         progress();
         total.add(&out);
-        if (out.claimed as u64) < ctx.push.batch && (out.leased as u64) < ctx.push.batch {
+        if !full_batch(ctx, out.claimed) && !full_batch(ctx, out.leased) {
             ctx.metrics.backlog.set(backlog(ctx, Utc::now()).await? as i64);
             return Ok(total);
         }
@@ -300,9 +304,7 @@ pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
                 .await?;
         }
     }
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(planning::IN_CHUNK).collect();
+    for chunk in planning::in_chunks(rows) {
         delivery::Entity::insert_many(chunk)
             .on_conflict_do_nothing_on([delivery::Column::OccurrenceId, delivery::Column::DeviceId])
             .exec(&txn)
@@ -530,7 +532,7 @@ async fn send(
     }
 }
 
-/// Records finished sends: the delivered ones of a chunk in two statements, the rest one by one.
+/// Records finished sends: the delivered ones of a chunk together, the rest one by one.
 async fn record_outcomes(
     ctx: &TickContext,
     now: DateTime<Utc>,
@@ -539,43 +541,56 @@ async fn record_outcomes(
 ) -> anyhow::Result<()> {
     let (delivered, others): (Vec<_>, Vec<_>) =
         results.into_iter().partition(|(_, outcome)| matches!(outcome, Some(SendOutcome::Delivered)));
-    if !delivered.is_empty() {
-        let device_ids: HashSet<Uuid> = delivered.iter().map(|(d, _)| d.device_id).collect();
-        let txn = platform::db::begin_write(&ctx.db).await?;
-        if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            // A PostgreSQL crash may forget the last moments of outcomes: those deliveries are sent again once
-            // their lease ends (a duplicate, never a loss). A scheduler crash loses nothing: the server has them.
-            txn.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
-        }
-        device::Entity::update_many()
-            .col_expr(device::Column::LastSuccessAt, Expr::value(now))
-            .filter(device::Column::Id.is_in(device_ids))
-            .exec(&txn)
-            .await?;
-        delivery::Entity::update_many()
-            .col_expr(delivery::Column::Status, Expr::value(status::DELIVERED))
-            .col_expr(
-                delivery::Column::Attempts,
-                sea_orm::sea_query::ExprTrait::add(Expr::col(delivery::Column::Attempts), 1),
-            )
-            .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(delivery::Column::LastStatus, Expr::value(Some(201)))
-            .col_expr(delivery::Column::LastError, Expr::value(Option::<String>::None))
-            .col_expr(delivery::Column::SentAt, Expr::value(Some(now)))
-            .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
-            .filter(delivery::Column::Id.is_in(delivered.iter().map(|(d, _)| d.id)))
-            .filter(delivery::Column::LeasedBy.eq(ctx.instance.clone()))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        for (d, _) in &delivered {
-            out.attempted += 1;
-            out.delivered += 1;
-            count(ctx, now, d, status::DELIVERED, false);
-        }
-    }
+    let delivered: Vec<delivery::Model> = delivered.into_iter().map(|(d, _)| d).collect();
+    record_delivered(ctx, now, &delivered, out).await?;
     for (d, outcome) in others {
         record_outcome(ctx, now, d, outcome, out).await?;
+    }
+    Ok(())
+}
+
+/// Records deliveries the push service accepted, in one transaction of two statements.
+async fn record_delivered(
+    ctx: &TickContext,
+    now: DateTime<Utc>,
+    delivered: &[delivery::Model],
+    out: &mut TickOutcome,
+) -> anyhow::Result<()> {
+    if delivered.is_empty() {
+        return Ok(());
+    }
+    let device_ids: HashSet<Uuid> = delivered.iter().map(|d| d.device_id).collect();
+    let txn = platform::db::begin_write(&ctx.db).await?;
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        // A PostgreSQL crash may forget the last moments of outcomes: those deliveries are sent again once
+        // their lease ends (a duplicate, never a loss). A scheduler crash loses nothing: the server has them.
+        txn.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
+    }
+    device::Entity::update_many()
+        .col_expr(device::Column::LastSuccessAt, Expr::value(now))
+        .filter(device::Column::Id.is_in(device_ids))
+        .exec(&txn)
+        .await?;
+    delivery::Entity::update_many()
+        .col_expr(delivery::Column::Status, Expr::value(status::DELIVERED))
+        .col_expr(
+            delivery::Column::Attempts,
+            sea_orm::sea_query::ExprTrait::add(Expr::col(delivery::Column::Attempts), 1),
+        )
+        .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(delivery::Column::LastStatus, Expr::value(Some(201)))
+        .col_expr(delivery::Column::LastError, Expr::value(Option::<String>::None))
+        .col_expr(delivery::Column::SentAt, Expr::value(Some(now)))
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+        .filter(delivery::Column::Id.is_in(delivered.iter().map(|d| d.id)))
+        .filter(delivery::Column::LeasedBy.eq(ctx.instance.clone()))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    for d in delivered {
+        out.attempted += 1;
+        out.delivered += 1;
+        count(ctx, now, d, status::DELIVERED, false);
     }
     Ok(())
 }
@@ -597,7 +612,7 @@ fn count(ctx: &TickContext, now: DateTime<Utc>, d: &delivery::Model, new_status:
     }
 }
 
-/// Records one finished send (or one that went stale unsent).
+/// Records one finished send (or one that went stale unsent); accepted ones go through [`record_delivered`].
 async fn record_outcome(
     ctx: &TickContext,
     now: DateTime<Utc>,
@@ -616,15 +631,7 @@ async fn record_outcome(
                 Some("the reminder went stale before it could be delivered".to_owned()),
             )
         }
-        Some(SendOutcome::Delivered) => {
-            out.delivered += 1;
-            device::Entity::update_many()
-                .col_expr(device::Column::LastSuccessAt, Expr::value(now))
-                .filter(device::Column::Id.eq(d.device_id))
-                .exec(&ctx.db)
-                .await?;
-            (status::DELIVERED, d.next_attempt_at, Some(201), None)
-        }
+        Some(SendOutcome::Delivered) => return record_delivered(ctx, now, std::slice::from_ref(&d), out).await,
         Some(SendOutcome::Gone { status: code, reason }) => {
             out.pruned += 1;
             tracing::info!(device.id = %d.device_id, "push target gone; device removed");
@@ -672,10 +679,7 @@ async fn record_outcome(
         .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(delivery::Column::LastStatus, Expr::value(last_status))
         .col_expr(delivery::Column::LastError, Expr::value(last_error))
-        .col_expr(
-            delivery::Column::SentAt,
-            Expr::value(if new_status == status::DELIVERED { Some(now) } else { d.sent_at }),
-        )
+        .col_expr(delivery::Column::SentAt, Expr::value(d.sent_at))
         .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
         .filter(delivery::Column::Id.eq(d.id))
         .filter(delivery::Column::LeasedBy.eq(ctx.instance.clone()))

@@ -63,15 +63,28 @@ pub fn etag(version: i64) -> String {
 
 /// A record as the app sees it: its fields plus id, version and times; pump volumes also in oz for oz users.
 pub fn view(row: &record::Model, unit: VolumeUnit) -> Value {
-    let mut obj = match serde_json::from_str::<Value>(&row.data) {
+    let oz = row.collection == Collection::PumpSessions.name() && unit == VolumeUnit::Oz;
+    view_of(&row.data, row.id, row.version, row.created_at, row.updated_at, oz)
+}
+
+/// [`view`] from a record's parts; `oz` adds the oz figures of pump volumes.
+fn view_of(
+    data: &str,
+    id: Uuid,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    oz: bool,
+) -> Value {
+    let mut obj = match serde_json::from_str::<Value>(data) {
         Ok(Value::Object(map)) => map,
         _ => Map::new(),
     };
-    obj.insert("id".into(), json!(row.id));
-    obj.insert("version".into(), json!(row.version));
-    obj.insert("created_at".into(), json!(row.created_at));
-    obj.insert("updated_at".into(), json!(row.updated_at));
-    if row.collection == Collection::PumpSessions.name() && unit == VolumeUnit::Oz {
+    obj.insert("id".into(), json!(id));
+    obj.insert("version".into(), json!(version));
+    obj.insert("created_at".into(), json!(created_at));
+    obj.insert("updated_at".into(), json!(updated_at));
+    if oz {
         for side in ["left", "right"] {
             if let Some(ml) = obj.get(&format!("volume_{side}_ml")).and_then(Value::as_f64) {
                 let oz = (ml / VolumeUnit::ML_PER_OZ * 100.0).round() / 100.0;
@@ -223,21 +236,8 @@ fn write_listed(
     let stored = row.data.trim();
     let oz = collection == Collection::PumpSessions && unit == VolumeUnit::Oz;
     if oz || !(stored.starts_with('{') && stored.ends_with('}')) {
-        let full = record::Model {
-            id: row.id,
-            user_id: Uuid::nil(),
-            collection: collection.name().to_owned(),
-            sort_at: row.sort_at,
-            side: None,
-            pump_type: None,
-            data: row.data.clone(),
-            version: row.version,
-            change_seq: 0,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            deleted_at: None,
-        };
-        out.push_str(&serde_json::to_string(&view(&full, unit))?);
+        let view = view_of(&row.data, row.id, row.version, row.created_at, row.updated_at, oz);
+        out.push_str(&serde_json::to_string(&view)?);
         return Ok(());
     }
     let fields = stored[1..stored.len() - 1].trim();

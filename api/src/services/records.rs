@@ -328,7 +328,6 @@ pub struct ListQuery {
     pub pump_type: Option<String>,
 }
 
-/// Her live records of a collection, newest first; a page and whether more follow.
 /// A record as a list shows it: the columns its view needs, not those only writes and sync use (each column
 /// of each row is copied and decoded on its own, so a page of 50 pays for every one of them).
 #[derive(Debug, Clone, FromQueryResult)]
@@ -341,6 +340,7 @@ pub struct Listed {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Her live records of a collection, newest first; a page and whether more follow.
 pub async fn list(
     db: &Database,
     user_id: Uuid,
