@@ -66,16 +66,19 @@ def rss_mib(pid):
 
 
 class Proc:
-    """A child process in its own session and working directory, its output in a log file there."""
+    """A child process in its own session and working directory, its output in a log file there (the services
+    log to stdout). With `read_stdout`, stdout is a pipe instead, for a tool that says where it listens."""
 
-    def __init__(self, binary, env=None, args=(), log_level="warn", cwd=None):
+    def __init__(self, binary, env=None, args=(), log_level="warn", cwd=None, read_stdout=False):
         e = {k: v for k, v in os.environ.items() if not k.startswith("MILKFLOW_")}
         e.update({"RUST_LOG": log_level, "MILKFLOW_AUTH_RATE_LIMIT_PER_MINUTE": "0", "MILKFLOW_WORKERS": "2"})
         e.update(env or {})
         self.dir = cwd or tempfile.mkdtemp(prefix="mf-bench-")
         self.log_path = os.path.join(self.dir, f"{binary}-{uuid.uuid4().hex[:6]}.log")
         self.log_file = open(self.log_path, "wb")
-        self.p = subprocess.Popen([os.path.join(BIN, binary), *args], cwd=self.dir, env=e, stdout=subprocess.PIPE,
+        # An unread pipe would stall a process once its logs filled the pipe's buffer.
+        stdout = subprocess.PIPE if read_stdout else self.log_file
+        self.p = subprocess.Popen([os.path.join(BIN, binary), *args], cwd=self.dir, env=e, stdout=stdout,
                                   stderr=self.log_file, start_new_session=True)
         self.pid = self.p.pid
 
@@ -115,7 +118,7 @@ class Sink:
     """The Web Push sink (`milkflow-bench sink`)."""
 
     def __init__(self, *args, workers=1):
-        self.proc = Proc("milkflow-bench", args=["sink", "--workers", str(workers), *args])
+        self.proc = Proc("milkflow-bench", args=["sink", "--workers", str(workers), *args], read_stdout=True)
         self.base = "http://" + self.proc.first_line()["listen"]
         self.endpoint = self.base + "/push"
 

@@ -10,43 +10,12 @@ process (`apt-get install wrk`).
 
 Prints a Markdown table; bench/RESULTS.md keeps the figures of a run with the machine and the date.
 """
-import json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request, uuid
+import json, os, re, shutil, statistics, subprocess, sys, tempfile, time, uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mfbench import BIN, PG, ROOT, free_port, rss_mib, wait_ready  # noqa: E402
+from mfbench import ROOT, PgDatabase, Proc, free_port, http, rss_mib, wait_ready  # noqa: E402
 QUICK = "--quick" in sys.argv
 SECONDS = 3 if QUICK else 10
-
-
-def http(method, url, body=None, token=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    if data:
-        req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return r.status, json.loads(r.read() or b"null")
-
-
-def start(binary, env, args=()):
-    e = {k: v for k, v in os.environ.items() if not k.startswith("MILKFLOW_")}
-    e.update({"RUST_LOG": "warn", "MILKFLOW_AUTH_RATE_LIMIT_PER_MINUTE": "0", "MILKFLOW_WORKERS": "2"})
-    e.update(env)
-    d = tempfile.mkdtemp(prefix="mf-bench-")
-    p = subprocess.Popen([os.path.join(BIN, binary), *args], cwd=d, env=e, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
-    return p, d
-
-
-def stop(p, d):
-    if p.poll() is None:
-        os.killpg(p.pid, signal.SIGTERM)
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def to_ms(text):
@@ -66,22 +35,19 @@ def wrk(url, script=None, env=None):
     return {"rps": rps, "p50": p50, "p99": p99, "errors": int(non2xx.group(1)) if non2xx else 0}
 
 
-def pg_database():
-    name = "bench_" + uuid.uuid4().hex[:10]
-    subprocess.run(["psql", PG, "-qc", f'create database "{name}"'], check=True, capture_output=True)
-    return PG.rsplit("/", 1)[0] + "/" + name, name
-
-
 def api_scenarios(label, db_url):
     port = free_port()
-    p, d = start("milkflow-api", {"MILKFLOW_LISTEN": f"127.0.0.1:{port}", "MILKFLOW_DATABASE_URL": db_url})
+    api = Proc("milkflow-api", {"MILKFLOW_LISTEN": f"127.0.0.1:{port}", "MILKFLOW_DATABASE_URL": db_url})
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_ready(base + "/readyz", p)
+        wait_ready(base + "/readyz", api.p)
         tokens = []
         for _ in range(64):
-            _, session = http("POST", base + "/v1/auth/register",
-                              {"email": f"bench-{uuid.uuid4().hex[:8]}@example.org", "password": "gentle-circles-42"})
+            status, session, _ = http("POST", base + "/v1/auth/register",
+                                      {"email": f"bench-{uuid.uuid4().hex[:8]}@example.org",
+                                       "password": "gentle-circles-42"})
+            if status != 201:
+                raise SystemExit(f"registration answered {status}: {session}")
             tokens.append(session["access_token"])
         token = tokens[0]
         start_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
@@ -89,7 +55,9 @@ def api_scenarios(label, db_url):
         body = {"started_at": start_at, "ended_at": end_at, "volume_left_ml": 60, "volume_right_ml": 45,
                 "pump_type": "electric", "mode": "double", "massage_before": True}
         for _ in range(60):
-            http("PUT", f"{base}/v1/pump-sessions/{uuid.uuid4()}", body, token)
+            status, saved, _ = http("PUT", f"{base}/v1/pump-sessions/{uuid.uuid4()}", body, token)
+            if status != 201:
+                raise SystemExit(f"PUT answered {status}: {saved}")
         script_dir = os.path.dirname(os.path.abspath(__file__))
         put_lua = os.path.join(script_dir, "put.lua")
         put = wrk(base, put_lua, {"BENCH_TOKENS": token, "BENCH_BODY": json.dumps(body)})
@@ -102,7 +70,7 @@ def api_scenarios(label, db_url):
                 f"  diagnostic: the PUT over 64 users ({label})": put_many,
                 f"  diagnostic: GET /v1/me, token check only ({label})": me}
     finally:
-        stop(p, d)
+        api.cleanup()
 
 
 def wrk_get(url, token):
@@ -120,14 +88,14 @@ def startup(runs=5):
     for _ in range(runs):
         port = free_port()
         t0 = time.perf_counter()
-        p, d = start("milkflow-api", {"MILKFLOW_LISTEN": f"127.0.0.1:{port}"})
+        api = Proc("milkflow-api", {"MILKFLOW_LISTEN": f"127.0.0.1:{port}"})
         try:
-            wait_ready(f"http://127.0.0.1:{port}/readyz", p)
+            wait_ready(f"http://127.0.0.1:{port}/readyz", api.p)
             times.append((time.perf_counter() - t0) * 1000)
             time.sleep(1.5)
-            rss.append(rss_mib(p.pid))
+            rss.append(rss_mib(api.pid))
         finally:
-            stop(p, d)
+            api.cleanup()
     return statistics.median(times), statistics.median(rss)
 
 
@@ -138,23 +106,23 @@ def main():
         subprocess.run(["cargo", "build", "--release", "--workspace", "--quiet"], cwd=ROOT, check=True)
     ready_ms, idle_rss = startup()
     port = free_port()
-    bp, bd = start("bench-baseline", {"BASELINE_LISTEN": f"127.0.0.1:{port}", "BASELINE_WORKERS": "2"})
+    bare = Proc("bench-baseline", {"BASELINE_LISTEN": f"127.0.0.1:{port}", "BASELINE_WORKERS": "2"})
     try:
-        wait_ready(f"http://127.0.0.1:{port}/", bp)
+        wait_ready(f"http://127.0.0.1:{port}/", bare.p)
         baseline = wrk(f"http://127.0.0.1:{port}/")
     finally:
-        stop(bp, bd)
+        bare.cleanup()
     results = {"bare actix-web, fixed JSON (baseline)": baseline}
     results.update(api_scenarios("SQLite", "sqlite://bench.db?mode=rwc"))
     try:
-        url, name = pg_database()
+        db = PgDatabase()
     except (subprocess.CalledProcessError, FileNotFoundError):
         print("PostgreSQL unreachable: its scenarios are skipped", file=sys.stderr)
     else:
         try:
-            results.update(api_scenarios("PostgreSQL", url))
+            results.update(api_scenarios("PostgreSQL", db.url))
         finally:
-            subprocess.run(["psql", PG, "-qc", f'drop database if exists "{name}" with (force)'], capture_output=True)
+            db.close()
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
     print(f"# milkflow benchmarks, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({cpu}), wrk -t2 -c64 -d{SECONDS}s\n")
     print(f"Start-up (exec to /readyz 200, empty SQLite file, median of 5): {ready_ms:.0f} ms; idle RSS {idle_rss:.1f} MiB\n")

@@ -1,9 +1,11 @@
 //! Seeds a database (migrated first) with users, one Web Push device each and routines that all fire at one
 //! minute: the routines are planned by the scheduler's own planning, so the occurrences are the real ones.
 
+use api::services::accounts::new_user;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::{DateTime, Duration, DurationRound, Utc};
+use domain::{Email, Role, TimeZoneName};
 use entity::{device, record, user};
 use platform::db::DatabaseKind;
 use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
@@ -57,24 +59,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let (mut users, mut phones, mut routines) = (Vec::new(), Vec::new(), Vec::new());
         for n in first..(first + CHUNK).min(args.users) {
             let id = Uuid::now_v7();
-            users.push(user::ActiveModel {
-                id: Set(id),
-                email: Set(format!("bench-{}@example.org", id.simple())),
-                // Not a hash: nobody logs in as a seeded user.
-                password_hash: Set("!".into()),
-                display_name: Set(None),
-                timezone: Set("UTC".into()),
-                volume_unit: Set("ml".into()),
-                quiet_hours_start: Set(None),
-                quiet_hours_end: Set(None),
-                role: Set("user".into()),
-                status: Set("active".into()),
-                created_at: Set(now),
-                updated_at: Set(now),
-                change_seq: Set(args.routines_per_user as i64),
-                failed_logins: Set(0),
-                locked_until: Set(None),
-            });
+            let email = Email::parse(&format!("bench-{}@example.org", id.simple())).map_err(anyhow::Error::msg)?;
+            // Not a hash: nobody logs in as a seeded user.
+            let mut account = new_user(email, "!".into(), TimeZoneName::default(), Role::User, now);
+            account.id = Set(id);
+            account.change_seq = Set(args.routines_per_user as i64);
+            users.push(account);
             let gone = args.gone_every > 0 && n % args.gone_every == 0;
             let name = format!("{}{}", if gone { "gone-" } else { "" }, id.simple());
             phones.push(device::ActiveModel {

@@ -244,7 +244,8 @@ async fn find_by_email(db: &Database, email: &Email) -> Result<Option<user::Mode
     Ok(user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await?)
 }
 
-fn new_user(
+/// A new, active account as registration makes it (the benchmark seeder makes its users with it too).
+pub fn new_user(
     email: Email,
     password_hash: String,
     timezone: TimeZoneName,
