@@ -1,6 +1,7 @@
 //! `milkflow-bench`: the tools behind milkflow's benchmarks and drills (driven by `bench/run.py` and
 //! `bench/drills/*.py`): a Web Push sink that counts what reaches it, a seeder of users, devices and routines,
-//! and a sender measuring the wire limit (reqwest alone posting encrypted payloads to the sink).
+//! a sender measuring the wire limit (reqwest alone posting encrypted payloads to the sink) and the encryption
+//! limit (the payload encryption alone).
 
 mod seed;
 mod sink;
@@ -23,6 +24,8 @@ enum Command {
     Seed(seed::Args),
     /// POST encrypted Web Push payloads to the sink with reqwest alone: the wire limit.
     Wire(wire::Args),
+    /// Encrypt Web Push payloads as the scheduler does, on every core, sending nothing: the encryption limit.
+    Encrypt(wire::EncryptArgs),
     /// Print a new device key pair and auth secret (base64url) for seeded devices.
     Keys,
 }
@@ -34,6 +37,7 @@ fn main() -> anyhow::Result<()> {
         Command::Sink(args) => runtime.block_on(sink::run(args)),
         Command::Seed(args) => runtime.block_on(seed::run(args)),
         Command::Wire(args) => runtime.block_on(wire::run(args)),
+        Command::Encrypt(args) => wire::encrypt(args),
         Command::Keys => {
             let (private_key, p256dh, auth) = seed::device_keys();
             println!("{}", serde_json::json!({"private_key": private_key, "p256dh": p256dh, "auth": auth}));
@@ -51,11 +55,11 @@ mod tests {
     fn keys_beginning_with_a_hyphen_are_values_not_flags() {
         let sink = Cli::try_parse_from(["milkflow-bench", "sink", "--ua-private-key", "-k", "--auth", "-a"]);
         assert!(sink.is_ok(), "{:?}", sink.err());
-        for tool in ["seed", "wire"] {
+        for tool in ["seed", "wire", "encrypt"] {
             let mut argv = vec!["milkflow-bench", tool, "--p256dh", "-p", "--auth", "-a"];
             if tool == "seed" {
                 argv.extend(["--database-url", "sqlite::memory:", "--endpoint", "http://127.0.0.1:1/push"]);
-            } else {
+            } else if tool == "wire" {
                 argv.extend(["--endpoint", "http://127.0.0.1:1/push"]);
             }
             let parsed = Cli::try_parse_from(&argv);

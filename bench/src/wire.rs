@@ -75,3 +75,48 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct EncryptArgs {
+    #[arg(long, default_value_t = 100_000)]
+    requests: usize,
+    /// Threads encrypting side by side (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// The device key (base64url uncompressed point) and auth secret the payloads are encrypted for.
+    #[arg(long, allow_hyphen_values = true)]
+    p256dh: String,
+    #[arg(long, allow_hyphen_values = true)]
+    auth: String,
+}
+
+/// The encryption limit: the scheduler's RFC 8291 encryption alone (a fresh ephemeral key pair and ECDH
+/// agreement per message, as the RFC requires) on every core, nothing sent. The wire limit leaves this work
+/// out; the scheduler cannot.
+pub fn encrypt(args: EncryptArgs) -> anyhow::Result<()> {
+    let p256dh = B64.decode(&args.p256dh)?;
+    let auth: [u8; 16] = B64.decode(&args.auth)?.try_into().map_err(|_| anyhow::anyhow!("--auth must be 16 bytes"))?;
+    let reminder = scheduler::push::payload::reminder("pump", uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), "en", false);
+    let body = serde_json::to_vec(&reminder)?;
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let started = Instant::now();
+    let ok: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (body, p256dh) = (&body, &p256dh);
+                let share = args.requests / threads + usize::from(t < args.requests % threads);
+                scope.spawn(move || {
+                    (0..share).filter(|_| scheduler::push::ece::encrypt(body, p256dh, &auth).is_ok()).count()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({"requests": args.requests, "ok": ok, "threads": threads, "seconds": seconds, "rps": ok as f64 / seconds})
+    );
+    anyhow::ensure!(ok == args.requests, "{} of {} payloads failed to encrypt", args.requests - ok, args.requests);
+    Ok(())
+}

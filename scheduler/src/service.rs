@@ -68,18 +68,7 @@ impl Scheduler {
                     Ok(outcome) => {
                         context.metrics.ticks.with_label_values(&["ok"]).inc();
                         if outcome != tick::TickOutcome::default() {
-                            tracing::info!(
-                                claimed = outcome.claimed,
-                                missed = outcome.missed,
-                                leased = outcome.leased,
-                                attempted = outcome.attempted,
-                                delivered = outcome.delivered,
-                                retried = outcome.retried,
-                                failed = outcome.failed,
-                                pruned = outcome.pruned,
-                                expired = outcome.expired,
-                                "claim tick"
-                            );
+                            outcome.log("claim tick");
                         }
                     }
                     Err(e) => {

@@ -6,7 +6,6 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{delivery, device, occurrence, record, user};
-use futures_util::StreamExt;
 use platform::{Database, PushSettings};
 use rand::Rng;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
@@ -109,6 +108,22 @@ pub struct TickOutcome {
 }
 
 impl TickOutcome {
+    /// Logs the counts at info level, as `what`.
+    pub fn log(&self, what: &str) {
+        tracing::info!(
+            claimed = self.claimed,
+            missed = self.missed,
+            leased = self.leased,
+            attempted = self.attempted,
+            delivered = self.delivered,
+            retried = self.retried,
+            failed = self.failed,
+            pruned = self.pruned,
+            expired = self.expired,
+            "{what}"
+        );
+    }
+
     fn add(&mut self, other: &TickOutcome) {
         self.claimed += other.claimed;
         self.missed += other.missed;
@@ -139,13 +154,12 @@ async fn step(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<TickOutco
 }
 
 /// What the claim tick runs: fan-out and delivery batches at the current time for as long as they come back
-/// full, the two side by side, so a morning burst drains at full speed rather than one batch a tick.
-/// `progress` is called after every batch (the scheduler's liveness); the backlog is measured once, at the end.
+/// full, the two side by side, so a morning burst drains at full speed rather than one batch a tick. Sends
+/// run while the next batch is claimed and earlier outcomes are recorded; on SQLite the three take turns for
+/// the one writer through [`platform::db::begin_write`]. `progress` is called after every batch (the
+/// scheduler's liveness); the backlog is measured once, at the end.
 #[tracing::instrument(skip_all)]
 pub async fn drain(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<TickOutcome> {
-    if ctx.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
-        return drain_in_turns(ctx, progress).await;
-    }
     let fanning = std::sync::atomic::AtomicBool::new(true);
     let fan = async {
         let mut total = TickOutcome::default();
@@ -163,23 +177,26 @@ pub async fn drain(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<Tic
         fanning.store(false, std::sync::atomic::Ordering::Release);
         result
     };
-    let send = async {
+    let (fanning, progress) = (&fanning, &progress);
+    let send = pipeline(ctx, Utc::now(), |sender| async move {
         let mut total = TickOutcome::default();
         loop {
             let more_coming = fanning.load(std::sync::atomic::Ordering::Acquire);
-            let mut out = TickOutcome::default();
-            deliver(ctx, Utc::now(), &mut out).await?;
+            let now = Utc::now();
+            let jobs = claim(ctx, now).await?;
             progress();
-            total.add(&out);
-            if !full_batch(ctx, out.leased) && !more_coming {
+            let leased = jobs.len();
+            total.leased += leased;
+            sender.start(jobs, now).await;
+            if !full_batch(ctx, leased) && !more_coming {
                 return anyhow::Ok(total);
             }
-            if out.leased == 0 {
+            if leased == 0 {
                 // The fan-out has not committed its batch yet.
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
         }
-    };
+    });
     let (fanned, sent) = tokio::join!(fan, send);
     let mut total = fanned?;
     total.add(&sent?);
@@ -190,21 +207,6 @@ pub async fn drain(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<Tic
 /// Whether a batch came back full, so more may be waiting.
 fn full_batch(ctx: &TickContext, n: usize) -> bool {
     n as u64 >= ctx.push.batch
-}
-
-/// SQLite has one writer, and its busy handler sleeps: a fan-out loop beside the delivery loop would take the
-/// lock again and again while the other slept. So on SQLite the two take turns, a batch each.
-async fn drain_in_turns(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<TickOutcome> {
-    let mut total = TickOutcome::default();
-    loop {
-        let out = step(ctx, Utc::now()).await?;
-        progress();
-        total.add(&out);
-        if !full_batch(ctx, out.claimed) && !full_batch(ctx, out.leased) {
-            ctx.metrics.backlog.set(backlog(ctx, Utc::now()).await? as i64);
-            return Ok(total);
-        }
-    }
 }
 
 /// Due occurrences and deliveries still waiting after a tick: a growing backlog means the schedulers fall behind.
@@ -362,8 +364,36 @@ pub fn backoff(attempt: i32) -> Duration {
     Duration::milliseconds((jittered * 1000.0) as i64)
 }
 
-/// Claims due deliveries with a lease, sends them and records each outcome.
+/// Claims one batch of due deliveries with a lease, sends them and records each outcome.
 pub async fn deliver(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcome) -> anyhow::Result<()> {
+    let sent = pipeline(ctx, now, |sender| async move {
+        let jobs = claim(ctx, now).await?;
+        let leased = jobs.len();
+        sender.start(jobs, now).await;
+        Ok(TickOutcome { leased, ..TickOutcome::default() })
+    })
+    .await?;
+    out.add(&sent);
+    if sent.leased > 0 {
+        sent.log("deliveries sent");
+    }
+    Ok(())
+}
+
+/// A leased delivery with what sending it needs.
+struct Job {
+    delivery: delivery::Model,
+    device: Option<device::Model>,
+    occurrence: Option<occurrence::Model>,
+    inflamed: bool,
+    broadcast: Option<entity::broadcast::Model>,
+}
+
+/// A delivery after its send, with the push service's answer (none when it went stale unsent).
+type Finished = (delivery::Model, Option<SendOutcome>);
+
+/// Leases one batch of due deliveries to this process and loads what sending them needs.
+async fn claim(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<Vec<Job>> {
     let txn = platform::db::begin_write(&ctx.db).await?;
     let claimable = Condition::all()
         .add(waiting())
@@ -378,9 +408,8 @@ pub async fn deliver(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
         .await?;
     if claimed.is_empty() {
         txn.commit().await?;
-        return Ok(());
+        return Ok(Vec::new());
     }
-    out.leased += claimed.len();
     let ids: Vec<Uuid> = claimed.iter().map(|d| d.id).collect();
     delivery::Entity::update_many()
         .col_expr(delivery::Column::LeaseUntil, Expr::value(now + Duration::seconds(ctx.push.lease_s as i64)))
@@ -416,58 +445,91 @@ pub async fn deliver(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
         .into_iter()
         .map(|b| (b.id, b))
         .collect();
-
-    // Each send is its own task, so encryption and signing spread over every worker thread; outcomes are
-    // written a few at a time as sends finish, so a process killed mid-batch leaves at most a chunk of sent
-    // but unrecorded deliveries (sent again once their lease ends: a reminder is never lost).
-    let shared = std::sync::Arc::new(ctx.clone());
-    let started = std::time::Instant::now();
-    let sends = claimed.into_iter().map(|d| {
-        let device = devices.get(&d.device_id).cloned();
-        let occ = occurrences.get(&d.occurrence_id).cloned();
-        let inflamed = inflamed.contains(&d.user_id);
-        let broadcast = occ.as_ref().and_then(|o| broadcasts.get(&o.routine_id)).cloned();
-        let ctx = shared.clone();
-        tokio::spawn(async move {
-            let outcome = match (&device, &occ) {
-                _ if now >= d.expires_at => None,
-                (Some(device), Some(occ)) => Some(send(&ctx, device, occ, inflamed, broadcast.as_ref()).await),
-                _ => Some(SendOutcome::Gone { status: 0, reason: "the device was removed".into() }),
-            };
-            (d, outcome)
-        })
-    });
-    let mut finished = futures_util::stream::iter(sends).buffer_unordered(SEND_CONCURRENCY).ready_chunks(RECORD_CHUNK);
-    while let Some(chunk) = finished.next().await {
-        let mut results = Vec::with_capacity(chunk.len());
-        for joined in chunk {
-            match joined {
-                Ok(result) => results.push(result),
-                // The delivery stays leased and is sent again once the lease ends.
-                Err(e) => tracing::error!(error = %e, "a push send task failed"),
+    Ok(claimed
+        .into_iter()
+        .map(|d| {
+            let occurrence = occurrences.get(&d.occurrence_id).cloned();
+            Job {
+                device: devices.get(&d.device_id).cloned(),
+                inflamed: inflamed.contains(&d.user_id),
+                broadcast: occurrence.as_ref().and_then(|o| broadcasts.get(&o.routine_id)).cloned(),
+                occurrence,
+                delivery: d,
             }
+        })
+        .collect())
+}
+
+/// Starts sends: each its own task, so encryption and signing spread over every worker thread, and at most
+/// [`SEND_CONCURRENCY`] in flight in this process however many batches feed it.
+struct Sender {
+    ctx: std::sync::Arc<TickContext>,
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+    finished: tokio::sync::mpsc::UnboundedSender<Finished>,
+}
+
+impl Sender {
+    /// Starts every job's send, each once a slot is free; returns when the last one has started.
+    async fn start(&self, jobs: Vec<Job>, now: DateTime<Utc>) {
+        for job in jobs {
+            let Ok(slot) = self.slots.clone().acquire_owned().await else {
+                return;
+            };
+            let (ctx, finished) = (self.ctx.clone(), self.finished.clone());
+            tokio::spawn(async move {
+                let outcome = match (&job.device, &job.occurrence) {
+                    _ if now >= job.delivery.expires_at => None,
+                    (Some(device), Some(occ)) => {
+                        Some(send(&ctx, device, occ, job.inflamed, job.broadcast.as_ref()).await)
+                    }
+                    _ => Some(SendOutcome::Gone { status: 0, reason: "the device was removed".into() }),
+                };
+                drop(slot);
+                // Without a recorder the tick has failed: the delivery stays leased and is sent again once the
+                // lease ends.
+                let _ = finished.send((job.delivery, outcome));
+            });
         }
-        // Outcomes are timed when they are recorded: a Retry-After counts from the answer, not the claim.
-        let at = now + Duration::from_std(started.elapsed()).unwrap_or_default();
-        record_outcomes(ctx, at, results, out).await?;
     }
-    tracing::info!(
-        attempted = out.attempted,
-        delivered = out.delivered,
-        retried = out.retried,
-        failed = out.failed,
-        pruned = out.pruned,
-        expired = out.expired,
-        "deliveries sent"
-    );
-    Ok(())
+}
+
+/// Runs `feed` with a [`Sender`] while a recorder writes the outcomes of finished sends a chunk at a time, so
+/// sending never waits for the database; returns once every started send is recorded. A process killed
+/// midway leaves at most the sends in flight and one chunk sent but unrecorded: those are sent again once
+/// their lease ends, so a reminder is never lost.
+async fn pipeline<F, Fut>(ctx: &TickContext, now: DateTime<Utc>, feed: F) -> anyhow::Result<TickOutcome>
+where
+    F: FnOnce(Sender) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<TickOutcome>>,
+{
+    let (finished, mut done) = tokio::sync::mpsc::unbounded_channel::<Finished>();
+    let sender = Sender {
+        ctx: std::sync::Arc::new(ctx.clone()),
+        slots: std::sync::Arc::new(tokio::sync::Semaphore::new(SEND_CONCURRENCY)),
+        finished,
+    };
+    let record = async {
+        let started = std::time::Instant::now();
+        let mut out = TickOutcome::default();
+        let mut chunk = Vec::with_capacity(RECORD_CHUNK);
+        while done.recv_many(&mut chunk, RECORD_CHUNK).await > 0 {
+            // Outcomes are timed when they are recorded: a Retry-After counts from the answer, not the claim.
+            let at = now + Duration::from_std(started.elapsed()).unwrap_or_default();
+            record_outcomes(ctx, at, std::mem::take(&mut chunk), &mut out).await?;
+        }
+        anyhow::Ok(out)
+    };
+    // The recorder ends when the feed has dropped its sender and every started send has finished.
+    let (mut fed, recorded) = tokio::try_join!(feed(sender), record)?;
+    fed.add(&recorded);
+    Ok(fed)
 }
 
 /// How many pushes one process has in flight at once.
 pub const SEND_CONCURRENCY: usize = 64;
 
-/// How many finished sends are recorded together.
-const RECORD_CHUNK: usize = 32;
+/// At most this many finished sends are recorded together.
+const RECORD_CHUNK: usize = 128;
 
 async fn inflamed_users(
     ctx: &TickContext,
@@ -532,44 +594,52 @@ async fn send(
     }
 }
 
-/// Records finished sends: the delivered ones of a chunk together, the rest one by one.
+/// Records finished sends in one transaction: the delivered ones of a chunk together, the rest one by one.
 async fn record_outcomes(
     ctx: &TickContext,
     now: DateTime<Utc>,
-    results: Vec<(delivery::Model, Option<SendOutcome>)>,
+    results: Vec<Finished>,
     out: &mut TickOutcome,
 ) -> anyhow::Result<()> {
     let (delivered, others): (Vec<_>, Vec<_>) =
         results.into_iter().partition(|(_, outcome)| matches!(outcome, Some(SendOutcome::Delivered)));
     let delivered: Vec<delivery::Model> = delivered.into_iter().map(|(d, _)| d).collect();
-    record_delivered(ctx, now, &delivered, out).await?;
-    for (d, outcome) in others {
-        record_outcome(ctx, now, d, outcome, out).await?;
-    }
-    Ok(())
-}
-
-/// Records deliveries the push service accepted, in one transaction of two statements.
-async fn record_delivered(
-    ctx: &TickContext,
-    now: DateTime<Utc>,
-    delivered: &[delivery::Model],
-    out: &mut TickOutcome,
-) -> anyhow::Result<()> {
-    if delivered.is_empty() {
-        return Ok(());
-    }
-    let device_ids: HashSet<Uuid> = delivered.iter().map(|d| d.device_id).collect();
     let txn = platform::db::begin_write(&ctx.db).await?;
     if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
         // A PostgreSQL crash may forget the last moments of outcomes: those deliveries are sent again once
         // their lease ends (a duplicate, never a loss). A scheduler crash loses nothing: the server has them.
         txn.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
     }
+    record_delivered(ctx, &txn, now, &delivered).await?;
+    out.attempted += delivered.len();
+    out.delivered += delivered.len();
+    let mut settled: Vec<_> = delivered.into_iter().map(|d| (d, status::DELIVERED, false)).collect();
+    for (d, outcome) in others {
+        let (new_status, gone) = record_outcome(ctx, &txn, now, &d, outcome, out).await?;
+        settled.push((d, new_status, gone));
+    }
+    txn.commit().await?;
+    for (d, new_status, gone) in settled {
+        count(ctx, now, &d, new_status, gone);
+    }
+    Ok(())
+}
+
+/// Records deliveries the push service accepted: two statements.
+async fn record_delivered(
+    ctx: &TickContext,
+    txn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    delivered: &[delivery::Model],
+) -> anyhow::Result<()> {
+    if delivered.is_empty() {
+        return Ok(());
+    }
+    let device_ids: HashSet<Uuid> = delivered.iter().map(|d| d.device_id).collect();
     device::Entity::update_many()
         .col_expr(device::Column::LastSuccessAt, Expr::value(now))
         .filter(device::Column::Id.is_in(device_ids))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     delivery::Entity::update_many()
         .col_expr(delivery::Column::Status, Expr::value(status::DELIVERED))
@@ -584,14 +654,8 @@ async fn record_delivered(
         .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
         .filter(delivery::Column::Id.is_in(delivered.iter().map(|d| d.id)))
         .filter(delivery::Column::LeasedBy.eq(ctx.instance.clone()))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    txn.commit().await?;
-    for d in delivered {
-        out.attempted += 1;
-        out.delivered += 1;
-        count(ctx, now, d, status::DELIVERED, false);
-    }
     Ok(())
 }
 
@@ -612,14 +676,16 @@ fn count(ctx: &TickContext, now: DateTime<Utc>, d: &delivery::Model, new_status:
     }
 }
 
-/// Records one finished send (or one that went stale unsent); accepted ones go through [`record_delivered`].
+/// Records one send that was not accepted (or went stale unsent); returns the delivery's new status and
+/// whether its device is gone. Accepted ones go through [`record_delivered`].
 async fn record_outcome(
     ctx: &TickContext,
+    txn: &impl ConnectionTrait,
     now: DateTime<Utc>,
-    d: delivery::Model,
+    d: &delivery::Model,
     outcome: Option<SendOutcome>,
     out: &mut TickOutcome,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(&'static str, bool)> {
     let attempts = d.attempts + i32::from(outcome.is_some());
     let (new_status, next_attempt, last_status, last_error) = match &outcome {
         None => {
@@ -631,18 +697,23 @@ async fn record_outcome(
                 Some("the reminder went stale before it could be delivered".to_owned()),
             )
         }
-        Some(SendOutcome::Delivered) => return record_delivered(ctx, now, std::slice::from_ref(&d), out).await,
+        Some(SendOutcome::Delivered) => {
+            record_delivered(ctx, txn, now, std::slice::from_ref(d)).await?;
+            out.attempted += 1;
+            out.delivered += 1;
+            return Ok((status::DELIVERED, false));
+        }
         Some(SendOutcome::Gone { status: code, reason }) => {
             out.pruned += 1;
             tracing::info!(device.id = %d.device_id, "push target gone; device removed");
-            device::Entity::delete_by_id(d.device_id).exec(&ctx.db).await?;
+            device::Entity::delete_by_id(d.device_id).exec(txn).await?;
             delivery::Entity::update_many()
                 .col_expr(delivery::Column::Status, Expr::value(status::PRUNED))
                 .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
                 .filter(delivery::Column::DeviceId.eq(d.device_id))
                 .filter(delivery::Column::Status.is_in([status::PENDING, status::RETRYING]))
                 .filter(delivery::Column::Id.ne(d.id))
-                .exec(&ctx.db)
+                .exec(txn)
                 .await?;
             (status::PRUNED, d.next_attempt_at, Some(i32::from(*code)), Some(reason.clone()))
         }
@@ -671,7 +742,6 @@ async fn record_outcome(
     if outcome.is_some() {
         out.attempted += 1;
     }
-    count(ctx, now, &d, new_status, matches!(outcome, Some(SendOutcome::Gone { .. })));
     delivery::Entity::update_many()
         .col_expr(delivery::Column::Status, Expr::value(new_status))
         .col_expr(delivery::Column::Attempts, Expr::value(attempts))
@@ -683,7 +753,7 @@ async fn record_outcome(
         .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
         .filter(delivery::Column::Id.eq(d.id))
         .filter(delivery::Column::LeasedBy.eq(ctx.instance.clone()))
-        .exec(&ctx.db)
+        .exec(txn)
         .await?;
-    Ok(())
+    Ok((new_status, matches!(outcome, Some(SendOutcome::Gone { .. }))))
 }
