@@ -610,9 +610,7 @@ async fn record_outcomes(
         // their lease ends (a duplicate, never a loss). A scheduler crash loses nothing: the server has them.
         txn.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
     }
-    record_delivered(ctx, &txn, now, &delivered).await?;
-    out.attempted += delivered.len();
-    out.delivered += delivered.len();
+    record_delivered(ctx, &txn, now, &delivered, out).await?;
     let mut settled: Vec<_> = delivered.into_iter().map(|d| (d, status::DELIVERED, false)).collect();
     for (d, outcome) in others {
         let (new_status, gone) = record_outcome(ctx, &txn, now, &d, outcome, out).await?;
@@ -631,10 +629,13 @@ async fn record_delivered(
     txn: &impl ConnectionTrait,
     now: DateTime<Utc>,
     delivered: &[delivery::Model],
+    out: &mut TickOutcome,
 ) -> anyhow::Result<()> {
     if delivered.is_empty() {
         return Ok(());
     }
+    out.attempted += delivered.len();
+    out.delivered += delivered.len();
     let device_ids: HashSet<Uuid> = delivered.iter().map(|d| d.device_id).collect();
     device::Entity::update_many()
         .col_expr(device::Column::LastSuccessAt, Expr::value(now))
@@ -698,9 +699,7 @@ async fn record_outcome(
             )
         }
         Some(SendOutcome::Delivered) => {
-            record_delivered(ctx, txn, now, std::slice::from_ref(d)).await?;
-            out.attempted += 1;
-            out.delivered += 1;
+            record_delivered(ctx, txn, now, std::slice::from_ref(d), out).await?;
             return Ok((status::DELIVERED, false));
         }
         Some(SendOutcome::Gone { status: code, reason }) => {
