@@ -9,6 +9,16 @@ mod wire;
 
 use clap::{Parser, Subcommand};
 
+/// The devices' shared public key (base64url uncompressed point) and auth secret (base64url): what seeded
+/// devices carry and what payloads are encrypted for. A base64url value may begin with '-'.
+#[derive(clap::Args)]
+pub struct DeviceKeys {
+    #[arg(long, allow_hyphen_values = true)]
+    p256dh: String,
+    #[arg(long, allow_hyphen_values = true)]
+    auth: String,
+}
+
 #[derive(Parser)]
 #[command(name = "milkflow-bench", about = "Benchmark and drill tools of milkflow")]
 struct Cli {

@@ -22,11 +22,8 @@ pub struct Args {
     /// The sink's base URL: each device's endpoint is `{endpoint}/{device}`.
     #[arg(long)]
     endpoint: String,
-    /// The devices' shared public key (base64url uncompressed point) and auth secret.
-    #[arg(long, allow_hyphen_values = true)]
-    p256dh: String,
-    #[arg(long, allow_hyphen_values = true)]
-    auth: String,
+    #[command(flatten)]
+    keys: crate::DeviceKeys,
     /// Every n-th device is gone (its endpoint starts with `gone-`); 0 for none.
     #[arg(long, default_value_t = 0)]
     gone_every: usize,
@@ -72,8 +69,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 user_id: Set(id),
                 platform: Set("web".into()),
                 target: Set(format!("{}/{name}", args.endpoint.trim_end_matches('/'))),
-                p256dh: Set(Some(args.p256dh.clone())),
-                auth: Set(Some(args.auth.clone())),
+                p256dh: Set(Some(args.keys.p256dh.clone())),
+                auth: Set(Some(args.keys.auth.clone())),
                 name: Set(None),
                 locale: Set("en".into()),
                 created_at: Set(now),

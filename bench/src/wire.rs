@@ -16,20 +16,17 @@ pub struct Args {
     requests: usize,
     #[arg(long, default_value_t = scheduler::tick::SEND_CONCURRENCY)]
     concurrency: usize,
-    /// The device key (base64url uncompressed point) and auth secret the payloads are encrypted for.
-    #[arg(long, allow_hyphen_values = true)]
-    p256dh: String,
-    #[arg(long, allow_hyphen_values = true)]
-    auth: String,
+    #[command(flatten)]
+    keys: crate::DeviceKeys,
 }
 
 /// Distinct encrypted payloads, sent round-robin.
 const DISTINCT: usize = 1000;
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let public = web_push_native::p256::PublicKey::from_sec1_bytes(&B64.decode(&args.p256dh)?)?;
+    let public = web_push_native::p256::PublicKey::from_sec1_bytes(&B64.decode(&args.keys.p256dh)?)?;
     let mut auth = web_push_native::Auth::default();
-    auth.copy_from_slice(&B64.decode(&args.auth)?);
+    auth.copy_from_slice(&B64.decode(&args.keys.auth)?);
     let payloads: Vec<Vec<u8>> = (0..DISTINCT)
         .map(|_| {
             let reminder =
@@ -83,19 +80,17 @@ pub struct EncryptArgs {
     /// Threads encrypting side by side (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
-    /// The device key (base64url uncompressed point) and auth secret the payloads are encrypted for.
-    #[arg(long, allow_hyphen_values = true)]
-    p256dh: String,
-    #[arg(long, allow_hyphen_values = true)]
-    auth: String,
+    #[command(flatten)]
+    keys: crate::DeviceKeys,
 }
 
 /// The encryption limit: the scheduler's RFC 8291 encryption alone (a fresh ephemeral key pair and ECDH
 /// agreement per message, as the RFC requires) on every core, nothing sent. The wire limit leaves this work
 /// out; the scheduler cannot.
 pub fn encrypt(args: EncryptArgs) -> anyhow::Result<()> {
-    let p256dh = B64.decode(&args.p256dh)?;
-    let auth: [u8; 16] = B64.decode(&args.auth)?.try_into().map_err(|_| anyhow::anyhow!("--auth must be 16 bytes"))?;
+    let p256dh = B64.decode(&args.keys.p256dh)?;
+    let auth: [u8; 16] =
+        B64.decode(&args.keys.auth)?.try_into().map_err(|_| anyhow::anyhow!("--auth must be 16 bytes"))?;
     let reminder = scheduler::push::payload::reminder("pump", uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), "en", false);
     let body = serde_json::to_vec(&reminder)?;
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
