@@ -33,6 +33,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Login and registration limits; `None` when turned off.
     pub auth_limits: Option<crate::ratelimit::AuthLimits>,
+    /// Accounts recently read for token checks.
+    pub accounts: crate::auth::AccountCache,
 }
 
 /// A built API server, with the embedded scheduler when asked for.
@@ -88,6 +90,7 @@ impl Application {
             push_allow_insecure: settings.push.allow_insecure,
             metrics,
             auth_limits: crate::ratelimit::AuthLimits::new(settings.auth_rate_limit_per_minute),
+            accounts: Default::default(),
         });
         let listener = TcpListener::bind(settings.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on MILKFLOW_LISTEN={}: {e}", settings.listen))?;

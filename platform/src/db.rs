@@ -42,9 +42,24 @@ const MIGRATION_LOCK_ID: i64 = 0x6d69_6c6b_666c_6f77;
 /// before the request gets its 503, so it is short: an answer soon beats a hung phone.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// A pooled connection idle at least this long is pinged before a request gets it; a busy one is not.
+///
+/// Pinging on every acquire (the pool's default) doubled each statement's round trips: on SQLite each is a
+/// hand-off to the connection's own thread and back, which a profile of `GET /v1/pump-sessions` put at 40%
+/// of the API's CPU. A connection that breaks while busy (the database restarting) fails its statement with an
+/// error that [`is_unavailable`] turns into a 503, and the pool replaces it.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
+/// Rows a SQLite connection's thread may hand over before the reader takes them. It holds a whole page of the
+/// largest list (200 and the one that tells whether more follow), so the thread never stops mid-page to wait.
+const ROW_BUFFER_SIZE: usize = 256;
+
 fn options(url: &str, kind: DatabaseKind, max_connections: u32) -> ConnectOptions {
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.sqlx_logging(false).acquire_timeout(ACQUIRE_TIMEOUT).connect_timeout(ACQUIRE_TIMEOUT);
+    opts.sqlx_logging(false)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
     match kind {
         DatabaseKind::Sqlite => {
             opts.max_connections(max_connections.min(8)).map_sqlx_sqlite_opts(|o| {
@@ -53,6 +68,7 @@ fn options(url: &str, kind: DatabaseKind, max_connections: u32) -> ConnectOption
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .row_buffer_size(ROW_BUFFER_SIZE)
             });
             opts.map_sqlx_sqlite_pool_opts(|pool| pool.after_connect(|conn, _| Box::pin(keep_query_plans(conn))));
         }
@@ -98,9 +114,31 @@ fn query_plan_stability(
     }
 }
 
+/// Turns off SQLite's memory statistics for this process, once, before its first connection.
+///
+/// With them on, every allocation and free inside SQLite takes one process-wide mutex. Listing a page of 50
+/// copies each row's values out of SQLite (and the request frees them), so the connections' threads and the
+/// request threads queued on that mutex: a profile of `GET /v1/pump-sessions` put a fifth of the API's CPU
+/// there, mostly sleeping on it. Nothing here reads the statistics.
+fn sqlite_without_memory_statistics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: SQLITE_CONFIG_MEMSTATUS takes one int. Before SQLite is initialised it changes the setting; after
+        // (another connection in this process came first) SQLite leaves it and answers SQLITE_MISUSE.
+        let rc =
+            unsafe { libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int) };
+        if rc != libsqlite3_sys::SQLITE_OK {
+            tracing::debug!(rc, "SQLite was initialised before its memory statistics could be turned off");
+        }
+    });
+}
+
 /// Connects to the database at `url`.
 #[tracing::instrument(skip_all, fields(kind = ?kind))]
 pub async fn connect(url: &str, kind: DatabaseKind, max_connections: u32) -> Result<Database, DbErr> {
+    if kind == DatabaseKind::Sqlite {
+        sqlite_without_memory_statistics();
+    }
     sea_orm::Database::connect(options(url, kind, max_connections)).await
 }
 

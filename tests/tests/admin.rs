@@ -102,6 +102,8 @@ async fn disabling_ends_her_sessions_and_reminders_and_enabling_restores_them(ap
     assert_eq!(app.count("occurrences", "state = 'planned'").await, 1);
     let r = app.post_auth(&format!("/admin/v1/users/{id}/disable"), &json!({}), &admin).await;
     assert_eq!((r.status.as_u16(), r.body["status"].as_str()), (200, Some("disabled")));
+    // At once, though her account was read for the routine just before (the API keeps accounts briefly).
+    app.get("/v1/pump-sessions", Some(token)).await.assert_problem(401);
     app.get("/v1/me", Some(token)).await.assert_problem(401);
     app.post("/v1/auth/refresh", &json!({"refresh_token": refresh})).await.assert_problem(401);
     app.login(&email, PASSWORD).await.assert_problem(401);

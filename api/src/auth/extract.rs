@@ -5,14 +5,28 @@ use domain::Role;
 use entity::user;
 use futures_util::future::LocalBoxFuture;
 use sea_orm::EntityTrait;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::startup::AppState;
 
-/// The authenticated account behind a valid access token, loaded fresh so a deleted or disabled account stops at once.
+/// What a request knows of its account: who she is and the preferences that shape answers.
+///
+/// It comes from [`AccountCache`], so it may be up to [`ACCOUNT_FRESH_FOR`] old. Whatever shows or changes the
+/// account itself (`/v1/me`, the export) reads her row afresh.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: Uuid,
+    pub timezone: String,
+    pub volume_unit: String,
+}
+
+/// The authenticated, active account behind a valid access token.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
-    pub user: user::Model,
+    pub user: Account,
     pub role: Role,
 }
 
@@ -21,6 +35,66 @@ pub struct AuthUser {
 pub struct AdminUser(pub AuthUser);
 
 const INVALID: &str = "the access token is missing, invalid or expired";
+
+/// How long an account read for a token check is used again without reading her row.
+///
+/// A change made through this process (disabling, erasing, a new role or profile) takes effect at once, as it
+/// calls [`AccountCache::forget`]; one made through another API process takes effect within this time. Reading
+/// the account on every request capped the API at one query's rate before any work was done.
+pub const ACCOUNT_FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// Accounts kept at most; past it the least used go first.
+const MAX_CACHED_ACCOUNTS: u64 = 100_000;
+
+/// Active accounts recently read for token checks, so a phone's burst of requests does not read her row for
+/// each one (see [`ACCOUNT_FRESH_FOR`]).
+pub struct AccountCache {
+    accounts: moka::sync::Cache<Uuid, AuthUser>,
+    /// Counts [`AccountCache::forget`] calls: a read that began before one must not store what it read.
+    forgets: AtomicU64,
+}
+
+impl Default for AccountCache {
+    fn default() -> Self {
+        Self::with_lifetime(ACCOUNT_FRESH_FOR)
+    }
+}
+
+impl AccountCache {
+    pub fn with_lifetime(fresh_for: Duration) -> Self {
+        let accounts = moka::sync::Cache::builder().max_capacity(MAX_CACHED_ACCOUNTS).time_to_live(fresh_for).build();
+        Self { accounts, forgets: AtomicU64::new(0) }
+    }
+
+    /// The active account `id`, from memory if read recently, or `None` when it is absent or not active.
+    pub async fn active(&self, db: &platform::db::Database, id: Uuid) -> Result<Option<AuthUser>, ApiError> {
+        if let Some(found) = self.accounts.get(&id) {
+            return Ok(Some(found));
+        }
+        let forgets_before = self.forgets.load(Ordering::Acquire);
+        let Some(row) = user::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
+        if row.status != domain::UserStatus::Active.as_str() {
+            return Ok(None);
+        }
+        let role = Role::parse(&row.role).map_err(|e| anyhow::anyhow!("stored role: {e}"))?;
+        let found = AuthUser { user: Account { id, timezone: row.timezone, volume_unit: row.volume_unit }, role };
+        self.store_unless_forgotten(forgets_before, found.clone());
+        Ok(Some(found))
+    }
+
+    /// Stores `found`, unless an account was forgotten since the read that found it began (it may be older).
+    fn store_unless_forgotten(&self, forgets_before: u64, found: AuthUser) {
+        if self.forgets.load(Ordering::Acquire) == forgets_before {
+            self.accounts.insert(found.user.id, found);
+        }
+    }
+
+    /// Drops what is known of account `id`: call it after committing a change to her status, role or profile.
+    pub fn forget(&self, id: Uuid) {
+        self.forgets.fetch_add(1, Ordering::AcqRel);
+        self.accounts.invalidate(&id);
+    }
+}
 
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
@@ -38,13 +112,7 @@ impl FromRequest for AuthUser {
         Box::pin(async move {
             let state = state.ok_or_else(|| anyhow::anyhow!("application state missing"))?;
             let claims = token.and_then(|t| state.jwt.verify(&t)).ok_or(ApiError::Unauthorized(INVALID))?;
-            let user = user::Entity::find_by_id(claims.sub)
-                .one(&state.db)
-                .await?
-                .filter(|u| u.status == domain::UserStatus::Active.as_str())
-                .ok_or(ApiError::Unauthorized(INVALID))?;
-            let role = Role::parse(&user.role).map_err(|e| anyhow::anyhow!("stored role: {e}"))?;
-            Ok(AuthUser { user, role })
+            state.accounts.active(&state.db, claims.sub).await?.ok_or(ApiError::Unauthorized(INVALID))
         })
     }
 }
@@ -62,9 +130,44 @@ impl FromRequest for AdminUser {
     }
 }
 
+impl AuthUser {
+    /// Her account row as it stands now, for answers that show or change it.
+    pub async fn fresh(&self, db: &platform::db::Database) -> Result<user::Model, ApiError> {
+        user::Entity::find_by_id(self.user.id)
+            .one(db)
+            .await?
+            .filter(|u| u.status == domain::UserStatus::Active.as_str())
+            .ok_or(ApiError::Unauthorized(INVALID))
+    }
+}
+
 impl AdminUser {
     /// The admin behind this request, for the audit log.
     pub fn actor(&self, req: &HttpRequest) -> crate::services::audit::Actor {
         crate::services::audit::Actor::of(self.0.user.id, req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn someone(id: Uuid) -> AuthUser {
+        AuthUser { user: Account { id, timezone: "UTC".into(), volume_unit: "ml".into() }, role: Role::User }
+    }
+
+    #[test]
+    fn a_read_that_began_before_a_forget_is_not_stored() {
+        let cache = AccountCache::default();
+        let (id, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let before = cache.forgets.load(Ordering::Acquire);
+        cache.forget(other);
+        cache.store_unless_forgotten(before, someone(id));
+        assert!(cache.accounts.get(&id).is_none(), "it may have been read before the change was committed");
+        let now = cache.forgets.load(Ordering::Acquire);
+        cache.store_unless_forgotten(now, someone(id));
+        assert!(cache.accounts.get(&id).is_some());
+        cache.forget(id);
+        assert!(cache.accounts.get(&id).is_none());
     }
 }

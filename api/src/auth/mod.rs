@@ -5,5 +5,5 @@ pub mod jwt;
 pub mod password;
 pub mod refresh;
 
-pub use extract::{AdminUser, AuthUser};
+pub use extract::{Account, AccountCache, AdminUser, AuthUser};
 pub use jwt::JwtKeys;

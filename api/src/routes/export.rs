@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
+use domain::VolumeUnit;
 use entity::record;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Map, Value, json};
@@ -12,7 +13,7 @@ use std::io::Write;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
 use crate::routes::me::UserView;
-use crate::routes::records::{unit_of, view};
+use crate::routes::records::view;
 use crate::services::records::Collection;
 use crate::startup::AppState;
 
@@ -106,7 +107,8 @@ pub async fn export(
         .order_by_asc(record::Column::Id)
         .all(&state.db)
         .await?;
-    let unit = unit_of(&auth);
+    let me = auth.fresh(&state.db).await?;
+    let unit = VolumeUnit::parse(&me.volume_unit).unwrap_or_default();
     let mut by_collection: Map<String, Value> =
         Collection::ALL.iter().map(|c| (c.name().to_owned(), json!([]))).collect();
     for row in &rows {
@@ -115,7 +117,7 @@ pub async fn export(
         }
     }
     tracing::info!(records = rows.len(), csv, "data export");
-    let account = serde_json::to_value(UserView::from(auth.user.clone())).map_err(anyhow::Error::from)?;
+    let account = serde_json::to_value(UserView::from(me)).map_err(anyhow::Error::from)?;
     if !csv {
         let mut doc = Map::new();
         doc.insert("exported_at".into(), json!(Utc::now()));

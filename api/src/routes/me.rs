@@ -109,8 +109,8 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
         (status = 200, body = UserView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_me(auth: AuthUser) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(UserView::from(auth.user)))
+pub async fn get_me(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(UserView::from(auth.fresh(&state.db).await?)))
 }
 
 /// Changes her display name, time zone, volume unit or quiet hours.
@@ -134,7 +134,8 @@ pub async fn patch_me(
         }),
         quiet_hours: req.quiet_hours.map(|q| q.map(|q| (q.start, q.end))),
     };
-    let updated = accounts::update_profile(&state.db, auth.user, change, Utc::now()).await?;
+    let updated = accounts::update_profile(&state.db, auth.fresh(&state.db).await?, change, Utc::now()).await?;
+    state.accounts.forget(updated.id);
     Ok(HttpResponse::Ok().json(UserView::from(updated)))
 }
 
@@ -143,5 +144,6 @@ pub async fn patch_me(
     responses((status = 204, description = "Erased")))]
 pub async fn delete_me(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
     accounts::erase(&state.db, auth.user.id).await?;
+    state.accounts.forget(auth.user.id);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -70,10 +70,12 @@ pub async fn upcoming(
     let row = records::find_live(&state.db, auth.user.id, Collection::Routines, id).await?.ok_or(ApiError::NotFound)?;
     let body: serde_json::Value = serde_json::from_str(&row.data).map_err(anyhow::Error::from)?;
     let routine = Routine::parse(&body).map_err(|e| anyhow::anyhow!("stored routine invalid: {e:?}"))?;
-    let tz = TimeZoneName::parse(&auth.user.timezone).unwrap_or_default();
+    // Her zone and quiet hours as they stand now: the preview must match what the scheduler plans.
+    let me = auth.fresh(&state.db).await?;
+    let tz = TimeZoneName::parse(&me.timezone).unwrap_or_default();
     let last = planning::last_session(&state.db, auth.user.id, planning::session_collection(routine.kind)).await?;
     let fires = routine
-        .recurrence(tz.tz(), planning::quiet_hours(&auth.user))
+        .recurrence(tz.tz(), planning::quiet_hours(&me))
         .upcoming(from, count, last)
         .into_iter()
         .map(|at| UpcomingFire { at, local: at.with_timezone(&tz.tz()).to_rfc3339() })

@@ -224,6 +224,7 @@ pub async fn disable_user(
     audit::record(&txn, &admin.actor(&req), "user.disable", "user", Some(id.to_string()), json!({}), now).await?;
     let u = find(&txn, id).await?;
     txn.commit().await?;
+    state.accounts.forget(id);
     Ok(HttpResponse::Ok().json(AdminUserView::from(u)))
 }
 
@@ -252,6 +253,7 @@ pub async fn enable_user(
     audit::record(&txn, &admin.actor(&req), "user.enable", "user", Some(id.to_string()), json!({}), now).await?;
     let u = find(&txn, id).await?;
     txn.commit().await?;
+    state.accounts.forget(id);
     Ok(HttpResponse::Ok().json(AdminUserView::from(u)))
 }
 
@@ -288,6 +290,7 @@ pub async fn delete_user(
     )
     .await?;
     txn.commit().await?;
+    state.accounts.forget(id);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -324,5 +327,6 @@ pub async fn set_role(
     audit::record(&txn, &admin.actor(&req), "user.role", "user", Some(id.to_string()), detail, now).await?;
     let u = find(&txn, id).await?;
     txn.commit().await?;
+    state.accounts.forget(id);
     Ok(HttpResponse::Ok().json(AdminUserView::from(u)))
 }
