@@ -63,12 +63,12 @@ def api_scenarios(label, db_url):
         put = wrk(base, put_lua, {"BENCH_TOKENS": token, "BENCH_BODY": json.dumps(body)})
         lst = wrk_get(base + "/v1/pump-sessions?limit=50", token)
         # Diagnostics, not goals: the same PUT spread over 64 users (one user's writes queue on her change
-        # sequence), and a request whose only database work is the token check.
+        # sequence), and a request whose only database work is one read of her account row.
         put_many = wrk(base, put_lua, {"BENCH_TOKENS": ",".join(tokens), "BENCH_BODY": json.dumps(body)})
         me = wrk_get(base + "/v1/me", token)
         return {f"PUT /v1/pump-sessions/{{id}} ({label})": put, f"GET /v1/pump-sessions?limit=50 ({label})": lst,
                 f"  diagnostic: the PUT over 64 users ({label})": put_many,
-                f"  diagnostic: GET /v1/me, token check only ({label})": me}
+                f"  diagnostic: GET /v1/me, one read of her account ({label})": me}
     finally:
         api.cleanup()
 

@@ -6,7 +6,7 @@ use domain::FieldError;
 use domain::logs::{MassageSession, PumpSession, SymptomCheck};
 use domain::routine::Routine;
 use entity::{record, user};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
     QueryFilter, QueryOrder, QuerySelect,
@@ -157,6 +157,21 @@ pub async fn put(
     check_guide(db, &parsed).await?;
     let txn = platform::db::begin_write(db).await?;
     let seq = next_seq(&txn, user_id).await?;
+    let data = parsed.data.to_string();
+    if if_match.is_none() {
+        // Most PUTs bring a new entry from her phone, so insert it straight away; an id already in use inserts
+        // nothing and goes on below, to be compared, checked for its owner and replaced. (One statement fewer
+        // than looking first, while this process's other writers wait.)
+        let row = new_row(id, user_id, collection, &parsed, data.clone(), seq, now);
+        let if_new = OnConflict::column(record::Column::Id).do_nothing().to_owned();
+        // (`exec_with_returning_many`: a conflict gives no rows, where the one-row form reports an error.)
+        let inserted = record::Entity::insert(row).on_conflict(if_new).exec_with_returning_many(&txn).await?;
+        if let Some(row) = inserted.into_iter().next() {
+            scheduler::planning::after_change(&txn, &row, now).await?;
+            txn.commit().await?;
+            return Ok((row, true));
+        }
+    }
     let existing = record::Entity::find_by_id(id).one(&txn).await?;
     if let Some(e) = &existing
         && (e.user_id != user_id || e.collection != collection.name())
@@ -165,7 +180,6 @@ pub async fn put(
     }
     let live = existing.as_ref().filter(|e| e.deleted_at.is_none());
     check_precondition(&if_match, live)?;
-    let data = parsed.data.to_string();
     if let Some(same) = live.filter(|e| e.data == data) {
         // A retried PUT: nothing changes, so no version or change number is spent (the transaction rolls back).
         return Ok((same.clone(), false));
@@ -178,26 +192,37 @@ pub async fn put(
             row.version = Set(version);
             row.created_at = Set(created_at);
             row.deleted_at = Set(None);
-            fill(&mut row, parsed, data, seq, now, created_at);
+            fill(&mut row, &parsed, data, seq, now, created_at);
             row.update(&txn).await?
         }
-        None => {
-            let mut row = record::ActiveModel {
-                id: Set(id),
-                user_id: Set(user_id),
-                collection: Set(collection.name().to_owned()),
-                version: Set(1),
-                created_at: Set(now),
-                deleted_at: Set(None),
-                ..Default::default()
-            };
-            fill(&mut row, parsed, data, seq, now, now);
-            row.insert(&txn).await?
-        }
+        None => new_row(id, user_id, collection, &parsed, data, seq, now).insert(&txn).await?,
     };
     scheduler::planning::after_change(&txn, &row, now).await?;
     txn.commit().await?;
     Ok((row, created))
+}
+
+/// A record `id` of hers, new at `now`.
+fn new_row(
+    id: Uuid,
+    user_id: Uuid,
+    collection: Collection,
+    parsed: &Parsed,
+    data: String,
+    seq: i64,
+    now: DateTime<Utc>,
+) -> record::ActiveModel {
+    let mut row = record::ActiveModel {
+        id: Set(id),
+        user_id: Set(user_id),
+        collection: Set(collection.name().to_owned()),
+        version: Set(1),
+        created_at: Set(now),
+        deleted_at: Set(None),
+        ..Default::default()
+    };
+    fill(&mut row, parsed, data, seq, now, now);
+    row
 }
 
 /// A massage session may name only a guide that exists.
@@ -216,15 +241,15 @@ async fn check_guide(db: &impl ConnectionTrait, parsed: &Parsed) -> Result<(), A
 
 fn fill(
     row: &mut record::ActiveModel,
-    parsed: Parsed,
+    parsed: &Parsed,
     data: String,
     seq: i64,
     now: DateTime<Utc>,
     created: DateTime<Utc>,
 ) {
     row.sort_at = Set(parsed.sort_at.unwrap_or(created));
-    row.side = Set(parsed.side);
-    row.pump_type = Set(parsed.pump_type);
+    row.side = Set(parsed.side.clone());
+    row.pump_type = Set(parsed.pump_type.clone());
     row.data = Set(data);
     row.change_seq = Set(seq);
     row.updated_at = Set(now);
@@ -260,7 +285,7 @@ pub async fn patch(
     let (version, created_at) = (existing.version + 1, existing.created_at);
     let mut row: record::ActiveModel = existing.into();
     row.version = Set(version);
-    fill(&mut row, parsed, data, seq, now, created_at);
+    fill(&mut row, &parsed, data, seq, now, created_at);
     let row = row.update(&txn).await?;
     scheduler::planning::after_change(&txn, &row, now).await?;
     txn.commit().await?;
