@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """milkflow's benchmarks, in one run on this machine: start-up time and idle memory of milkflow-api, and the
 API under load (authenticated PUT of a pump session, GET of a page of 50) on SQLite and PostgreSQL, each as a
-figure and as a ratio to a bare actix-web handler measured in the same run. Load comes from wrk in its own
-process (`apt-get install wrk`).
+figure and as a ratio to a bare actix-web handler measured in the same run; beside them the limits of what lies
+under the API: its data layer alone (`milkflow-bench store`) and, on PostgreSQL, one user's change number alone
+(pgbench). Load comes from wrk in its own process (`apt-get install wrk`).
 
     python3 bench/run.py            # full: 10 s per load scenario
     python3 bench/run.py --quick    # 3 s per scenario
@@ -13,7 +14,7 @@ Prints a Markdown table; bench/RESULTS.md keeps the figures of a run with the ma
 import json, os, re, shutil, statistics, subprocess, sys, tempfile, time, uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mfbench import ROOT, PgDatabase, Proc, free_port, http, rss_mib, wait_ready  # noqa: E402
+from mfbench import BIN, ROOT, PgDatabase, Proc, free_port, http, rss_mib, wait_ready  # noqa: E402
 QUICK = "--quick" in sys.argv
 SECONDS = 3 if QUICK else 10
 
@@ -73,6 +74,45 @@ def api_scenarios(label, db_url):
         api.cleanup()
 
 
+def data_layer_limits(label, db_url):
+    """The data layer alone: the API's own record services (`records::put`, `records::list`) called at wrk's
+    concurrency by `milkflow-bench store`, without HTTP, token check or JSON rendering."""
+    rows = {}
+    for scenario, name in (("put", "PUT"), ("list", "GET ?limit=50")):
+        out = subprocess.run([os.path.join(BIN, "milkflow-bench"), "store", "--database-url", db_url,
+                              "--scenario", scenario, "--seconds", str(SECONDS)], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"milkflow-bench store {scenario} failed: {out.stderr[-2000:]}")
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        rows[f"  limit: {name}, the data layer alone ({label})"] = {
+            "rps": r["rps"], "p50": r["p50_ms"], "p99": r["p99_ms"], "errors": 0}
+    return rows
+
+
+def change_number_limit(db):
+    """One user's change number alone, as every write of hers takes it (BEGIN, the UPDATE of her row, COMMIT),
+    by pgbench at wrk's concurrency: her writes queue on that row lock and each commit waits for the WAL flush,
+    so this bounds the single-user PUT on PostgreSQL whatever the API does."""
+    if shutil.which("pgbench") is None:
+        return {}
+    user_id = db.query("SELECT id FROM users ORDER BY created_at LIMIT 1")
+    script = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)
+    script.write("BEGIN;\nUPDATE users SET change_seq = change_seq + 1 WHERE id = :uid RETURNING change_seq;\n"
+                 "COMMIT;\n")
+    script.close()
+    try:
+        out = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c64", "-j2", f"-T{SECONDS}", "-f", script.name,
+                              "-D", f"uid={user_id}", db.url], capture_output=True, text=True)
+    finally:
+        os.unlink(script.name)
+    tps = re.search(r"tps = ([\d.]+)", out.stdout)
+    if out.returncode != 0 or not tps:
+        raise SystemExit(f"pgbench failed: {out.stderr[-2000:]}")
+    latency = float(re.search(r"latency average = ([\d.]+) ms", out.stdout).group(1))
+    return {"  limit: her change number alone, BEGIN/UPDATE/COMMIT (PostgreSQL, pgbench)": {
+        "rps": float(tps.group(1)), "p50": None, "p99": None, "errors": 0, "mean": latency}}
+
+
 def wrk_get(url, token):
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     script.write(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
@@ -114,6 +154,8 @@ def main():
         bare.cleanup()
     results = {"bare actix-web, fixed JSON (baseline)": baseline}
     results.update(api_scenarios("SQLite", "sqlite://bench.db?mode=rwc"))
+    with tempfile.TemporaryDirectory(prefix="mf-store-") as store_dir:
+        results.update(data_layer_limits("SQLite", f"sqlite://{store_dir}/store.db?mode=rwc"))
     try:
         db = PgDatabase()
     except (subprocess.CalledProcessError, FileNotFoundError):
@@ -121,6 +163,8 @@ def main():
     else:
         try:
             results.update(api_scenarios("PostgreSQL", db.url))
+            results.update(data_layer_limits("PostgreSQL", db.url))
+            results.update(change_number_limit(db))
         finally:
             db.close()
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
@@ -129,7 +173,20 @@ def main():
     print("| scenario | requests/s | p50 ms | p99 ms | non-2xx | ratio to baseline |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, r in results.items():
-        print(f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} | {r['rps'] / baseline['rps']:.1%} |")
+        # pgbench gives a mean latency, not percentiles.
+        p50 = f"{r['p50']:.2f}" if r["p50"] is not None else f"(mean {r['mean']:.2f})"
+        p99 = f"{r['p99']:.2f}" if r["p99"] is not None else ""
+        print(f"| {name} | {r['rps']:.0f} | {p50} | {p99} | {r['errors']} | {r['rps'] / baseline['rps']:.1%} |")
+    print("\nThe API as a share of its data layer alone (the same services, at the same concurrency, without HTTP):\n")
+    print("| scenario | API requests/s | data layer alone | API's share |")
+    print("| --- | ---: | ---: | ---: |")
+    for label in ("SQLite", "PostgreSQL"):
+        for name, api_row in (("PUT", f"PUT /v1/pump-sessions/{{id}} ({label})"),
+                              ("GET ?limit=50", f"GET /v1/pump-sessions?limit=50 ({label})")):
+            limit = results.get(f"  limit: {name}, the data layer alone ({label})")
+            if limit and api_row in results:
+                api = results[api_row]["rps"]
+                print(f"| {name} ({label}) | {api:.0f} | {limit['rps']:.0f} | {api / limit['rps']:.1%} |")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 //! `milkflow-bench`: the tools behind milkflow's benchmarks and drills (driven by `bench/run.py` and
 //! `bench/drills/*.py`): a Web Push sink that counts what reaches it, a seeder of users, devices and routines,
 //! a sender measuring the wire limit (reqwest alone posting encrypted payloads to the sink) and the encryption
-//! limit (the payload encryption alone).
+//! limit (the payload encryption alone), and the data-layer limit of the API's record services.
 
 mod seed;
 mod sink;
+mod store;
 mod wire;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +37,8 @@ enum Command {
     Wire(wire::Args),
     /// Encrypt Web Push payloads as the scheduler does, on every core, sending nothing: the encryption limit.
     Encrypt(wire::EncryptArgs),
+    /// Call the API's own record services on the database alone, at wrk's concurrency: the data-layer limit.
+    Store(store::Args),
     /// Print a new device key pair and auth secret (base64url) for seeded devices.
     Keys,
 }
@@ -48,6 +51,7 @@ fn main() -> anyhow::Result<()> {
         Command::Seed(args) => runtime.block_on(seed::run(args)),
         Command::Wire(args) => runtime.block_on(wire::run(args)),
         Command::Encrypt(args) => wire::encrypt(args),
+        Command::Store(args) => runtime.block_on(store::run(args)),
         Command::Keys => {
             let (private_key, p256dh, auth) = seed::device_keys();
             println!("{}", serde_json::json!({"private_key": private_key, "p256dh": p256dh, "auth": auth}));
