@@ -2,8 +2,7 @@
 """milkflow's benchmarks, in one run on this machine: start-up time and idle memory of milkflow-api, and the
 API under load (authenticated PUT of a pump session, GET of a page of 50) on SQLite and PostgreSQL, each as a
 figure and as a ratio to a bare actix-web handler measured in the same run; beside them the limits of what lies
-under the API: its data layer alone (`milkflow-bench store`) and, on PostgreSQL, one user's change number alone
-(pgbench). Load comes from wrk in its own process (`apt-get install wrk`).
+under the API: its data layer alone (`milkflow-bench store`) and what PostgreSQL alone does (pgbench). Load comes from wrk in its own process (`apt-get install wrk`).
 
     python3 bench/run.py            # full: 10 s per load scenario
     python3 bench/run.py --quick    # 3 s per scenario
@@ -89,28 +88,40 @@ def data_layer_limits(label, db_url):
     return rows
 
 
-def change_number_limit(db):
-    """One user's change number alone, as every write of hers takes it (BEGIN, the UPDATE of her row, COMMIT),
-    by pgbench at wrk's concurrency: her writes queue on that row lock and each commit waits for the WAL flush,
-    so this bounds the single-user PUT on PostgreSQL whatever the API does."""
+def postgresql_limits(db):
+    """What PostgreSQL alone does at wrk's concurrency on this machine (pgbench, prepared statements): a bare
+    `SELECT 1` (its round trip, the ceiling of any request that asks it anything), and the smallest write every
+    PUT makes (BEGIN, the UPDATE of the user's change number, COMMIT), for one user and spread over 64. One user's
+    writes queue on her row lock and each commit waits for the WAL flush, so that row bounds the single-user PUT
+    whatever the API does."""
     if shutil.which("pgbench") is None:
+        print("pgbench not found: PostgreSQL's own limits are skipped", file=sys.stderr)
         return {}
     user_id = db.query("SELECT id FROM users ORDER BY created_at LIMIT 1")
-    script = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)
-    script.write("BEGIN;\nUPDATE users SET change_seq = change_seq + 1 WHERE id = :uid RETURNING change_seq;\n"
-                 "COMMIT;\n")
-    script.close()
-    try:
-        out = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c64", "-j2", f"-T{SECONDS}", "-f", script.name,
-                              "-D", f"uid={user_id}", db.url], capture_output=True, text=True)
-    finally:
-        os.unlink(script.name)
-    tps = re.search(r"tps = ([\d.]+)", out.stdout)
-    if out.returncode != 0 or not tps:
-        raise SystemExit(f"pgbench failed: {out.stderr[-2000:]}")
-    latency = float(re.search(r"latency average = ([\d.]+) ms", out.stdout).group(1))
-    return {"  limit: her change number alone, BEGIN/UPDATE/COMMIT (PostgreSQL, pgbench)": {
-        "rps": float(tps.group(1)), "p50": None, "p99": None, "errors": 0, "mean": latency}}
+    bump = "UPDATE users SET change_seq = change_seq + 1 WHERE id = {} RETURNING change_seq"
+    scripts = {
+        "SELECT 1": "SELECT 1;\n",
+        "her change number, one user": f"BEGIN;\n{bump.format(':uid')};\nCOMMIT;\n",
+        "the change number over 64 users": "\\set n random(0, 63)\nBEGIN;\n"
+        + bump.format("(SELECT id FROM users ORDER BY created_at OFFSET :n LIMIT 1)") + ";\nCOMMIT;\n",
+    }
+    rows = {}
+    for name, sql in scripts.items():
+        script = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)
+        script.write(sql)
+        script.close()
+        try:
+            out = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c64", "-j2", f"-T{SECONDS}", "-f", script.name,
+                                  "-D", f"uid={user_id}", db.url], capture_output=True, text=True)
+        finally:
+            os.unlink(script.name)
+        tps = re.search(r"tps = ([\d.]+)", out.stdout)
+        if out.returncode != 0 or not tps:
+            raise SystemExit(f"pgbench ({name}) failed: {out.stderr[-2000:]}")
+        latency = float(re.search(r"latency average = ([\d.]+) ms", out.stdout).group(1))
+        rows[f"  limit: PostgreSQL alone, {name} (pgbench)"] = {
+            "rps": float(tps.group(1)), "p50": None, "p99": None, "errors": 0, "mean": latency}
+    return rows
 
 
 def wrk_get(url, token):
@@ -164,7 +175,7 @@ def main():
         try:
             results.update(api_scenarios("PostgreSQL", db.url))
             results.update(data_layer_limits("PostgreSQL", db.url))
-            results.update(change_number_limit(db))
+            results.update(postgresql_limits(db))
         finally:
             db.close()
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()

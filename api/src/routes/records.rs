@@ -5,7 +5,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use domain::VolumeUnit;
 use entity::record;
 use serde_json::{Map, Value, json};
@@ -246,16 +246,26 @@ fn write_listed(
     if !fields.is_empty() {
         out.push(',');
     }
-    out.push_str("\"id\":");
-    out.push_str(&serde_json::to_string(&row.id)?);
-    out.push_str(",\"version\":");
+    out.push_str("\"id\":\"");
+    out.push_str(row.id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
+    out.push_str("\",\"version\":");
     out.push_str(&row.version.to_string());
-    out.push_str(",\"created_at\":");
-    out.push_str(&serde_json::to_string(&row.created_at)?);
-    out.push_str(",\"updated_at\":");
-    out.push_str(&serde_json::to_string(&row.updated_at)?);
+    push_instant(out, ",\"created_at\":", row.created_at);
+    push_instant(out, ",\"updated_at\":", row.updated_at);
     out.push('}');
     Ok(())
+}
+
+/// Appends `"key":` and an instant as serde writes it (RFC 3339, `Z`, as many fraction digits as it needs).
+///
+/// Written directly, not through serde: serde passes a formatted instant through its string escaper one
+/// character at a time, which a profile of a page of 50 put at 9% of the API's CPU. An RFC 3339 instant
+/// has nothing to escape.
+fn push_instant(out: &mut String, key: &str, at: DateTime<Utc>) {
+    out.push_str(key);
+    out.push('"');
+    out.push_str(&at.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+    out.push('"');
 }
 
 /// Creates a record with a server-chosen id.
@@ -398,18 +408,28 @@ mod tests {
                 updated_at: now,
                 deleted_at: None,
             };
-            let listed = records::Listed {
-                id: row.id,
-                sort_at: row.sort_at,
-                data: row.data.clone(),
-                version: row.version,
-                created_at: row.created_at,
-                updated_at: row.updated_at,
-            };
-            for unit in [VolumeUnit::Ml, VolumeUnit::Oz] {
-                let mut out = String::new();
-                write_listed(&mut out, &listed, collection, unit).unwrap();
-                assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), view(&row, unit), "{collection:?} {unit:?}");
+            // Instants with a fraction of any length and none (serde writes as many digits as they need).
+            let whole = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+            let tenth = DateTime::from_timestamp_millis(1_800_000_000_100).unwrap();
+            for (created_at, updated_at) in [(row.created_at, row.updated_at), (whole, tenth), (tenth, whole)] {
+                let row = record::Model { created_at, updated_at, ..row.clone() };
+                let listed = records::Listed {
+                    id: row.id,
+                    sort_at: row.sort_at,
+                    data: row.data.clone(),
+                    version: row.version,
+                    created_at: row.created_at,
+                    updated_at: row.updated_at,
+                };
+                for unit in [VolumeUnit::Ml, VolumeUnit::Oz] {
+                    let mut out = String::new();
+                    write_listed(&mut out, &listed, collection, unit).unwrap();
+                    assert_eq!(
+                        serde_json::from_str::<Value>(&out).unwrap(),
+                        view(&row, unit),
+                        "{collection:?} {unit:?}"
+                    );
+                }
             }
         }
     }
