@@ -2,7 +2,8 @@
 """milkflow's benchmarks, in one run on this machine: start-up time and idle memory of milkflow-api, and the
 API under load (authenticated PUT of a pump session, GET of a page of 50) on SQLite and PostgreSQL, each as a
 figure and as a ratio to a bare actix-web handler measured in the same run; beside them the limits of what lies
-under the API: its data layer alone (`milkflow-bench store`) and what PostgreSQL alone does (pgbench). Load comes from wrk in its own process (`apt-get install wrk`).
+under the API: its data layer alone (`milkflow-bench store`) and what PostgreSQL alone does (pgbench). Load
+comes from wrk in its own process (`apt-get install wrk`).
 
     python3 bench/run.py            # full: 10 s per load scenario
     python3 bench/run.py --quick    # 3 s per scenario

@@ -31,7 +31,9 @@ def main():
         info = mf.seed(db.url, sink, keys, users, routines, lead_s=10 + users * routines // 4000)
         expected = info["occurrences"]
         mf.log(f"seeded {info['users']} users and {expected} occurrences due at {info['due_at']}")
-        settings = {"MILKFLOW_SCHEDULER_LEASE_S": "5", "MILKFLOW_SCHEDULER_BATCH": batch}
+        # A short lease, so the dead process's deliveries are taken again soon; a send must end inside it.
+        settings = {"MILKFLOW_SCHEDULER_LEASE_S": "10", "MILKFLOW_PUSH_TIMEOUT_S": "5",
+                    "MILKFLOW_SCHEDULER_BATCH": batch}
         schedulers = [mf.scheduler(db.url, settings, log_level="info") for _ in range(3)]
         time.sleep(max(0, info["due_at_ms"] / 1000 - time.time()))
         while sink.count(201) < expected * 0.3:
@@ -50,7 +52,7 @@ def main():
         if at_kill >= expected:
             raise SystemExit("FAILED: the burst ended before the kill; the drill proves nothing")
         arrivals = sink.wait_count(expected, timeout=300, status=201)
-        time.sleep(6)  # a lease's length: anything sent twice would arrive by now
+        time.sleep(11)  # a lease's length: anything sent twice would arrive by now
         arrivals = sink.arrivals()
         pairs = collections.Counter(f"{a['occurrence']} {a['device']}" for a in arrivals if a["status"] == 201)
         want = set(db.query(

@@ -211,6 +211,12 @@ impl RawSettings {
         let batch = number("scheduler_batch", self.scheduler_batch, 500, 1, 1_000);
         let lease_s = number("scheduler_lease_s", self.scheduler_lease_s, 60, 5, 3600);
         let timeout_s = number("push_timeout_s", self.push_timeout_s, 10, 1, 120);
+        if lease_s <= timeout_s {
+            let why = format!(
+                "{lease_s} must be longer than MILKFLOW_PUSH_TIMEOUT_S ({timeout_s}): a send must end inside its lease"
+            );
+            bad("scheduler_lease_s", why);
+        }
 
         let jwt_secret = self.jwt_secret.filter(|s| !s.is_empty());
         match (&jwt_secret, environment) {
@@ -414,6 +420,14 @@ mod tests {
         assert_eq!(err.keys(), vec!["MILKFLOW_VAPID_SUBJECT"]);
         let err = load(&[("MILKFLOW_PUSH_TTL_S", "90000")]).unwrap_err();
         assert_eq!(err.keys(), vec!["MILKFLOW_PUSH_TTL_S"]);
+    }
+
+    #[test]
+    fn a_lease_must_outlast_a_send() {
+        let err = load(&[("MILKFLOW_SCHEDULER_LEASE_S", "5")]).unwrap_err();
+        assert_eq!(err.keys(), vec!["MILKFLOW_SCHEDULER_LEASE_S"]);
+        let s = load(&[("MILKFLOW_SCHEDULER_LEASE_S", "5"), ("MILKFLOW_PUSH_TIMEOUT_S", "4")]).unwrap();
+        assert_eq!((s.push.lease_s, s.push.timeout_s), (5, 4));
     }
 
     #[test]

@@ -7,7 +7,8 @@ use prometheus::{
 /// The metrics a milkflow process exposes at `/metrics`.
 pub struct Metrics {
     registry: Registry,
-    /// Deliveries by provider and outcome (delivered, retried, failed, pruned, expired).
+    /// Deliveries by provider and outcome (delivered, retried, failed, pruned, expired; lease_lapsed: left
+    /// unsent for another claim because a send could no longer end inside its lease).
     pub deliveries: IntCounterVec,
     /// Devices removed because the provider said they are gone.
     pub devices_pruned: IntCounterVec,

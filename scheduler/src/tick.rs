@@ -45,6 +45,11 @@ pub struct TickContext {
 }
 
 impl TickContext {
+    /// Whether a send started now would end, answered or timed out, before a lease ending at `lease_ends`.
+    fn send_ends_inside(&self, lease_ends: std::time::Instant) -> bool {
+        std::time::Instant::now() + std::time::Duration::from_secs(self.push.timeout_s) < lease_ends
+    }
+
     /// A context from settings: loads (or creates) the VAPID keys.
     pub async fn build(settings: &platform::Settings, db: Database) -> anyhow::Result<Self> {
         let keys = std::sync::Arc::new(crate::push::vapid::VapidKeys::load(settings, &db).await?);
@@ -383,6 +388,9 @@ pub async fn deliver(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
 /// A leased delivery with what sending it needs.
 struct Job {
     delivery: delivery::Model,
+    /// When this process's lease ends, by its own monotonic clock (taken before the lease was written, so never
+    /// later than the lease other schedulers see).
+    lease_ends: std::time::Instant,
     device: Option<device::Model>,
     occurrence: Option<occurrence::Model>,
     inflamed: bool,
@@ -394,6 +402,7 @@ type Finished = (delivery::Model, Option<SendOutcome>);
 
 /// Leases one batch of due deliveries to this process and loads what sending them needs.
 async fn claim(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<Vec<Job>> {
+    let lease_ends = std::time::Instant::now() + std::time::Duration::from_secs(ctx.push.lease_s);
     let txn = platform::db::begin_write(&ctx.db).await?;
     let claimable = Condition::all()
         .add(waiting())
@@ -455,6 +464,7 @@ async fn claim(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<Vec<Job>
                 broadcast: occurrence.as_ref().and_then(|o| broadcasts.get(&o.routine_id)).cloned(),
                 occurrence,
                 delivery: d,
+                lease_ends,
             }
         })
         .collect())
@@ -477,6 +487,18 @@ impl Sender {
             };
             let (ctx, finished) = (self.ctx.clone(), self.finished.clone());
             tokio::spawn(async move {
+                if !ctx.send_ends_inside(job.lease_ends) {
+                    // Past its lease another scheduler may take this delivery and send it as well. Left unsent
+                    // and unrecorded, it is claimed again once the lease ends: late, but once.
+                    let provider = job.delivery.provider.as_str();
+                    ctx.metrics.deliveries.with_label_values(&[provider, "lease_lapsed"]).inc();
+                    tracing::warn!(
+                        delivery.id = %job.delivery.id,
+                        "a send waited for a slot until its lease no longer covered it; it is left to be claimed again \
+                         (sends are falling behind: more scheduler processes or a longer MILKFLOW_SCHEDULER_LEASE_S)"
+                    );
+                    return;
+                }
                 let outcome = match (&job.device, &job.occurrence) {
                     _ if now >= job.delivery.expires_at => None,
                     (Some(device), Some(occ)) => {

@@ -18,6 +18,7 @@ on_both_databases_api_only!(
     editing_disabling_and_deleting_a_routine_replans_it,
     three_schedulers_deliver_each_reminder_exactly_once,
     deliveries_leased_by_a_killed_scheduler_are_sent_after_the_lease,
+    a_send_that_could_not_end_inside_its_lease_is_left_for_the_next_claim,
     web_devices_are_validated_and_deduplicated,
     with_a_fever_logged_pump_reminders_say_not_to_pump_extra,
     a_broadcast_reaches_matching_devices_and_waits_for_quiet_hours,
@@ -315,6 +316,27 @@ async fn deliveries_leased_by_a_killed_scheduler_are_sent_after_the_lease(app: T
     assert_eq!(during.attempted, 0, "a leased delivery is left to its owner until the lease ends");
     let after = run_once(&s.ctx, now + Duration::seconds(61)).await.unwrap();
     assert_eq!(after.delivered, 1);
+    assert_eq!(s.standin.delivered().len(), 1);
+}
+
+async fn a_send_that_could_not_end_inside_its_lease_is_left_for_the_next_claim(app: TestApp) {
+    let s = setup(app).await;
+    let (_, due) = routine_due_soon(&s.app, &s.token).await;
+    let now = due + Duration::seconds(1);
+    // A scheduler whose send could outlast its lease (here: its timeout is the whole lease), as one whose sends
+    // waited too long for a slot: another could take the delivery meanwhile, so it must not send.
+    let mut behind = s.ctx.clone();
+    behind.push.timeout_s = behind.push.lease_s;
+    let first = run_once(&behind, now).await.unwrap();
+    assert_eq!((first.leased, first.delivered), (1, 0), "{first:?}");
+    assert!(s.standin.delivered().is_empty(), "nothing is sent once the lease cannot cover the send");
+    let lapsed = s.ctx.metrics.deliveries.with_label_values(&["web", "lease_lapsed"]).get();
+    assert_eq!(lapsed, 1);
+    // Unrecorded, it stays leased until the lease ends, then any scheduler sends it, once.
+    let during = run_once(&s.ctx, now + Duration::seconds(30)).await.unwrap();
+    assert_eq!(during.attempted, 0, "{during:?}");
+    let after = run_once(&s.ctx, now + Duration::seconds(s.ctx.push.lease_s as i64 + 1)).await.unwrap();
+    assert_eq!(after.delivered, 1, "{after:?}");
     assert_eq!(s.standin.delivered().len(), 1);
 }
 
