@@ -388,8 +388,8 @@ pub async fn deliver(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
 /// A leased delivery with what sending it needs.
 struct Job {
     delivery: delivery::Model,
-    /// When this process's lease ends, by its own monotonic clock (taken before the lease was written, so never
-    /// later than the lease other schedulers see).
+    /// When this process's lease ends, by its own monotonic clock, counted from the claim as the stored lease is
+    /// (a wall clock may step; this one does not).
     lease_ends: std::time::Instant,
     device: Option<device::Model>,
     occurrence: Option<occurrence::Model>,
