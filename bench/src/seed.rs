@@ -56,10 +56,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let (mut users, mut phones, mut routines) = (Vec::new(), Vec::new(), Vec::new());
         for n in first..(first + CHUNK).min(args.users) {
             let id = Uuid::now_v7();
-            let email = Email::parse(&format!("bench-{}@example.org", id.simple())).map_err(anyhow::Error::msg)?;
-            // Not a hash: nobody logs in as a seeded user.
-            let mut account = new_user(email, "!".into(), TimeZoneName::default(), Role::User, now);
-            account.id = Set(id);
+            let mut account = account(id, now)?;
             account.change_seq = Set(args.routines_per_user as i64);
             users.push(account);
             let gone = args.gone_every > 0 && n % args.gone_every == 0;
@@ -119,6 +116,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         })
     );
     Ok(())
+}
+
+/// A user `id` of the benchmarks, who cannot log in.
+pub fn account(id: Uuid, now: DateTime<Utc>) -> anyhow::Result<user::ActiveModel> {
+    let email = Email::parse(&format!("bench-{}@example.org", id.simple())).map_err(anyhow::Error::msg)?;
+    // Not a hash: nobody logs in as a benchmark user.
+    let mut account = new_user(email, "!".into(), TimeZoneName::default(), Role::User, now);
+    account.id = Set(id);
+    Ok(account)
 }
 
 /// Statistics, as a database in service has them from autovacuum: without them PostgreSQL plans the claim

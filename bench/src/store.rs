@@ -3,10 +3,8 @@
 //! API's rates are reported as a share of this one, so a table tells the cost of the data layer apart from
 //! the cost of everything around it.
 
-use api::services::accounts::new_user;
 use api::services::records::{self, Collection, ListQuery};
 use chrono::{Duration, Utc};
-use domain::{Email, Role, TimeZoneName};
 use entity::user;
 use platform::db::DatabaseKind;
 use sea_orm::{ActiveModelTrait, DatabaseConnection};
@@ -90,12 +88,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn new_account(db: &DatabaseConnection) -> anyhow::Result<Uuid> {
-    let id = Uuid::now_v7();
-    let email = Email::parse(&format!("store-{}@example.org", id.simple())).map_err(anyhow::Error::msg)?;
-    // Not a hash: nobody logs in as this user.
-    let mut account = new_user(email, "!".into(), TimeZoneName::default(), Role::User, Utc::now());
-    account.id = sea_orm::ActiveValue::Set(id);
-    let account: user::Model = account.insert(db).await?;
+    let account: user::Model = crate::seed::account(Uuid::now_v7(), Utc::now())?.insert(db).await?;
     Ok(account.id)
 }
 
