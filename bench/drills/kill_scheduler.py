@@ -40,6 +40,7 @@ def main():
             time.sleep(0.02)
         victim = schedulers[0]
         victim.kill(signal.SIGKILL)
+        killed_at = time.time()
         at_kill = sink.count(201)
         # What the dead process held: leased to it and not yet recorded (sent, in flight or not yet begun).
         held = db.query(
@@ -51,10 +52,16 @@ def main():
                "leased, unrecorded deliveries")
         if at_kill >= expected:
             raise SystemExit("FAILED: the burst ended before the kill; the drill proves nothing")
-        arrivals = sink.wait_count(expected, timeout=300, status=201)
-        time.sleep(11)  # a lease's length: anything sent twice would arrive by now
+        # Repeats count too, so the raw count can reach `expected` while a pair is still on its way (taken again
+        # after a lease): wait for every distinct pair, then a lease's length for anything sent twice.
+        deadline = time.time() + 300
+        sink.wait_count(expected, timeout=300, status=201)
+        while len(accepted_pairs(sink.arrivals())) < expected and time.time() < deadline:
+            time.sleep(2)
+        mf.log(f"every distinct pair had arrived {time.time() - killed_at:.1f} s after the kill")
+        time.sleep(11)
         arrivals = sink.arrivals()
-        pairs = collections.Counter(f"{a['occurrence']} {a['device']}" for a in arrivals if a["status"] == 201)
+        pairs = accepted_pairs(arrivals)
         want = set(db.query(
             "select o.id || ' ' || regexp_replace(d.target, '^.*/', '') from occurrences o "
             f"join devices d on d.user_id = o.user_id where o.due_at = '{info['due_at']}' and o.kind = 'routine'"
@@ -80,6 +87,11 @@ def main():
                 mf.log(s.log_text()[-3000:])
         sink.stop()
         db.close()
+
+
+def accepted_pairs(arrivals):
+    """How many times each (occurrence, device) pair was accepted."""
+    return collections.Counter(f"{a['occurrence']} {a['device']}" for a in arrivals if a["status"] == 201)
 
 
 if __name__ == "__main__":
