@@ -23,6 +23,8 @@ use crate::services::accounts;
 /// What every handler shares.
 pub struct AppState {
     pub db: Database,
+    /// Her record writes, committed in groups (see `services::writes`).
+    pub writes: crate::services::writes::Writes,
     pub jwt: JwtKeys,
     pub openapi_yaml: String,
     /// The VAPID public key web clients subscribe with.
@@ -84,6 +86,7 @@ impl Application {
         let vapid = scheduler::push::vapid::VapidKeys::load(&settings, &db).await?;
         let state = web::Data::new(AppState {
             db: db.clone(),
+            writes: crate::services::writes::Writes::start(db.clone(), metrics.clone()),
             jwt,
             openapi_yaml: crate::openapi::yaml()?,
             vapid_public_key: vapid.public_key.clone(),

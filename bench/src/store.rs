@@ -4,6 +4,7 @@
 //! the cost of everything around it.
 
 use api::services::records::{self, Collection, ListQuery};
+use api::services::writes::Writes;
 use chrono::{Duration, Utc};
 use entity::user;
 use platform::db::DatabaseKind;
@@ -43,22 +44,23 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     platform::db::migrate(&args.database_url, kind).await?;
     let db = platform::db::connect(&args.database_url, kind, args.max_connections).await?;
     let user_id = new_account(&db).await?;
+    let writes = Writes::start(db.clone(), Default::default());
     if matches!(args.scenario, Scenario::List) {
         for _ in 0..SEEDED {
-            put(&db, user_id).await?;
+            put(&writes, user_id).await?;
         }
     }
     let deadline = Instant::now() + std::time::Duration::from_secs_f64(args.seconds);
     let started = Instant::now();
     let callers: Vec<_> = (0..args.concurrency)
         .map(|_| {
-            let db = db.clone();
+            let (db, writes) = (db.clone(), writes.clone());
             tokio::spawn(async move {
                 let mut latencies_us = Vec::new();
                 while Instant::now() < deadline {
                     let t0 = Instant::now();
                     match args.scenario {
-                        Scenario::Put => put(&db, user_id).await?,
+                        Scenario::Put => put(&writes, user_id).await?,
                         Scenario::List => list(&db, user_id).await?,
                     }
                     latencies_us.push(t0.elapsed().as_micros() as u64);
@@ -93,13 +95,13 @@ async fn new_account(db: &DatabaseConnection) -> anyhow::Result<Uuid> {
 }
 
 /// What `bench/run.py` PUTs: a pump session of an hour ago.
-async fn put(db: &DatabaseConnection, user_id: Uuid) -> anyhow::Result<()> {
+async fn put(writes: &Writes, user_id: Uuid) -> anyhow::Result<()> {
     let now = Utc::now();
     let body = serde_json::json!({
         "started_at": (now - Duration::minutes(60)).to_rfc3339(), "ended_at": (now - Duration::minutes(40)).to_rfc3339(),
         "volume_left_ml": 60, "volume_right_ml": 45, "pump_type": "electric", "mode": "double", "massage_before": true,
     });
-    let (_, created) = records::put(db, user_id, Collection::PumpSessions, Uuid::new_v4(), &body, None, now)
+    let (_, created) = records::put(writes, user_id, Collection::PumpSessions, Uuid::new_v4(), &body, None, now)
         .await
         .map_err(|e| anyhow::anyhow!("put: {e:?}"))?;
     anyhow::ensure!(created, "a new id replaced a record");

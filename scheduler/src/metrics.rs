@@ -26,6 +26,10 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     /// HTTP request durations by route.
     pub http_duration: HistogramVec,
+    /// The API's record writes committed per transaction (they share one when they arrive together).
+    pub write_batch: Histogram,
+    /// Record writes run again alone because the batch they were in could not keep them.
+    pub writes_rerun: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -78,6 +82,18 @@ impl Metrics {
             &["route"],
             vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0],
         );
+        let write_batch = Histogram::with_opts(
+            HistogramOpts::new("write_batch_size", "Record writes committed per transaction")
+                .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]),
+        )
+        .expect("valid metric definition");
+        let _ = registry.register(Box::new(write_batch.clone()));
+        let writes_rerun = IntCounter::new(
+            "writes_rerun_total",
+            "Record writes run again alone because their batch could not keep them (they failed or changed nothing)",
+        )
+        .expect("valid metric definition");
+        let _ = registry.register(Box::new(writes_rerun.clone()));
         let backlog =
             IntGauge::new("due_backlog", "Due occurrences and deliveries waiting at the end of the last tick")
                 .expect("valid metric definition");
@@ -93,6 +109,8 @@ impl Metrics {
             ticks,
             http_requests,
             http_duration,
+            write_batch,
+            writes_rerun,
         }
     }
 

@@ -276,7 +276,7 @@ pub async fn create_record(
     body: JsonBody<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let id = Uuid::now_v7();
-    let (row, _) = records::put(&state.db, auth.user.id, **collection, id, &body.0, None, Utc::now()).await?;
+    let (row, _) = records::put(&state.writes, auth.user.id, **collection, id, &body.0, None, Utc::now()).await?;
     let response = HttpResponse::Created()
         .insert_header((header::LOCATION, format!("{}/{}", collection.path(), row.id)))
         .json(view(&row, unit_of(&auth)));
@@ -316,7 +316,7 @@ pub async fn put_record(
 ) -> Result<HttpResponse, ApiError> {
     let id = Uuid::parse_str(&path).map_err(|_| ApiError::field("id", "must be a UUID"))?;
     let (row, created) =
-        records::put(&state.db, auth.user.id, **collection, id, &body.0, if_match(&req), Utc::now()).await?;
+        records::put(&state.writes, auth.user.id, **collection, id, &body.0, if_match(&req), Utc::now()).await?;
     let mut builder = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
     Ok(with_etag(builder.json(view(&row, unit_of(&auth))), row.version))
 }
@@ -331,7 +331,8 @@ pub async fn patch_record(
     body: JsonBody<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let id = record_id(&path)?;
-    let row = records::patch(&state.db, auth.user.id, **collection, id, &body.0, if_match(&req), Utc::now()).await?;
+    let row =
+        records::patch(&state.writes, auth.user.id, **collection, id, &body.0, if_match(&req), Utc::now()).await?;
     Ok(with_etag(HttpResponse::Ok().json(view(&row, unit_of(&auth))), row.version))
 }
 
@@ -344,7 +345,7 @@ pub async fn delete_record(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = record_id(&path)?;
-    records::delete(&state.db, auth.user.id, **collection, id, if_match(&req), Utc::now()).await?;
+    records::delete(&state.writes, auth.user.id, **collection, id, if_match(&req), Utc::now()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -5,3 +5,4 @@ pub mod audit;
 pub mod devices;
 pub mod records;
 pub mod sessions;
+pub mod writes;

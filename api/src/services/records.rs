@@ -16,7 +16,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::services::writes::{Step, Writes};
+use futures_util::FutureExt;
 use platform::Database;
+use platform::db::WriteTxn;
+use std::sync::Arc;
 
 /// A kind of record, with its URL and its validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,9 +146,10 @@ pub async fn find_live(
 }
 
 /// Creates or replaces the record `id`; the same PUT twice changes nothing. Returns it and whether it was created.
+/// The write shares its transaction with others waiting at the same time (see [`Writes`]).
 #[tracing::instrument(skip_all, fields(collection = collection.name(), record.id = %id))]
 pub async fn put(
-    db: &Database,
+    writes: &Writes,
     user_id: Uuid,
     collection: Collection,
     id: Uuid,
@@ -154,52 +159,67 @@ pub async fn put(
 ) -> Result<(record::Model, bool), ApiError> {
     let now = now.trunc_subsecs(3);
     let parsed = collection.parse(body, now).map_err(ApiError::Validation)?;
-    check_guide(db, &parsed).await?;
-    let txn = platform::db::begin_write(db).await?;
-    let seq = next_seq(&txn, user_id).await?;
-    let data = parsed.data.to_string();
-    if if_match.is_none() {
-        // Most PUTs bring a new entry from her phone, so insert it straight away; an id already in use inserts
-        // nothing and goes on below, to be compared, checked for its owner and replaced. (One statement fewer
-        // than looking first, while this process's other writers wait.)
-        let row = new_row(id, user_id, collection, &parsed, data.clone(), seq, now);
-        let if_new = OnConflict::column(record::Column::Id).do_nothing().to_owned();
-        // (`exec_with_returning_many`: a conflict gives no rows, where the one-row form reports an error.)
-        let inserted = record::Entity::insert(row).on_conflict(if_new).exec_with_returning_many(&txn).await?;
-        if let Some(row) = inserted.into_iter().next() {
-            scheduler::planning::after_change(&txn, &row, now).await?;
-            txn.commit().await?;
-            return Ok((row, true));
+    check_guide(writes.db(), &parsed).await?;
+    let put = Arc::new(Put { user_id, collection, id, data: parsed.data.to_string(), parsed, if_match, now });
+    writes.run(user_id, move |txn| put.clone().run(txn).boxed()).await
+}
+
+/// A validated PUT, ready to run (perhaps more than once: see [`Writes`]).
+struct Put {
+    user_id: Uuid,
+    collection: Collection,
+    id: Uuid,
+    parsed: Parsed,
+    data: String,
+    if_match: Option<IfMatch>,
+    now: DateTime<Utc>,
+}
+
+impl Put {
+    async fn run(self: Arc<Self>, txn: &WriteTxn) -> Result<Step<(record::Model, bool)>, ApiError> {
+        let Self { user_id, collection, id, ref parsed, ref data, ref if_match, now } = *self;
+        let seq = next_seq(txn, user_id).await?;
+        if if_match.is_none() {
+            // Most PUTs bring a new entry from her phone, so insert it straight away; an id already in use
+            // inserts nothing and goes on below, to be compared, checked for its owner and replaced. (One
+            // statement fewer than looking first, while this process's other writers wait.)
+            let row = new_row(id, user_id, collection, parsed, data.clone(), seq, now);
+            let if_new = OnConflict::column(record::Column::Id).do_nothing().to_owned();
+            // (`exec_with_returning_many`: a conflict gives no rows, where the one-row form reports an error.)
+            let inserted = record::Entity::insert(row).on_conflict(if_new).exec_with_returning_many(txn).await?;
+            if let Some(row) = inserted.into_iter().next() {
+                scheduler::planning::after_change(txn, &row, now).await?;
+                return Ok(Step::Commit((row, true)));
+            }
         }
-    }
-    let existing = record::Entity::find_by_id(id).one(&txn).await?;
-    if let Some(e) = &existing
-        && (e.user_id != user_id || e.collection != collection.name())
-    {
-        return Err(ApiError::Conflict("this id is already used by another record".into()));
-    }
-    let live = existing.as_ref().filter(|e| e.deleted_at.is_none());
-    check_precondition(&if_match, live)?;
-    if let Some(same) = live.filter(|e| e.data == data) {
-        // A retried PUT: nothing changes, so no version or change number is spent (the transaction rolls back).
-        return Ok((same.clone(), false));
-    }
-    let created = live.is_none();
-    let row = match existing {
-        Some(e) => {
-            let (version, created_at) = (e.version + 1, if e.deleted_at.is_some() { now } else { e.created_at });
-            let mut row: record::ActiveModel = e.into();
-            row.version = Set(version);
-            row.created_at = Set(created_at);
-            row.deleted_at = Set(None);
-            fill(&mut row, &parsed, data, seq, now, created_at);
-            row.update(&txn).await?
+        let existing = record::Entity::find_by_id(id).one(txn).await?;
+        if let Some(e) = &existing
+            && (e.user_id != user_id || e.collection != collection.name())
+        {
+            return Err(ApiError::Conflict("this id is already used by another record".into()));
         }
-        None => new_row(id, user_id, collection, &parsed, data, seq, now).insert(&txn).await?,
-    };
-    scheduler::planning::after_change(&txn, &row, now).await?;
-    txn.commit().await?;
-    Ok((row, created))
+        let live = existing.as_ref().filter(|e| e.deleted_at.is_none());
+        check_precondition(if_match, live)?;
+        if let Some(same) = live.filter(|e| &e.data == data) {
+            // A retried PUT: nothing changes, so no version or change number is spent.
+            return Ok(Step::Rollback((same.clone(), false)));
+        }
+        let created = live.is_none();
+        let row = match existing {
+            Some(e) => {
+                let (version, created_at) = (e.version + 1, if e.deleted_at.is_some() { now } else { e.created_at });
+                let mut row: record::ActiveModel = e.into();
+                row.version = Set(version);
+                row.created_at = Set(created_at);
+                row.deleted_at = Set(None);
+                fill(&mut row, parsed, data.clone(), seq, now, created_at);
+                row.update(txn).await?
+            }
+            None => new_row(id, user_id, collection, parsed, data.clone(), seq, now).insert(txn).await?,
+        };
+        scheduler::planning::after_change(txn, &row, now).await?;
+        Ok(Step::Commit((row, created)))
+    }
 }
 
 /// A record `id` of hers, new at `now`.
@@ -258,7 +278,7 @@ fn fill(
 /// Applies a JSON merge patch (RFC 7396) to a record and validates the result as a whole.
 #[tracing::instrument(skip_all, fields(collection = collection.name(), record.id = %id))]
 pub async fn patch(
-    db: &Database,
+    writes: &Writes,
     user_id: Uuid,
     collection: Collection,
     id: Uuid,
@@ -270,26 +290,35 @@ pub async fn patch(
         return Err(ApiError::field("body", "must be a JSON object"));
     }
     let now = now.trunc_subsecs(3);
-    let txn = platform::db::begin_write(db).await?;
-    let seq = next_seq(&txn, user_id).await?;
-    let existing = find_live(&txn, user_id, collection, id).await?.ok_or(ApiError::NotFound)?;
-    check_precondition(&if_match, Some(&existing))?;
-    let mut merged: Value = serde_json::from_str(&existing.data).map_err(anyhow::Error::from)?;
-    merge_patch(&mut merged, patch);
-    let parsed = collection.parse(&merged, now).map_err(ApiError::Validation)?;
-    check_guide(&txn, &parsed).await?;
-    let data = parsed.data.to_string();
-    if data == existing.data {
-        return Ok(existing);
-    }
-    let (version, created_at) = (existing.version + 1, existing.created_at);
-    let mut row: record::ActiveModel = existing.into();
-    row.version = Set(version);
-    fill(&mut row, &parsed, data, seq, now, created_at);
-    let row = row.update(&txn).await?;
-    scheduler::planning::after_change(&txn, &row, now).await?;
-    txn.commit().await?;
-    Ok(row)
+    let change = Arc::new((patch.clone(), if_match));
+    writes
+        .run(user_id, move |txn| {
+            let change = change.clone();
+            async move {
+                let (patch, if_match) = &*change;
+                let seq = next_seq(txn, user_id).await?;
+                let existing = find_live(txn, user_id, collection, id).await?.ok_or(ApiError::NotFound)?;
+                check_precondition(if_match, Some(&existing))?;
+                let mut merged: Value = serde_json::from_str(&existing.data).map_err(anyhow::Error::from)?;
+                merge_patch(&mut merged, patch);
+                let parsed = collection.parse(&merged, now).map_err(ApiError::Validation)?;
+                check_guide(txn, &parsed).await?;
+                let data = parsed.data.to_string();
+                if data == existing.data {
+                    // Nothing changes, so no version or change number is spent.
+                    return Ok(Step::Rollback(existing));
+                }
+                let (version, created_at) = (existing.version + 1, existing.created_at);
+                let mut row: record::ActiveModel = existing.into();
+                row.version = Set(version);
+                fill(&mut row, &parsed, data, seq, now, created_at);
+                let row = row.update(txn).await?;
+                scheduler::planning::after_change(txn, &row, now).await?;
+                Ok(Step::Commit(row))
+            }
+            .boxed()
+        })
+        .await
 }
 
 /// RFC 7396: objects merge recursively, `null` removes, anything else replaces.
@@ -315,7 +344,7 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 /// Deletes a record, leaving a tombstone (id, collection, version) for sync; her data in it is dropped.
 #[tracing::instrument(skip_all, fields(collection = collection.name(), record.id = %id))]
 pub async fn delete(
-    db: &Database,
+    writes: &Writes,
     user_id: Uuid,
     collection: Collection,
     id: Uuid,
@@ -323,23 +352,29 @@ pub async fn delete(
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let now = now.trunc_subsecs(3);
-    let txn = platform::db::begin_write(db).await?;
-    let seq = next_seq(&txn, user_id).await?;
-    let existing = find_live(&txn, user_id, collection, id).await?.ok_or(ApiError::NotFound)?;
-    check_precondition(&if_match, Some(&existing))?;
-    let version = existing.version + 1;
-    let mut row: record::ActiveModel = existing.into();
-    row.version = Set(version);
-    row.data = Set("{}".into());
-    row.side = Set(None);
-    row.pump_type = Set(None);
-    row.change_seq = Set(seq);
-    row.updated_at = Set(now);
-    row.deleted_at = Set(Some(now));
-    let row = row.update(&txn).await?;
-    scheduler::planning::after_change(&txn, &row, now).await?;
-    txn.commit().await?;
-    Ok(())
+    writes
+        .run(user_id, move |txn| {
+            let if_match = if_match.clone();
+            async move {
+                let seq = next_seq(txn, user_id).await?;
+                let existing = find_live(txn, user_id, collection, id).await?.ok_or(ApiError::NotFound)?;
+                check_precondition(&if_match, Some(&existing))?;
+                let version = existing.version + 1;
+                let mut row: record::ActiveModel = existing.into();
+                row.version = Set(version);
+                row.data = Set("{}".into());
+                row.side = Set(None);
+                row.pump_type = Set(None);
+                row.change_seq = Set(seq);
+                row.updated_at = Set(now);
+                row.deleted_at = Set(Some(now));
+                let row = row.update(txn).await?;
+                scheduler::planning::after_change(txn, &row, now).await?;
+                Ok(Step::Commit(()))
+            }
+            .boxed()
+        })
+        .await
 }
 
 /// A listing request, already validated.
