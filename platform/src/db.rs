@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tokio::sync::{Mutex, OwnedMutexGuard};
+use uuid::Uuid;
 
 /// A pooled connection to milkflow's database.
 pub type Database = DatabaseConnection;
@@ -188,9 +189,33 @@ pub struct WriteTxn {
     // Declared first, so an unfinished transaction is rolled back before the turn passes on.
     txn: DatabaseTransaction,
     _turn: Option<OwnedMutexGuard<()>>,
+    /// What it learnt about owners' rows, by fact and owner (see [`WriteTxn::recall`]).
+    facts: std::sync::Mutex<HashMap<(&'static str, Uuid), bool>>,
 }
 
 impl WriteTxn {
+    /// A fact about `owner`'s rows this transaction learnt earlier, if it did.
+    ///
+    /// Sound only for facts that every writer of those rows changes while holding a lock this transaction
+    /// already held when it learnt them (on PostgreSQL her change number's row lock, which every writer of her
+    /// records takes first; on SQLite the one writer), and that this transaction's own writes [`forget`] when
+    /// they change them. Writes sharing one transaction (`api::services::writes`) read each such fact once.
+    ///
+    /// [`forget`]: WriteTxn::forget
+    pub fn recall(&self, fact: &'static str, owner: Uuid) -> Option<bool> {
+        self.facts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&(fact, owner)).copied()
+    }
+
+    /// Keeps a fact about `owner`'s rows until the transaction ends or it is forgotten.
+    pub fn learn(&self, fact: &'static str, owner: Uuid, value: bool) {
+        self.facts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert((fact, owner), value);
+    }
+
+    /// Drops a fact this transaction's own write has just made stale.
+    pub fn forget(&self, fact: &'static str, owner: Uuid) {
+        self.facts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&(fact, owner));
+    }
+
     pub async fn commit(self) -> Result<(), DbErr> {
         self.txn.commit().await
     }
@@ -260,7 +285,7 @@ pub async fn begin_write(db: &Database) -> Result<WriteTxn, DbErr> {
             ..Default::default()
         })
         .await?;
-    Ok(WriteTxn { txn, _turn: turn })
+    Ok(WriteTxn { txn, _turn: turn, facts: Default::default() })
 }
 
 #[cfg(test)]

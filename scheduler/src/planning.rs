@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use domain::routine::{Routine, RoutineKind};
 use domain::{LocalTime, QuietHours, TimeZoneName};
 use entity::{occurrence, record, user};
+use platform::db::WriteTxn;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::{HashMap, HashSet};
@@ -188,25 +189,39 @@ pub async fn replan_all(db: &impl ConnectionTrait, user_id: Uuid, now: DateTime<
     Ok(())
 }
 
+/// The fact, kept by a write transaction, that none of her live routines counts from her last session.
+const NO_AFTER_LAST_ROUTINE: &str = "no after_last routine";
+
 /// Re-plans whatever a changed record affects: a routine itself, or her `after_last` routines counting from
-/// a session collection. Call it inside the transaction that wrote the record.
-pub async fn after_change(db: &impl ConnectionTrait, changed: &record::Model, now: DateTime<Utc>) -> Result<(), DbErr> {
+/// a session collection. Call it inside the transaction that wrote the record. Once a transaction has found
+/// that she has no `after_last` routine it does not look again for her next session, until it writes one of
+/// her routines (every writer of her routines holds the lock it holds: see [`WriteTxn::recall`]).
+pub async fn after_change(txn: &WriteTxn, changed: &record::Model, now: DateTime<Utc>) -> Result<(), DbErr> {
     match changed.collection.as_str() {
         "routines" => {
-            replan(db, changed, now, now).await?;
+            txn.forget(NO_AFTER_LAST_ROUTINE, changed.user_id);
+            replan(txn, changed, now, now).await?;
         }
         collection @ ("pump_sessions" | "massage_sessions") => {
-            for r in live_routines(db, changed.user_id).await? {
-                let counts_from_this = serde_json::from_str::<serde_json::Value>(&r.data)
+            if txn.recall(NO_AFTER_LAST_ROUTINE, changed.user_id) == Some(true) {
+                return Ok(());
+            }
+            let mut after_last = false;
+            for r in live_routines(txn, changed.user_id).await? {
+                let Some(spec) = serde_json::from_str::<serde_json::Value>(&r.data)
                     .ok()
                     .and_then(|v| Routine::parse(&v).ok())
-                    .is_some_and(|spec| {
-                        matches!(spec.schedule, domain::routine::ScheduleSpec::AfterLast { .. })
-                            && session_collection(spec.kind) == collection
-                    });
-                if counts_from_this {
-                    replan(db, &r, now, now).await?;
+                    .filter(|spec| matches!(spec.schedule, domain::routine::ScheduleSpec::AfterLast { .. }))
+                else {
+                    continue;
+                };
+                after_last = true;
+                if session_collection(spec.kind) == collection {
+                    replan(txn, &r, now, now).await?;
                 }
+            }
+            if !after_last {
+                txn.learn(NO_AFTER_LAST_ROUTINE, changed.user_id, true);
             }
         }
         _ => {}

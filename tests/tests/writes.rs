@@ -18,6 +18,7 @@ use uuid::Uuid;
 on_both_databases!(
     writes_waiting_together_commit_together_and_each_keeps_its_own_answer,
     puts_sent_at_once_are_all_kept_with_distinct_change_numbers,
+    a_routine_written_inside_a_batch_counts_the_sessions_after_it,
 );
 
 async fn her_id(app: &TestApp, token: &str) -> Uuid {
@@ -41,27 +42,7 @@ async fn writes_waiting_together_commit_together_and_each_keeps_its_own_answer(a
     let writes = Writes::start(app.db.clone(), metrics.clone());
 
     // A first write holds the lane inside its transaction while the others queue up behind it.
-    let (running_tx, running) = oneshot::channel();
-    let go = Arc::new(Notify::new());
-    let gate = tokio::spawn({
-        let (writes, go, mut running_tx) = (writes.clone(), go.clone(), Some(running_tx));
-        async move {
-            writes
-                .run(her, move |_txn| {
-                    let (signal, go) = (running_tx.take(), go.clone());
-                    async move {
-                        if let Some(signal) = signal {
-                            let _ = signal.send(());
-                        }
-                        go.notified().await;
-                        Ok(Step::Commit(()))
-                    }
-                    .boxed()
-                })
-                .await
-        }
-    });
-    running.await.unwrap();
+    let (gate, go) = hold_lane(&writes, her).await;
 
     let body = pump_body(60, 60.0, 45.0);
     let put = |id: Uuid| {
@@ -167,4 +148,79 @@ async fn puts_sent_at_once_are_all_kept_with_distinct_change_numbers(app: TestAp
     sent.sort();
     assert_eq!(synced_ids, sent, "every PUT answered 201 is there to sync");
     assert_eq!(change_seq(&app, her).await, seq_before + 40);
+}
+
+/// Holds `writes`' lane inside a first write's transaction until the returned `Notify` is notified.
+async fn hold_lane(writes: &Writes, her: Uuid) -> (tokio::task::JoinHandle<Result<(), ApiError>>, Arc<Notify>) {
+    let (running_tx, running) = oneshot::channel();
+    let go = Arc::new(Notify::new());
+    let gate = tokio::spawn({
+        let (writes, go, mut running_tx) = (writes.clone(), go.clone(), Some(running_tx));
+        async move {
+            writes
+                .run(her, move |_txn| {
+                    let (signal, go) = (running_tx.take(), go.clone());
+                    async move {
+                        if let Some(signal) = signal {
+                            let _ = signal.send(());
+                        }
+                        go.notified().await;
+                        Ok(Step::Commit(()))
+                    }
+                    .boxed()
+                })
+                .await
+        }
+    });
+    running.await.unwrap();
+    (gate, go)
+}
+
+/// Hands a PUT to the lane and waits until it is queued, so writes queue in the order they are given.
+async fn queue_put(
+    writes: &Writes,
+    her: Uuid,
+    collection: Collection,
+    body: serde_json::Value,
+) -> tokio::task::JoinHandle<Result<(entity::record::Model, bool), ApiError>> {
+    let before = writes.waiting();
+    let handle = tokio::spawn({
+        let writes = writes.clone();
+        async move { records::put(&writes, her, collection, Uuid::new_v4(), &body, None, chrono::Utc::now()).await }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while writes.waiting() == before {
+        assert!(tokio::time::Instant::now() < deadline, "the write was never queued");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    handle
+}
+
+/// A transaction that found she has no routine counting from her last session does not look again for her
+/// next session: unless it has written one of her routines since.
+async fn a_routine_written_inside_a_batch_counts_the_sessions_after_it(app: TestApp) {
+    let (token, _) = app.signed_up().await;
+    let her = her_id(&app, &token).await;
+    let writes = Writes::start(app.db.clone(), Arc::new(Metrics::new()));
+    let (gate, go) = hold_lane(&writes, her).await;
+    let (earlier, later) = (pump_body(100, 30.0, 30.0), pump_body(30, 40.0, 40.0));
+    let routine = serde_json::json!({"kind": "pump", "schedule": {"type": "after_last", "hours": 3}});
+    let first = queue_put(&writes, her, Collection::PumpSessions, earlier).await;
+    let routine = queue_put(&writes, her, Collection::Routines, routine).await;
+    let second = queue_put(&writes, her, Collection::PumpSessions, later.clone()).await;
+    go.notify_one();
+    gate.await.unwrap().unwrap();
+    first.await.unwrap().unwrap();
+    let routine = routine.await.unwrap().unwrap().0;
+    second.await.unwrap().unwrap();
+
+    let planned = entity::occurrence::Entity::find()
+        .filter(entity::occurrence::Column::RoutineId.eq(routine.id))
+        .filter(entity::occurrence::Column::State.eq("planned"))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let started: chrono::DateTime<chrono::Utc> = later["started_at"].as_str().unwrap().parse().unwrap();
+    let due: Vec<_> = planned.iter().map(|o| o.due_at.timestamp()).collect();
+    assert_eq!(due, vec![(started + chrono::Duration::hours(3)).timestamp()], "planned from the later session");
 }
