@@ -3,13 +3,14 @@
 //! costs its neighbours nothing but a rerun.
 
 use api::error::ApiError;
-use api::services::records::{self, Collection};
+use api::services::records::{self, Collection, IfMatch};
 use api::services::writes::{Step, Writes};
 use futures_util::FutureExt;
 use milkflow_tests::{TestApp, on_both_databases, pump_body};
 use scheduler::metrics::Metrics;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
@@ -19,6 +20,7 @@ on_both_databases!(
     writes_waiting_together_commit_together_and_each_keeps_its_own_answer,
     puts_sent_at_once_are_all_kept_with_distinct_change_numbers,
     a_routine_written_inside_a_batch_counts_the_sessions_after_it,
+    new_records_waiting_together_are_inserted_together,
 );
 
 async fn her_id(app: &TestApp, token: &str) -> Uuid {
@@ -176,17 +178,20 @@ async fn hold_lane(writes: &Writes, her: Uuid) -> (tokio::task::JoinHandle<Resul
     (gate, go)
 }
 
-/// Hands a PUT to the lane and waits until it is queued, so writes queue in the order they are given.
+/// A PUT of her record `id` handed to the lane; it returns once the write is queued, so writes queue in the
+/// order they are given.
 async fn queue_put(
     writes: &Writes,
     her: Uuid,
     collection: Collection,
+    id: Uuid,
     body: serde_json::Value,
+    if_match: Option<IfMatch>,
 ) -> tokio::task::JoinHandle<Result<(entity::record::Model, bool), ApiError>> {
     let before = writes.waiting();
     let handle = tokio::spawn({
         let writes = writes.clone();
-        async move { records::put(&writes, her, collection, Uuid::new_v4(), &body, None, chrono::Utc::now()).await }
+        async move { records::put(&writes, her, collection, id, &body, if_match, chrono::Utc::now()).await }
     });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while writes.waiting() == before {
@@ -196,31 +201,108 @@ async fn queue_put(
     handle
 }
 
-/// A transaction that found she has no routine counting from her last session does not look again for her
-/// next session: unless it has written one of her routines since.
-async fn a_routine_written_inside_a_batch_counts_the_sessions_after_it(app: TestApp) {
-    let (token, _) = app.signed_up().await;
-    let her = her_id(&app, &token).await;
-    let writes = Writes::start(app.db.clone(), Arc::new(Metrics::new()));
-    let (gate, go) = hold_lane(&writes, her).await;
-    let (earlier, later) = (pump_body(100, 30.0, 30.0), pump_body(30, 40.0, 40.0));
-    let routine = serde_json::json!({"kind": "pump", "schedule": {"type": "after_last", "hours": 3}});
-    let first = queue_put(&writes, her, Collection::PumpSessions, earlier).await;
-    let routine = queue_put(&writes, her, Collection::Routines, routine).await;
-    let second = queue_put(&writes, her, Collection::PumpSessions, later.clone()).await;
-    go.notify_one();
-    gate.await.unwrap().unwrap();
-    first.await.unwrap().unwrap();
-    let routine = routine.await.unwrap().unwrap().0;
-    second.await.unwrap().unwrap();
-
+/// The instants her routine `routine` is planned to fire at.
+async fn planned(app: &TestApp, routine: Uuid) -> Vec<i64> {
     let planned = entity::occurrence::Entity::find()
-        .filter(entity::occurrence::Column::RoutineId.eq(routine.id))
+        .filter(entity::occurrence::Column::RoutineId.eq(routine))
         .filter(entity::occurrence::Column::State.eq("planned"))
         .all(&app.db)
         .await
         .unwrap();
-    let started: chrono::DateTime<chrono::Utc> = later["started_at"].as_str().unwrap().parse().unwrap();
-    let due: Vec<_> = planned.iter().map(|o| o.due_at.timestamp()).collect();
-    assert_eq!(due, vec![(started + chrono::Duration::hours(3)).timestamp()], "planned from the later session");
+    planned.iter().map(|o| o.due_at.timestamp()).collect()
+}
+
+fn started_at(body: &serde_json::Value) -> chrono::DateTime<chrono::Utc> {
+    body["started_at"].as_str().unwrap().parse().unwrap()
+}
+
+/// A transaction that found she has no routine counting from her last session does not look again for her
+/// next session, unless it has written one of her routines since. (Replacements, so that each runs on its own
+/// in the shared transaction: new records are inserted together, see the next test.)
+async fn a_routine_written_inside_a_batch_counts_the_sessions_after_it(app: TestApp) {
+    let (token, _) = app.signed_up().await;
+    let her = her_id(&app, &token).await;
+    let (a, b, r) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    for (path, body) in [
+        (format!("/v1/pump-sessions/{a}"), pump_body(200, 30.0, 30.0)),
+        (format!("/v1/pump-sessions/{b}"), pump_body(150, 30.0, 30.0)),
+        (
+            format!("/v1/routines/{r}"),
+            serde_json::json!({"kind": "pump", "schedule": {"type": "times", "times": ["09:00"]}}),
+        ),
+    ] {
+        assert_eq!(app.put(&path, &body, &token).await.status, 201, "{path}");
+    }
+    let writes = Writes::start(app.db.clone(), Arc::new(Metrics::new()));
+    let (gate, go) = hold_lane(&writes, her).await;
+    let (earlier, later) = (pump_body(100, 30.0, 30.0), pump_body(30, 40.0, 40.0));
+    let routine = serde_json::json!({"kind": "pump", "schedule": {"type": "after_last", "hours": 3}});
+    let any = || Some(IfMatch::Any);
+    let first = queue_put(&writes, her, Collection::PumpSessions, a, earlier, any()).await;
+    let routine = queue_put(&writes, her, Collection::Routines, r, routine, any()).await;
+    let second = queue_put(&writes, her, Collection::PumpSessions, b, later.clone(), any()).await;
+    go.notify_one();
+    gate.await.unwrap().unwrap();
+    for write in [first, routine, second] {
+        write.await.unwrap().unwrap();
+    }
+    let due = (started_at(&later) + chrono::Duration::hours(3)).timestamp();
+    assert_eq!(planned(&app, r).await, vec![due], "planned from the later session");
+}
+
+/// New records waiting together, of two users, are inserted by one statement: each gets the next of its
+/// owner's change numbers in the order they came, and her routine counting from her last session is planned
+/// from the latest of them.
+async fn new_records_waiting_together_are_inserted_together(app: TestApp) {
+    let metrics = Arc::new(Metrics::new());
+    let writes = Writes::start(app.db.clone(), metrics.clone());
+    let (token, _) = app.signed_up().await;
+    let her = her_id(&app, &token).await;
+    // Another user whose writes take her lane (PostgreSQL has several), so that they can wait with hers.
+    let mut other = her;
+    for _ in 0..64 {
+        let (other_token, _) = app.signed_up().await;
+        other = her_id(&app, &other_token).await;
+        if writes.lane_of(other) == writes.lane_of(her) {
+            break;
+        }
+    }
+    assert_eq!(writes.lane_of(other), writes.lane_of(her), "no user of 64 shares her lane");
+    let routine = serde_json::json!({"kind": "pump", "schedule": {"type": "after_last", "hours": 3}});
+    let r = app.post_auth("/v1/routines", &routine, &token).await.body["id"].as_str().unwrap().parse().unwrap();
+    let (hers_before, others_before) = (change_seq(&app, her).await, change_seq(&app, other).await);
+    let (gate, go) = hold_lane(&writes, her).await;
+    let mut queued = Vec::new();
+    for (owner, minutes_ago) in [(her, 90), (other, 80), (her, 20), (other, 70), (her, 50)] {
+        let (id, body) = (Uuid::new_v4(), pump_body(minutes_ago, 50.0, 50.0));
+        queued.push((
+            owner,
+            id,
+            body.clone(),
+            queue_put(&writes, owner, Collection::PumpSessions, id, body, None).await,
+        ));
+    }
+    go.notify_one();
+    gate.await.unwrap().unwrap();
+
+    let mut seqs: HashMap<Uuid, Vec<i64>> = HashMap::new();
+    let mut her_latest = None;
+    for (owner, id, body, write) in queued {
+        if owner == her {
+            her_latest = std::cmp::max(her_latest, Some(started_at(&body)));
+        }
+        let (row, created) = write.await.unwrap().unwrap();
+        assert!(created);
+        assert_eq!((row.id, row.user_id, row.version), (id, owner, 1));
+        assert_eq!(row.sort_at.timestamp_millis(), started_at(&body).timestamp_millis(), "its own fields");
+        seqs.entry(owner).or_default().push(row.change_seq);
+    }
+    assert_eq!(seqs[&her], vec![hers_before + 1, hers_before + 2, hers_before + 3]);
+    assert_eq!(seqs[&other], vec![others_before + 1, others_before + 2]);
+    assert_eq!((change_seq(&app, her).await, change_seq(&app, other).await), (hers_before + 3, others_before + 2));
+    // The gate alone, then the five in one transaction, none rerun.
+    assert_eq!((metrics.write_batch.get_sample_count(), metrics.write_batch.get_sample_sum()), (2, 6.0));
+    assert_eq!(metrics.writes_rerun.get(), 0);
+    let due = (her_latest.unwrap() + chrono::Duration::hours(3)).timestamp();
+    assert_eq!(planned(&app, r).await, vec![due], "planned from her latest session");
 }

@@ -16,7 +16,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::services::writes::{Step, Writes};
+use crate::services::writes::{NewRecord, Step, Writes};
 use futures_util::FutureExt;
 use platform::Database;
 use platform::db::WriteTxn;
@@ -161,7 +161,12 @@ pub async fn put(
     let parsed = collection.parse(body, now).map_err(ApiError::Validation)?;
     check_guide(writes.db(), &parsed).await?;
     let put = Arc::new(Put { user_id, collection, id, data: parsed.data.to_string(), parsed, if_match, now });
-    writes.run(user_id, move |txn| put.clone().run(txn).boxed()).await
+    if put.if_match.is_some() {
+        return writes.run(user_id, move |txn| put.clone().run(txn).boxed()).await;
+    }
+    // Most PUTs bring a new entry from her phone: new entries waiting together are inserted together.
+    let row = new_row(id, user_id, collection, &put.parsed, put.data.clone(), 0, now);
+    writes.insert(NewRecord { user_id, row }, move |txn| put.clone().run(txn).boxed()).await
 }
 
 /// A validated PUT, ready to run (perhaps more than once: see [`Writes`]).

@@ -11,12 +11,16 @@
 //! nothing, and its answer never depends on a neighbour that did not commit. A write that finds the database
 //! unreachable is not rerun: its batch is told at once to retry later (503), as each would be alone.
 
+use entity::{record, user};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use platform::Database;
 use platform::db::WriteTxn;
 use scheduler::metrics::Metrics;
-use sea_orm::{ConnAcquireErr, DbBackend, DbErr};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ColumnTrait, ConnAcquireErr, DbBackend, DbErr, EntityTrait, QueryFilter};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -91,12 +95,40 @@ impl Writes {
         T: Send + 'static,
         F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<T>, ApiError>> + Send + 'static,
     {
-        let lane = BuildHasherDefault::<DefaultHasher>::default().hash_one(user_id) as usize % self.lanes.len();
         let (reply, answer) = oneshot::channel();
-        let pending = Slot { work, outcome: None, reply, span: tracing::Span::current() };
-        self.lanes[lane].send(Box::new(pending)).await.map_err(|_| lane_gone())?;
+        self.hand_over(user_id, Box::new(Slot { work, outcome: None, reply, span: tracing::Span::current() })).await?;
         answer.await.map_err(|_| lane_gone())?
     }
+
+    /// [`Writes::run`] for a write that inserts `new` when its id is free (and does `work` otherwise): such
+    /// writes waiting together are inserted by one multi-row statement, each with the next of her change
+    /// numbers, and answered `(row, true)`. When any id of them is in use, each runs its `work` instead.
+    pub async fn insert<F>(&self, new: NewRecord, work: F) -> Result<(record::Model, bool), ApiError>
+    where
+        F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<(record::Model, bool)>, ApiError>> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let user_id = new.user_id;
+        let slot = Slot { work, outcome: None, reply, span: tracing::Span::current() };
+        self.hand_over(user_id, Box::new(Insert { slot, new })).await?;
+        answer.await.map_err(|_| lane_gone())?
+    }
+
+    /// The lane that takes `user_id`'s writes.
+    pub fn lane_of(&self, user_id: Uuid) -> usize {
+        BuildHasherDefault::<DefaultHasher>::default().hash_one(user_id) as usize % self.lanes.len()
+    }
+
+    async fn hand_over(&self, user_id: Uuid, pending: Box<dyn Pending>) -> Result<(), ApiError> {
+        self.lanes[self.lane_of(user_id)].send(pending).await.map_err(|_| lane_gone())
+    }
+}
+
+/// A record a write inserts when its id is free.
+pub struct NewRecord {
+    pub user_id: Uuid,
+    /// Every column but `change_seq`, which is hers next when it is inserted.
+    pub row: record::ActiveModel,
 }
 
 fn lane_gone() -> ApiError {
@@ -113,6 +145,12 @@ trait Pending: Send {
     fn abandon(self: Box<Self>, e: &DbErr);
     /// Whether it failed because the database cannot be reached.
     fn found_database_unreachable(&self) -> bool;
+    /// The new record it inserts when its id is free, if it is such a write.
+    fn insertion(&self) -> Option<&NewRecord> {
+        None
+    }
+    /// Answers with the row inserted for its [`Pending::insertion`], once committed.
+    fn inserted(self: Box<Self>, _row: record::Model) {}
 }
 
 struct Slot<T, F> {
@@ -163,6 +201,87 @@ where
     }
 }
 
+/// A write that inserts a new record when its id is free (see [`Writes::insert`]).
+struct Insert<F> {
+    slot: Slot<(record::Model, bool), F>,
+    new: NewRecord,
+}
+
+impl<F> Pending for Insert<F>
+where
+    F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<(record::Model, bool)>, ApiError>> + Send + 'static,
+{
+    fn run<'t>(&'t mut self, txn: &'t WriteTxn) -> BoxFuture<'t, bool> {
+        self.slot.run(txn)
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), &DbErr>) {
+        Box::new(self.slot).answer(committed)
+    }
+
+    fn abandon(self: Box<Self>, e: &DbErr) {
+        Box::new(self.slot).abandon(e)
+    }
+
+    fn found_database_unreachable(&self) -> bool {
+        self.slot.found_database_unreachable()
+    }
+
+    fn insertion(&self) -> Option<&NewRecord> {
+        Some(&self.new)
+    }
+
+    fn inserted(self: Box<Self>, row: record::Model) {
+        let _ = self.slot.reply.send(Ok((row, true)));
+    }
+}
+
+/// Inserts every new record with the next of its owner's change numbers, in one statement; `None` when any id
+/// is already in use (nothing is then to be committed). Re-plans what each affects, as each write would alone.
+async fn insert_all(txn: &WriteTxn, news: &[&NewRecord]) -> Result<Option<Vec<record::Model>>, DbErr> {
+    // (i32, as in `records::next_seq`: the statement is the same text, and a prepared statement keeps the
+    // parameter types it was first prepared with.)
+    let mut owners: Vec<(Uuid, i32)> = Vec::new();
+    for new in news {
+        match owners.iter_mut().find(|(owner, _)| *owner == new.user_id) {
+            Some((_, count)) => *count += 1,
+            None => owners.push((new.user_id, 1)),
+        }
+    }
+    // Her next number for each of her new records: taken together, as each write would take one.
+    let mut next: HashMap<Uuid, i64> = HashMap::with_capacity(owners.len());
+    for (owner, count) in owners {
+        let updated = user::Entity::update_many()
+            .col_expr(user::Column::ChangeSeq, Expr::col(user::Column::ChangeSeq).add(count))
+            .filter(user::Column::Id.eq(owner))
+            .exec_with_returning(txn)
+            .await?;
+        let Some(last) = updated.first().map(|u| u.change_seq) else { return Ok(None) };
+        next.insert(owner, last - i64::from(count) + 1);
+    }
+    let rows = news.iter().map(|new| {
+        let seq = next.get_mut(&new.user_id).expect("every owner was numbered");
+        let mut row = new.row.clone();
+        row.change_seq = Set(*seq);
+        *seq += 1;
+        row
+    });
+    let if_new = OnConflict::column(record::Column::Id).do_nothing().to_owned();
+    let inserted = record::Entity::insert_many(rows).on_conflict(if_new).exec_with_returning(txn).await?;
+    if inserted.len() != news.len() {
+        return Ok(None);
+    }
+    let mut by_id: HashMap<Uuid, record::Model> = inserted.into_iter().map(|row| (row.id, row)).collect();
+    let mut ordered = Vec::with_capacity(news.len());
+    for new in news {
+        let id = *new.row.id.as_ref();
+        let Some(row) = by_id.remove(&id) else { return Ok(None) };
+        scheduler::planning::after_change(txn, &row, row.updated_at).await?;
+        ordered.push(row);
+    }
+    Ok(Some(ordered))
+}
+
 /// Each write's own copy of an error of their shared transaction (its begin or its commit).
 fn shared_error(e: &DbErr) -> ApiError {
     if platform::db::is_unavailable(e) {
@@ -180,7 +299,62 @@ impl Lane {
         }
     }
 
-    async fn run_batch(&self, mut batch: Vec<Box<dyn Pending>>) {
+    async fn run_batch(&self, batch: Vec<Box<dyn Pending>>) {
+        let (inserts, mut batch): (Vec<_>, Vec<_>) = batch.into_iter().partition(|p| p.insertion().is_some());
+        if inserts.len() > 1 {
+            batch.extend(self.insert_together(inserts).await);
+        } else {
+            batch.extend(inserts);
+        }
+        self.run_each(batch).await;
+    }
+
+    /// New records inserted in one statement and committed together; the writes it could not keep (an id in
+    /// use, an error) are given back to run one by one.
+    async fn insert_together(&self, batch: Vec<Box<dyn Pending>>) -> Vec<Box<dyn Pending>> {
+        let (size, started) = (batch.len(), std::time::Instant::now());
+        let txn = match platform::db::begin_write(&self.db).await {
+            Ok(txn) => txn,
+            Err(e) => {
+                tracing::warn!(error = %e, writes = size, "a batch of new records could not begin");
+                batch.into_iter().for_each(|p| p.abandon(&e));
+                return Vec::new();
+            }
+        };
+        let news: Vec<&NewRecord> = batch.iter().filter_map(|p| p.insertion()).collect();
+        match insert_all(&txn, &news).await {
+            Ok(Some(rows)) => {
+                let committed = txn.commit().await;
+                match committed {
+                    Ok(()) => {
+                        self.metrics.write_batch.observe(size as f64);
+                        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+                        tracing::debug!(writes = size, elapsed_ms, "a batch of new records committed");
+                        batch.into_iter().zip(rows).for_each(|(p, row)| p.inserted(row));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, writes = size, "a batch of new records failed to commit");
+                        batch.into_iter().for_each(|p| p.abandon(&e));
+                    }
+                }
+                Vec::new()
+            }
+            Err(e) if platform::db::is_unavailable(&e) => {
+                let _ = txn.rollback().await;
+                tracing::warn!(error = %e, writes = size, "the database is unreachable: a batch of new records is refused");
+                batch.into_iter().for_each(|p| p.abandon(&e));
+                Vec::new()
+            }
+            Ok(None) | Err(_) => {
+                // (An error is met again, and answered, by the write that meets it on its own.)
+                let _ = txn.rollback().await;
+                batch
+            }
+        }
+    }
+
+    /// Writes run one after another in one transaction (see the module's comment).
+    async fn run_each(&self, mut batch: Vec<Box<dyn Pending>>) {
         while batch.len() > 1 {
             let size = batch.len();
             let txn = match platform::db::begin_write(&self.db).await {
