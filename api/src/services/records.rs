@@ -8,7 +8,7 @@ use domain::routine::Routine;
 use entity::{record, user};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
     QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::Serialize;
@@ -122,12 +122,18 @@ fn check_precondition(if_match: &Option<IfMatch>, live: Option<&record::Model>) 
 /// Takes the owner's next change number; on PostgreSQL this also locks her row, so her writes commit in
 /// the order of their numbers and a sync never skips a number that commits late.
 async fn next_seq(db: &impl ConnectionTrait, user_id: Uuid) -> Result<i64, ApiError> {
+    take_seqs(db, user_id, 1).await?.ok_or(ApiError::NotFound)
+}
+
+/// Takes the owner's next `count` change numbers (as [`next_seq`] takes one) and gives the last of them;
+/// `None` when she has no account.
+pub(crate) async fn take_seqs(db: &impl ConnectionTrait, user_id: Uuid, count: i32) -> Result<Option<i64>, DbErr> {
     let updated = user::Entity::update_many()
-        .col_expr(user::Column::ChangeSeq, Expr::col(user::Column::ChangeSeq).add(1))
+        .col_expr(user::Column::ChangeSeq, Expr::col(user::Column::ChangeSeq).add(count))
         .filter(user::Column::Id.eq(user_id))
         .exec_with_returning(db)
         .await?;
-    updated.first().map(|u| u.change_seq).ok_or(ApiError::NotFound)
+    Ok(updated.first().map(|u| u.change_seq))
 }
 
 /// A record of hers in `collection` that is not deleted.

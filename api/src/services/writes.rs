@@ -10,6 +10,10 @@
 //! on its own, as before batching), and the others run again as a new batch. So each write's effect is all or
 //! nothing, and its answer never depends on a neighbour that did not commit. A write that finds the database
 //! unreachable is not rerun: its batch is told at once to retry later (503), as each would be alone.
+//!
+//! Most writes are PUTs of new entries from her phone ([`Writes::insert`]). Those waiting together are inserted
+//! by one multi-row statement, after one `UPDATE` of each owner's change number; when any of their ids is in
+//! use, they go the way above instead.
 
 use entity::{record, user};
 use futures_util::FutureExt;
@@ -29,6 +33,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::services::records;
 
 /// The most writes one transaction takes. (Each holds SQLite's one writer, or her row lock, a little longer.)
 pub const MAX_BATCH: usize = 64;
@@ -239,8 +244,6 @@ where
 /// Inserts every new record with the next of its owner's change numbers, in one statement; `None` when any id
 /// is already in use (nothing is then to be committed). Re-plans what each affects, as each write would alone.
 async fn insert_all(txn: &WriteTxn, news: &[&NewRecord]) -> Result<Option<Vec<record::Model>>, DbErr> {
-    // (i32, as in `records::next_seq`: the statement is the same text, and a prepared statement keeps the
-    // parameter types it was first prepared with.)
     let mut owners: Vec<(Uuid, i32)> = Vec::new();
     for new in news {
         match owners.iter_mut().find(|(owner, _)| *owner == new.user_id) {
@@ -251,12 +254,7 @@ async fn insert_all(txn: &WriteTxn, news: &[&NewRecord]) -> Result<Option<Vec<re
     // Her next number for each of her new records: taken together, as each write would take one.
     let mut next: HashMap<Uuid, i64> = HashMap::with_capacity(owners.len());
     for (owner, count) in owners {
-        let updated = user::Entity::update_many()
-            .col_expr(user::Column::ChangeSeq, Expr::col(user::Column::ChangeSeq).add(count))
-            .filter(user::Column::Id.eq(owner))
-            .exec_with_returning(txn)
-            .await?;
-        let Some(last) = updated.first().map(|u| u.change_seq) else { return Ok(None) };
+        let Some(last) = records::take_seqs(txn, owner, count).await? else { return Ok(None) };
         next.insert(owner, last - i64::from(count) + 1);
     }
     let rows = news.iter().map(|new| {
