@@ -15,15 +15,15 @@
 //! by one multi-row statement, after one `UPDATE` of each owner's change number; when any of their ids is in
 //! use, they go the way above instead.
 
-use entity::{record, user};
+use entity::record;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use platform::Database;
 use platform::db::WriteTxn;
 use scheduler::metrics::Metrics;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ColumnTrait, ConnAcquireErr, DbBackend, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ConnAcquireErr, DbBackend, DbErr, EntityTrait};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::panic::AssertUnwindSafe;
