@@ -100,9 +100,7 @@ impl Writes {
         T: Send + 'static,
         F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<T>, ApiError>> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
-        self.hand_over(user_id, Box::new(Slot { work, outcome: None, reply, span: tracing::Span::current() })).await?;
-        answer.await.map_err(|_| lane_gone())?
+        self.submit(user_id, work, None).await
     }
 
     /// [`Writes::run`] for a write that inserts `new` when its id is free (and does `work` otherwise): such
@@ -112,20 +110,24 @@ impl Writes {
     where
         F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<(record::Model, bool)>, ApiError>> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
         let user_id = new.user_id;
-        let slot = Slot { work, outcome: None, reply, span: tracing::Span::current() };
-        self.hand_over(user_id, Box::new(Insert { slot, new })).await?;
+        self.submit(user_id, work, Some((new, |row| (row, true)))).await
+    }
+
+    async fn submit<T, F>(&self, user_id: Uuid, work: F, insert: Option<Insertion<T>>) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<T>, ApiError>> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let slot = Slot { work, insert, outcome: None, reply, span: tracing::Span::current() };
+        self.lanes[self.lane_of(user_id)].send(Box::new(slot)).await.map_err(|_| lane_gone())?;
         answer.await.map_err(|_| lane_gone())?
     }
 
     /// The lane that takes `user_id`'s writes.
     pub fn lane_of(&self, user_id: Uuid) -> usize {
         BuildHasherDefault::<DefaultHasher>::default().hash_one(user_id) as usize % self.lanes.len()
-    }
-
-    async fn hand_over(&self, user_id: Uuid, pending: Box<dyn Pending>) -> Result<(), ApiError> {
-        self.lanes[self.lane_of(user_id)].send(pending).await.map_err(|_| lane_gone())
     }
 }
 
@@ -150,16 +152,19 @@ trait Pending: Send {
     fn abandon(self: Box<Self>, e: &DbErr);
     /// Whether it failed because the database cannot be reached.
     fn found_database_unreachable(&self) -> bool;
-    /// The new record it inserts when its id is free, if it is such a write.
-    fn insertion(&self) -> Option<&NewRecord> {
-        None
-    }
+    /// The new record it inserts when its id is free, if it is such a write ([`Writes::insert`]).
+    fn insertion(&self) -> Option<&NewRecord>;
     /// Answers with the row inserted for its [`Pending::insertion`], once committed.
-    fn inserted(self: Box<Self>, _row: record::Model) {}
+    fn inserted(self: Box<Self>, row: record::Model);
 }
+
+/// A new record, and the answer of the write that inserts it, made from the inserted row.
+type Insertion<T> = (NewRecord, fn(record::Model) -> T);
 
 struct Slot<T, F> {
     work: F,
+    /// For [`Writes::insert`]: its new record, and its answer from the inserted row.
+    insert: Option<Insertion<T>>,
     outcome: Option<Result<Step<T>, ApiError>>,
     reply: oneshot::Sender<Result<T, ApiError>>,
     /// The request's span, so what the write logs carries its request id.
@@ -204,40 +209,17 @@ where
             _ => false,
         }
     }
-}
-
-/// A write that inserts a new record when its id is free (see [`Writes::insert`]).
-struct Insert<F> {
-    slot: Slot<(record::Model, bool), F>,
-    new: NewRecord,
-}
-
-impl<F> Pending for Insert<F>
-where
-    F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<(record::Model, bool)>, ApiError>> + Send + 'static,
-{
-    fn run<'t>(&'t mut self, txn: &'t WriteTxn) -> BoxFuture<'t, bool> {
-        self.slot.run(txn)
-    }
-
-    fn answer(self: Box<Self>, committed: Result<(), &DbErr>) {
-        Box::new(self.slot).answer(committed)
-    }
-
-    fn abandon(self: Box<Self>, e: &DbErr) {
-        Box::new(self.slot).abandon(e)
-    }
-
-    fn found_database_unreachable(&self) -> bool {
-        self.slot.found_database_unreachable()
-    }
 
     fn insertion(&self) -> Option<&NewRecord> {
-        Some(&self.new)
+        self.insert.as_ref().map(|(new, _)| new)
     }
 
     fn inserted(self: Box<Self>, row: record::Model) {
-        let _ = self.slot.reply.send(Ok((row, true)));
+        let answer = match self.insert {
+            Some((_, from_row)) => Ok(from_row(row)),
+            None => Err(ApiError::Internal(anyhow::anyhow!("a write that inserts nothing was answered with a row"))),
+        };
+        let _ = self.reply.send(answer);
     }
 }
 
