@@ -86,7 +86,7 @@ impl Application {
         let vapid = scheduler::push::vapid::VapidKeys::load(&settings, &db).await?;
         let state = web::Data::new(AppState {
             db: db.clone(),
-            writes: crate::services::writes::Writes::start(db.clone(), metrics.clone()),
+            writes: crate::services::writes::Writes::start(db.clone(), metrics.clone()).await?,
             jwt,
             openapi_yaml: crate::openapi::yaml()?,
             vapid_public_key: vapid.public_key.clone(),

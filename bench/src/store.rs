@@ -44,7 +44,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     platform::db::migrate(&args.database_url, kind).await?;
     let db = platform::db::connect(&args.database_url, kind, args.max_connections).await?;
     let user_id = new_account(&db).await?;
-    let writes = Writes::start(db.clone(), Default::default());
+    let writes = Writes::start(db.clone(), Default::default()).await?;
     if matches!(args.scenario, Scenario::List) {
         for _ in 0..SEEDED {
             put(&writes, user_id).await?;

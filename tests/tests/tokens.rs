@@ -94,7 +94,7 @@ async fn token_of_a_user_that_does_not_exist_is_unauthorized(app: TestApp) {
 async fn admin_extractor_admits_admins_and_refuses_users(app: TestApp) {
     let state = web::Data::new(api::AppState {
         db: app.db.clone(),
-        writes: api::services::writes::Writes::start(app.db.clone(), Default::default()),
+        writes: api::services::writes::Writes::start(app.db.clone(), Default::default()).await.unwrap(),
         jwt: JwtKeys::new(&secrecy::SecretString::from(TEST_JWT_SECRET)),
         openapi_yaml: String::new(),
         vapid_public_key: String::new(),

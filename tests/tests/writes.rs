@@ -41,7 +41,7 @@ async fn writes_waiting_together_commit_together_and_each_keeps_its_own_answer(a
     let seq_before = change_seq(&app, her).await;
 
     let metrics = Arc::new(Metrics::new());
-    let writes = Writes::start(app.db.clone(), metrics.clone());
+    let writes = Writes::start(app.db.clone(), metrics.clone()).await.unwrap();
 
     // A first write holds the lane inside its transaction while the others queue up behind it.
     let (gate, go) = hold_lane(&writes, her).await;
@@ -233,7 +233,7 @@ async fn a_routine_written_inside_a_batch_counts_the_sessions_after_it(app: Test
     ] {
         assert_eq!(app.put(&path, &body, &token).await.status, 201, "{path}");
     }
-    let writes = Writes::start(app.db.clone(), Arc::new(Metrics::new()));
+    let writes = Writes::start(app.db.clone(), Arc::new(Metrics::new())).await.unwrap();
     let (gate, go) = hold_lane(&writes, her).await;
     let (earlier, later) = (pump_body(100, 30.0, 30.0), pump_body(30, 40.0, 40.0));
     let routine = serde_json::json!({"kind": "pump", "schedule": {"type": "after_last", "hours": 3}});
@@ -255,7 +255,7 @@ async fn a_routine_written_inside_a_batch_counts_the_sessions_after_it(app: Test
 /// from the latest of them.
 async fn new_records_waiting_together_are_inserted_together(app: TestApp) {
     let metrics = Arc::new(Metrics::new());
-    let writes = Writes::start(app.db.clone(), metrics.clone());
+    let writes = Writes::start(app.db.clone(), metrics.clone()).await.unwrap();
     let (token, _) = app.signed_up().await;
     let her = her_id(&app, &token).await;
     // Another user whose writes take her lane (PostgreSQL has several), so that they can wait with hers.

@@ -68,17 +68,19 @@ struct Lane {
 }
 
 impl Writes {
-    /// Starts the lanes (tasks of the current runtime; they end when the last `Writes` is dropped).
-    pub fn start(db: Database, metrics: Arc<Metrics>) -> Self {
+    /// Starts the lanes (tasks of the current runtime; they end when the last `Writes` is dropped). On SQLite the
+    /// lane writes through a connection of its own ([`platform::db::writer`]); `db` serves reads.
+    pub async fn start(db: Database, metrics: Arc<Metrics>) -> Result<Self, DbErr> {
         let count = if db.get_database_backend() == DbBackend::Sqlite { 1 } else { POSTGRES_LANES };
+        let writer = platform::db::writer(&db).await?;
         let lanes = (0..count)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(QUEUE);
-                tokio::spawn(Lane { db: db.clone(), metrics: metrics.clone() }.serve(rx));
+                tokio::spawn(Lane { db: writer.clone(), metrics: metrics.clone() }.serve(rx));
                 tx
             })
             .collect();
-        Self { db, lanes }
+        Ok(Self { db, lanes })
     }
 
     /// Writes handed over and not yet taken by their lane.
