@@ -477,4 +477,38 @@ mod tests {
         assert_eq!(query_plan_stability(&mut handle, -1, &mut enabled), libsqlite3_sys::SQLITE_OK);
         assert_eq!(enabled, 1);
     }
+
+    #[tokio::test]
+    async fn sqlite_transaction_dropped_unfinished_is_rolled_back_before_its_connection_is_used_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/d.db", dir.path().display());
+        let db = connect(&url, DatabaseKind::Sqlite, 1).await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (x INTEGER)").await.unwrap();
+        // Another process's writer, which gives up at once when the database is locked.
+        let other = connect(&url, DatabaseKind::Sqlite, 1).await.unwrap();
+        other.execute_unprepared("PRAGMA busy_timeout = 0").await.unwrap();
+        for round in 0..20 {
+            let left = begin_write(&db).await.unwrap();
+            left.execute_unprepared("INSERT INTO t VALUES (-1)").await.unwrap();
+            drop(left);
+            // The one connection again, at once: a write transaction of its own from its first statement (the
+            // other writer is locked out), which commits for everyone to see.
+            let next = begin_write(&db).await.unwrap();
+            assert!(
+                other.execute_unprepared("BEGIN IMMEDIATE").await.is_err(),
+                "round {round}: not a write transaction"
+            );
+            next.execute_unprepared(&format!("INSERT INTO t VALUES ({round})")).await.unwrap();
+            next.commit().await.unwrap();
+        }
+        let count = |sql: &'static str| {
+            let other = other.clone();
+            async move {
+                let row = other.query_one_raw(Statement::from_string(DbBackend::Sqlite, sql)).await.unwrap().unwrap();
+                row.try_get_by_index::<i64>(0).unwrap()
+            }
+        };
+        assert_eq!(count("SELECT count(*) FROM t WHERE x >= 0").await, 20);
+        assert_eq!(count("SELECT count(*) FROM t WHERE x < 0").await, 0);
+    }
 }

@@ -304,6 +304,20 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             }
         }
 
+        // milkflow: a SQLite connection outside a transaction goes back without the ping. Its commands run one
+        // after another on its own thread, so nothing it was asked to do can reach the next user's statements,
+        // and its ping was a round trip to that thread for every statement of every request. One that was left
+        // inside a transaction (its rollback queued, not yet done) is still pinged, so its next user never sees it
+        // mid-transaction. (vendor/README.md)
+        if DB::NAME == "SQLite"
+            && <DB::TransactionManager as crate::transaction::TransactionManager>::get_transaction_depth(
+                &self.raw,
+            ) == 0
+        {
+            self.release();
+            return true;
+        }
+
         // test the connection on-release to ensure it is still viable,
         // and flush anything time-sensitive like transaction rollbacks
         // if an Executor future/stream is dropped during an `.await` call, the connection
