@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """milkflow's benchmarks, in one run on this machine: start-up time and idle memory of milkflow-api, and the
-API under load (authenticated PUT of a pump session, GET of a page of 50) on SQLite and PostgreSQL, each as a
-figure and as a ratio to a bare actix-web handler measured in the same run; beside them the limits of what lies
+API under load (authenticated PUT of a pump session, GET of a page of 50: sent again from the page cache, and
+as a diagnostic read afresh each time) on SQLite and PostgreSQL, each as a figure and as a ratio to a bare actix-web handler measured in the same run; beside them the limits of what lies
 under the API: its data layer alone (`milkflow-bench store`) and what PostgreSQL alone does (pgbench). Load
 comes from wrk in its own process (`apt-get install wrk`).
 
@@ -67,11 +67,26 @@ def api_scenarios(label, db_url):
         # sequence), and a request whose only database work is one read of her account row.
         put_many = wrk(base, put_lua, {"BENCH_TOKENS": ",".join(tokens), "BENCH_BODY": json.dumps(body)})
         me = wrk_get(base + "/v1/me", token)
+        uncached = list_without_page_cache(db_url, api.dir, token)
         return {f"PUT /v1/pump-sessions/{{id}} ({label})": put, f"GET /v1/pump-sessions?limit=50 ({label})": lst,
+                f"  diagnostic: GET ?limit=50, every page read from the database ({label})": uncached,
                 f"  diagnostic: the PUT over 64 users ({label})": put_many,
                 f"  diagnostic: GET /v1/me, one read of her account ({label})": me}
     finally:
         api.cleanup()
+
+
+def list_without_page_cache(db_url, cwd, token):
+    """The page of 50 from a second API process on the same database with `MILKFLOW_PAGE_CACHE_MIB=0`: each
+    request reads and writes its page again, as the first request after any write of hers does."""
+    port = free_port()
+    api = Proc("milkflow-api", {"MILKFLOW_LISTEN": f"127.0.0.1:{port}", "MILKFLOW_DATABASE_URL": db_url,
+                                "MILKFLOW_PAGE_CACHE_MIB": "0"}, cwd=cwd)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/readyz", api.p)
+        return wrk_get(f"http://127.0.0.1:{port}/v1/pump-sessions?limit=50", token)
+    finally:
+        api.stop()  # its directory is the first process's, removed with it
 
 
 def data_layer_limits(label, db_url):
@@ -189,12 +204,13 @@ def main():
         p50 = f"{r['p50']:.2f}" if r["p50"] is not None else f"(mean {r['mean']:.2f})"
         p99 = f"{r['p99']:.2f}" if r["p99"] is not None else ""
         print(f"| {name} | {r['rps']:.0f} | {p50} | {p99} | {r['errors']} | {r['rps'] / baseline['rps']:.1%} |")
-    print("\nThe API as a share of its data layer alone (the same services, at the same concurrency, without HTTP):\n")
+    print("\nThe API as a share of its data layer alone (the same services, at the same concurrency, without HTTP;")
+    print("the list without its page cache):\n")
     print("| scenario | API requests/s | data layer alone | API's share |")
     print("| --- | ---: | ---: | ---: |")
     for label in ("SQLite", "PostgreSQL"):
         for name, api_row in (("PUT", f"PUT /v1/pump-sessions/{{id}} ({label})"),
-                              ("GET ?limit=50", f"GET /v1/pump-sessions?limit=50 ({label})")):
+                              ("GET ?limit=50", f"  diagnostic: GET ?limit=50, every page read from the database ({label})")):
             limit = results.get(f"  limit: {name}, the data layer alone ({label})")
             if limit and api_row in results:
                 api = results[api_row]["rps"]

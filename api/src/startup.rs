@@ -37,6 +37,8 @@ pub struct AppState {
     pub auth_limits: Option<crate::ratelimit::AuthLimits>,
     /// Accounts recently read for token checks.
     pub accounts: crate::auth::AccountCache,
+    /// Pages of her records as last sent, sent again while she has changed nothing.
+    pub pages: crate::services::pages::PageCache,
 }
 
 /// A built API server, with the embedded scheduler when asked for.
@@ -94,6 +96,7 @@ impl Application {
             metrics,
             auth_limits: crate::ratelimit::AuthLimits::new(settings.auth_rate_limit_per_minute),
             accounts: Default::default(),
+            pages: crate::services::pages::PageCache::with_capacity(settings.page_cache_mib * 1024 * 1024),
         });
         let listener = TcpListener::bind(settings.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on MILKFLOW_LISTEN={}: {e}", settings.listen))?;

@@ -110,6 +110,28 @@ async fn spawn(kind: Db, extra: &[(&str, &str)], with_scheduler: bool) -> Option
     Some(TestApp { address, settings, client, db, kind, handle, _dir: dir, _pg: pg })
 }
 
+impl TestApp {
+    /// Another API on this app's database, without a scheduler, as a second process of a deployment would be:
+    /// it shares nothing with this one but the database. It must not outlive this app.
+    pub async fn another_api(&self) -> TestApp {
+        let app = Application::build(self.settings.clone(), false).await.expect("application builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let (db, handle) = (app.db().clone(), app.handle());
+        tokio::spawn(app.run_until_stopped());
+        let dir = tempfile::tempdir().expect("temporary directory");
+        TestApp {
+            address,
+            settings: self.settings.clone(),
+            client: self.client.clone(),
+            db,
+            kind: self.kind,
+            handle,
+            _dir: dir,
+            _pg: None,
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         // Sends the stop command; the server winds down on its own.

@@ -17,6 +17,8 @@ on_both_databases!(
     pump_session_with_bad_fields_is_refused_naming_every_field,
     listing_pages_newest_first_with_cursors_and_filters,
     listing_refuses_bad_parameters_by_name,
+    a_list_is_not_modified_until_a_record_of_hers_or_her_unit_changes,
+    a_list_asked_again_shows_what_another_api_process_wrote,
     oz_users_also_get_ounces,
     massage_sessions_and_symptom_checks_round_trip,
     records_need_a_token,
@@ -227,6 +229,79 @@ async fn listing_pages_newest_first_with_cursors_and_filters(app: TestApp) {
 
 fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
+}
+
+async fn a_list_is_not_modified_until_a_record_of_hers_or_her_unit_changes(app: TestApp) {
+    let (token, _) = app.signed_up().await;
+    let (other, _) = app.signed_up().await;
+    let first = app.put(&format!("/v1/pump-sessions/{}", Uuid::new_v4()), &pump_body(90, 60.0, 45.0), &token).await;
+    assert_eq!(first.status, 201);
+    let list = |if_none_match: Option<String>| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let headers: Vec<(&str, &str)> =
+                if_none_match.as_deref().map(|t| ("If-None-Match", t)).into_iter().collect();
+            app.send_with(Method::GET, "/v1/pump-sessions", None, &token, &headers).await
+        }
+    };
+    let page = list(None).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.headers["cache-control"], "private, no-cache");
+    let tag = page.etag().expect("a list has an ETag");
+    assert!(tag.starts_with("W/\""), "{tag}");
+    let again = list(Some(tag.clone())).await;
+    assert_eq!((again.status.as_u16(), again.body.clone()), (304, Value::Null));
+    assert_eq!(again.etag().as_ref(), Some(&tag));
+    assert_eq!(list(None).await.body, page.body, "asked again, the same page");
+
+    // Another account's writes change nothing of hers.
+    app.put(&format!("/v1/pump-sessions/{}", Uuid::new_v4()), &pump_body(30, 10.0, 0.0), &other).await;
+    assert_eq!(list(Some(tag.clone())).await.status, 304);
+
+    let id = Uuid::new_v4();
+    app.put(&format!("/v1/pump-sessions/{id}"), &pump_body(30, 10.0, 0.0), &token).await;
+    let added = list(Some(tag.clone())).await;
+    assert_eq!(added.status, 200);
+    assert_eq!(added.body["items"][0]["id"], id.to_string());
+    assert_eq!(added.body["items"].as_array().unwrap().len(), 2);
+    let tag = added.etag().unwrap();
+
+    // A change to a record of hers in another collection changes this list's tag, not its items.
+    app.post_auth("/v1/massage-sessions", &massage_body(10), &token).await;
+    let unchanged_items = list(Some(tag.clone())).await;
+    assert_eq!((unchanged_items.status.as_u16(), &unchanged_items.body["items"]), (200, &added.body["items"]));
+    let tag = unchanged_items.etag().unwrap();
+
+    let deleted = app.send(Method::DELETE, &format!("/v1/pump-sessions/{id}"), None, Some(&token)).await;
+    assert_eq!(deleted.status, 204);
+    let after_delete = list(Some(tag.clone())).await;
+    assert_eq!(after_delete.status, 200);
+    assert_eq!(after_delete.body["items"].as_array().unwrap().len(), 1);
+    let tag = after_delete.etag().unwrap();
+
+    let unit = app.send(Method::PATCH, "/v1/me", Some(&json!({"volume_unit": "oz"})), Some(&token)).await;
+    assert_eq!(unit.status, 200, "{}", unit.body);
+    let in_oz = list(Some(tag.clone())).await;
+    assert_eq!(in_oz.status, 200, "her unit is part of what the page shows");
+    assert!(in_oz.body["items"][0]["volume_left_oz"].is_number(), "{}", in_oz.body);
+    assert_ne!(in_oz.etag().unwrap(), tag);
+}
+
+async fn a_list_asked_again_shows_what_another_api_process_wrote(app: TestApp) {
+    let (token, _) = app.signed_up().await;
+    let other = app.another_api().await;
+    app.put(&format!("/v1/pump-sessions/{}", Uuid::new_v4()), &pump_body(90, 60.0, 45.0), &token).await;
+    let before = app.get("/v1/pump-sessions", Some(&token)).await;
+    assert_eq!(before.body["items"].as_array().unwrap().len(), 1);
+    for round in 0..3 {
+        let id = Uuid::new_v4();
+        let put = other.put(&format!("/v1/pump-sessions/{id}"), &pump_body(60 - round, 10.0, 0.0), &token).await;
+        assert_eq!(put.status, 201, "{}", put.body);
+        let after = app.get("/v1/pump-sessions", Some(&token)).await;
+        assert_eq!(after.body["items"].as_array().unwrap().len(), 2 + round as usize, "{}", after.body);
+        assert_eq!(after.body["items"][0]["id"], id.to_string());
+        assert_ne!(after.etag(), before.etag());
+    }
 }
 
 async fn listing_refuses_bad_parameters_by_name(app: TestApp) {

@@ -102,6 +102,7 @@ async fn admin_extractor_admits_admins_and_refuses_users(app: TestApp) {
         metrics: Default::default(),
         auth_limits: None,
         accounts: Default::default(),
+        pages: Default::default(),
     });
     let service = test::init_service(App::new().app_data(state).route(
         "/admin-only",

@@ -34,7 +34,7 @@ pub struct AuthUser {
 #[derive(Debug, Clone)]
 pub struct AdminUser(pub AuthUser);
 
-const INVALID: &str = "the access token is missing, invalid or expired";
+pub(crate) const INVALID: &str = "the access token is missing, invalid or expired";
 
 /// How long an account read for a token check is used again without reading her row.
 ///

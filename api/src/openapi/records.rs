@@ -145,12 +145,14 @@ impl Modify for RecordPaths {
                 list = list.parameter(query("pump_type", "manual or electric", Type::String));
             }
             let list = list
+                .parameter(header("If-None-Match", "The list's ETag you hold: 304 while nothing of hers changed"))
                 .response(
                     "200",
                     ResponseBuilder::new()
-                        .description("A page")
+                        .description("A page, with a weak `ETag` that changes whenever any record of hers does")
                         .content("application/json", json(schema_ref(&format!("{}Page", d.schema)))),
                 )
+                .response("304", ResponseBuilder::new().description("Nothing of hers changed since the ETag you hold"))
                 .response("422", problem("A bad filter, limit or cursor"));
             let create = op("create", format!("Creates a {} with a server-chosen id", d.noun))
                 .request_body(Some(body(true)))

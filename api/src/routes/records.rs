@@ -16,6 +16,7 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::routes::routines;
+use crate::services::pages::PageKey;
 use crate::services::records::{self, Collection, IfMatch, ListQuery};
 use crate::startup::AppState;
 
@@ -95,6 +96,11 @@ fn view_of(
     Value::Object(obj)
 }
 
+/// Whether her records of `collection` show volumes in oz as well.
+fn shows_oz(collection: Collection, unit: VolumeUnit) -> bool {
+    collection == Collection::PumpSessions && unit == VolumeUnit::Oz
+}
+
 /// The unit she reads volumes in.
 pub fn unit_of(auth: &AuthUser) -> VolumeUnit {
     VolumeUnit::parse(&auth.user.volume_unit).unwrap_or_default()
@@ -105,6 +111,14 @@ fn with_etag(mut response: HttpResponse, version: i64) -> HttpResponse {
         response.headers_mut().insert(header::ETAG, v);
     }
     response
+}
+
+/// Whether `If-None-Match` names `tag` (or is `*`): the client already holds it.
+fn none_match(req: &HttpRequest, tag: &str) -> bool {
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
 }
 
 /// A record id from the path; anything that is not a UUID names no record of hers.
@@ -200,16 +214,37 @@ fn list_query(collection: Collection, params: &HashMap<String, String>) -> Resul
     Ok(ListQuery { limit, after, from, to, side, pump_type })
 }
 
-/// Lists her records, newest first, a page at a time.
+/// Lists her records, newest first, a page at a time, with a weak `ETag` of her change number and unit;
+/// `If-None-Match` with it gives 304.
+///
+/// Her change number is read first and the page second, so a page is at least as new as the number it is sent
+/// and kept under (see `services::pages`). A page she asked for before, with nothing of hers changed since, is
+/// sent again as it was.
 pub async fn list_records(
     state: web::Data<AppState>,
     auth: AuthUser,
     collection: web::Data<Collection>,
     params: web::Query<HashMap<String, String>>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let query = list_query(**collection, &params)?;
-    let (rows, more) = records::list(&state.db, auth.user.id, **collection, &query).await?;
     let unit = unit_of(&auth);
+    let change_seq = records::change_seq(&state.db, auth.user.id)
+        .await?
+        .ok_or(ApiError::Unauthorized(crate::auth::extract::INVALID))?;
+    let tag = page_etag(change_seq, unit);
+    let not_modified = none_match(&req, &tag);
+    let mut response = if not_modified { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    response.insert_header((header::ETAG, tag)).insert_header((header::CACHE_CONTROL, "private, no-cache"));
+    if not_modified {
+        return Ok(response.finish());
+    }
+    let oz = shows_oz(**collection, unit);
+    let key = PageKey { user_id: auth.user.id, collection: **collection, oz, query };
+    if let Some(body) = state.pages.get(&key, change_seq) {
+        return Ok(response.content_type(mime::APPLICATION_JSON).body(body));
+    }
+    let (rows, more) = records::list(&state.db, auth.user.id, **collection, &key.query).await?;
     let next_cursor = if more { rows.last().map(|r| encode_cursor(r.sort_at, r.id)) } else { None };
     let mut body = String::with_capacity(64 + rows.iter().map(|r| r.data.len() + 160).sum::<usize>());
     body.push_str("{\"items\":[");
@@ -217,24 +252,27 @@ pub async fn list_records(
         if i > 0 {
             body.push(',');
         }
-        write_listed(&mut body, row, **collection, unit).map_err(anyhow::Error::from)?;
+        write_listed(&mut body, row, oz).map_err(anyhow::Error::from)?;
     }
     body.push_str("],\"next_cursor\":");
     body.push_str(&serde_json::to_string(&next_cursor).map_err(anyhow::Error::from)?);
     body.push('}');
-    Ok(HttpResponse::Ok().content_type(mime::APPLICATION_JSON).body(body))
+    let body = web::Bytes::from(body);
+    state.pages.put(key, change_seq, body.clone());
+    Ok(response.content_type(mime::APPLICATION_JSON).body(body))
+}
+
+/// The weak ETag of her lists: her change number and the unit her volumes are shown in.
+///
+/// Weak, as two bodies may carry it: a page read while a write of hers committed may already show that write.
+fn page_etag(change_seq: i64, unit: VolumeUnit) -> String {
+    format!("W/\"{change_seq}-{}\"", unit.as_str())
 }
 
 /// Appends a listed record's JSON, the same as [`view`] gives: its stored fields, which this service wrote as one
 /// JSON object, are copied as they are, not parsed and written again. Pump volumes for oz users need the parse.
-fn write_listed(
-    out: &mut String,
-    row: &records::Listed,
-    collection: Collection,
-    unit: VolumeUnit,
-) -> serde_json::Result<()> {
+fn write_listed(out: &mut String, row: &records::Listed, oz: bool) -> serde_json::Result<()> {
     let stored = row.data.trim();
-    let oz = collection == Collection::PumpSessions && unit == VolumeUnit::Oz;
     if oz || !(stored.starts_with('{') && stored.ends_with('}')) {
         let view = view_of(&row.data, row.id, row.version, row.created_at, row.updated_at, oz);
         out.push_str(&serde_json::to_string(&view)?);
@@ -294,11 +332,7 @@ pub async fn get_record(
     let id = record_id(&path)?;
     let row = records::find_live(&state.db, auth.user.id, **collection, id).await?.ok_or(ApiError::NotFound)?;
     let current = etag(row.version);
-    let not_modified = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == current || t.trim() == "*"));
+    let not_modified = none_match(&req, &current);
     if not_modified {
         return Ok(with_etag(HttpResponse::NotModified().finish(), row.version));
     }
@@ -424,7 +458,7 @@ mod tests {
                 };
                 for unit in [VolumeUnit::Ml, VolumeUnit::Oz] {
                     let mut out = String::new();
-                    write_listed(&mut out, &listed, collection, unit).unwrap();
+                    write_listed(&mut out, &listed, shows_oz(collection, unit)).unwrap();
                     assert_eq!(
                         serde_json::from_str::<Value>(&out).unwrap(),
                         view(&row, unit),

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod devices;
+pub mod pages;
 pub mod records;
 pub mod sessions;
 pub mod writes;

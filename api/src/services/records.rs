@@ -23,7 +23,7 @@ use platform::db::WriteTxn;
 use std::sync::Arc;
 
 /// A kind of record, with its URL and its validation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Collection {
     MassageSessions,
     PumpSessions,
@@ -389,7 +389,7 @@ pub async fn delete(
 }
 
 /// A listing request, already validated.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
 pub struct ListQuery {
     pub limit: u64,
     pub after: Option<(DateTime<Utc>, Uuid)>,
@@ -409,6 +409,12 @@ pub struct Listed {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Her change number as it stands: every write to her records takes the next one, in the same transaction
+/// (see [`take_seqs`]). `None` when she has no account.
+pub async fn change_seq(db: &Database, user_id: Uuid) -> Result<Option<i64>, DbErr> {
+    user::Entity::find_by_id(user_id).select_only().column(user::Column::ChangeSeq).into_tuple().one(db).await
 }
 
 /// Her live records of a collection, newest first; a page and whether more follow.
