@@ -64,7 +64,7 @@ pub fn etag(version: i64) -> String {
 
 /// A record as the app sees it: its fields plus id, version and times; pump volumes also in oz for oz users.
 pub fn view(row: &record::Model, unit: VolumeUnit) -> Value {
-    let oz = row.collection == Collection::PumpSessions.name() && unit == VolumeUnit::Oz;
+    let oz = Collection::from_name(&row.collection).is_some_and(|c| shows_oz(c, unit));
     view_of(&row.data, row.id, row.version, row.created_at, row.updated_at, oz)
 }
 
