@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """milkflow's benchmarks, in one run on this machine: start-up time and idle memory of milkflow-api, and the
 API under load (authenticated PUT of a pump session, GET of a page of 50: sent again from the page cache, and
-as a diagnostic read afresh each time) on SQLite and PostgreSQL, each as a figure and as a ratio to a bare actix-web handler measured in the same run; beside them the limits of what lies
-under the API: its data layer alone (`milkflow-bench store`) and what PostgreSQL alone does (pgbench). Load
-comes from wrk in its own process (`apt-get install wrk`).
+as a diagnostic read afresh each time) on SQLite and PostgreSQL, each as a figure and as a ratio to a bare
+actix-web handler measured in the same run; beside them the limits of what lies under the API: its data layer
+alone (`milkflow-bench store`) and what PostgreSQL alone does (pgbench). Load comes from wrk in its own process
+(`apt-get install wrk`).
 
     python3 bench/run.py            # full: 10 s per load scenario
     python3 bench/run.py --quick    # 3 s per scenario
@@ -210,7 +211,8 @@ def main():
     print("| --- | ---: | ---: | ---: |")
     for label in ("SQLite", "PostgreSQL"):
         for name, api_row in (("PUT", f"PUT /v1/pump-sessions/{{id}} ({label})"),
-                              ("GET ?limit=50", f"  diagnostic: GET ?limit=50, every page read from the database ({label})")):
+                              ("GET ?limit=50",
+                               f"  diagnostic: GET ?limit=50, every page read from the database ({label})")):
             limit = results.get(f"  limit: {name}, the data layer alone ({label})")
             if limit and api_row in results:
                 api = results[api_row]["rps"]

@@ -1,8 +1,8 @@
 //! The database connection: SQLite (embedded default, WAL) or PostgreSQL, chosen by URL.
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::query_as;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::{query, query_as};
 use sea_orm::{
     ConnAcquireErr, ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
     ExecResult, QueryResult, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
@@ -234,7 +234,14 @@ async fn checkpoint_in_background(pool: sea_orm::sqlx::SqlitePool, writers: Arc<
                 );
                 Ok(())
             }
-            Ok((_, log, _)) if log >= restart_at_pages => restart_log(&pool, &writers, log).await,
+            Ok((_, log, _)) if log >= restart_at_pages => restart_log(&pool, &writers, log).await.map(|restarted| {
+                if !restarted && log > 4 * restart_at_pages {
+                    tracing::warn!(
+                        log_pages = log,
+                        "the SQLite write-ahead log could not be started again: readers keep using it"
+                    );
+                }
+            }),
             Ok(_) => Ok(()),
             Err(e) => Err(e),
         };
@@ -246,7 +253,8 @@ async fn checkpoint_in_background(pool: sea_orm::sqlx::SqlitePool, writers: Arc<
     }
 }
 
-/// Starts a log of `log` pages, nearly all copied back already, again from its beginning.
+/// Starts a log of `log` pages, nearly all copied back already, again from its beginning; false when a reader
+/// kept it from doing so.
 ///
 /// Writers of this process wait while it runs: under PUTs at full speed it held them for 17-37 ms, about every
 /// 2.5 s. It does not wait for readers: one still reading from the log leaves it for the next try, rather than
@@ -255,13 +263,12 @@ async fn restart_log(
     pool: &sea_orm::sqlx::SqlitePool,
     writers: &Arc<Mutex<()>>,
     log: i64,
-) -> Result<(), sea_orm::sqlx::Error> {
-    use sea_orm::sqlx::query;
+) -> Result<bool, sea_orm::sqlx::Error> {
     // What was written while the last checkpoint copied is copied first beside the writers, so that what
     // remains to copy while they are held back is little.
     checkpoint(pool, "PRAGMA wal_checkpoint(PASSIVE)").await?;
     let Ok(_turn) = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, writers.clone().lock_owned()).await else {
-        return Ok(());
+        return Ok(false);
     };
     let held = std::time::Instant::now();
     let mut conn = pool.acquire().await?;
@@ -271,10 +278,7 @@ async fn restart_log(
     let (busy, _, _): (i64, i64, i64) = query_as("PRAGMA wal_checkpoint(RESTART)").fetch_one(&mut *conn).await?;
     let held_ms = held.elapsed().as_secs_f64() * 1000.0;
     tracing::debug!(log_pages = log, restarted = busy == 0, held_ms, "SQLite write-ahead log started again");
-    if busy != 0 && log > 4 * RESTART_AT_PAGES {
-        tracing::warn!(log_pages = log, "the SQLite write-ahead log could not be started again: readers keep using it");
-    }
-    Ok(())
+    Ok(busy == 0)
 }
 
 /// Runs `PRAGMA wal_checkpoint(...)`: (busy, pages in the log, pages of it copied into the database file).
