@@ -39,6 +39,8 @@ pub struct AppState {
     pub accounts: crate::auth::AccountCache,
     /// Pages of her records as last sent, sent again while she has changed nothing.
     pub pages: crate::services::pages::PageCache,
+    /// Her change number, read for the requests waiting at once by one query.
+    pub change_numbers: crate::services::seqs::ChangeNumbers,
 }
 
 /// A built API server, with the embedded scheduler when asked for.
@@ -97,6 +99,7 @@ impl Application {
             auth_limits: crate::ratelimit::AuthLimits::new(settings.auth_rate_limit_per_minute),
             accounts: Default::default(),
             pages: crate::services::pages::PageCache::with_capacity(settings.page_cache_mib * 1024 * 1024),
+            change_numbers: crate::services::seqs::ChangeNumbers::start(db.clone()),
         });
         let listener = TcpListener::bind(settings.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on MILKFLOW_LISTEN={}: {e}", settings.listen))?;

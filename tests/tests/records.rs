@@ -19,6 +19,7 @@ on_both_databases!(
     listing_refuses_bad_parameters_by_name,
     a_list_is_not_modified_until_a_record_of_hers_or_her_unit_changes,
     a_list_asked_again_shows_what_another_api_process_wrote,
+    lists_asked_at_once_by_many_accounts_each_show_her_own,
     oz_users_also_get_ounces,
     massage_sessions_and_symptom_checks_round_trip,
     records_need_a_token,
@@ -301,6 +302,51 @@ async fn a_list_asked_again_shows_what_another_api_process_wrote(app: TestApp) {
         assert_eq!(after.body["items"].as_array().unwrap().len(), 2 + round as usize, "{}", after.body);
         assert_eq!(after.body["items"][0]["id"], id.to_string());
         assert_ne!(after.etag(), before.etag());
+    }
+}
+
+/// Lists asked at the same moment share one read of their change numbers: each must still get her own.
+async fn lists_asked_at_once_by_many_accounts_each_show_her_own(app: TestApp) {
+    let mut accounts = Vec::new();
+    for n in 0..10 {
+        let (token, _) = app.signed_up().await;
+        let mut ids = Vec::new();
+        for minutes in 0..n {
+            let id = Uuid::new_v4();
+            app.put(&format!("/v1/pump-sessions/{id}"), &pump_body(90 + minutes, 60.0, 45.0), &token).await;
+            ids.push(id.to_string());
+        }
+        ids.sort();
+        let alone = app.get("/v1/pump-sessions", Some(&token)).await.etag().expect("a list has an ETag");
+        accounts.push((token, ids, alone));
+    }
+    let at_once = |accounts: &[(String, Vec<String>, String)]| {
+        let tokens: Vec<String> = accounts.iter().flat_map(|(token, ..)| [token.clone(), token.clone()]).collect();
+        let app = &app;
+        async move { futures_util::future::join_all(tokens.iter().map(|t| app.get("/v1/pump-sessions", Some(t)))).await }
+    };
+    for (pages, round) in [(at_once(&accounts).await, 0), (at_once(&accounts).await, 1)] {
+        for (page, (_, ids, alone)) in pages.iter().zip(accounts.iter().flat_map(|a| [a, a])) {
+            let mut shown: Vec<String> =
+                page.body["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
+            shown.sort();
+            assert_eq!(&shown, ids, "round {round}: {}", page.body);
+            assert_eq!(page.etag().as_ref(), Some(alone), "round {round}: the tag she gets when she asks alone");
+        }
+    }
+    let tags: std::collections::HashSet<_> = accounts.iter().map(|(_, _, tag)| tag).collect();
+    assert_eq!(tags.len(), accounts.len(), "ten accounts with different numbers of writes, ten tags");
+
+    // One more write each, then all at once again: every list shows it.
+    for (token, ids, _) in &mut accounts {
+        let id = Uuid::new_v4();
+        assert_eq!(app.put(&format!("/v1/pump-sessions/{id}"), &pump_body(30, 1.0, 1.0), token).await.status, 201);
+        ids.push(id.to_string());
+        ids.sort();
+    }
+    for (page, (_, ids, alone)) in at_once(&accounts).await.iter().zip(accounts.iter().flat_map(|a| [a, a])) {
+        assert_eq!(page.body["items"].as_array().unwrap().len(), ids.len(), "{}", page.body);
+        assert_ne!(page.etag().as_ref(), Some(alone), "a write of hers changes her tag");
     }
 }
 

@@ -103,6 +103,7 @@ async fn admin_extractor_admits_admins_and_refuses_users(app: TestApp) {
         auth_limits: None,
         accounts: Default::default(),
         pages: Default::default(),
+        change_numbers: api::services::seqs::ChangeNumbers::start(app.db.clone()),
     });
     let service = test::init_service(App::new().app_data(state).route(
         "/admin-only",

@@ -229,9 +229,8 @@ pub async fn list_records(
 ) -> Result<HttpResponse, ApiError> {
     let query = list_query(**collection, &params)?;
     let unit = unit_of(&auth);
-    let change_seq = records::change_seq(&state.db, auth.user.id)
-        .await?
-        .ok_or(ApiError::Unauthorized(crate::auth::extract::INVALID))?;
+    let change_seq =
+        state.change_numbers.of(auth.user.id).await?.ok_or(ApiError::Unauthorized(crate::auth::extract::INVALID))?;
     let tag = page_etag(change_seq, unit);
     let not_modified = none_match(&req, &tag);
     let mut response = if not_modified { HttpResponse::NotModified() } else { HttpResponse::Ok() };

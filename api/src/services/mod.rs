@@ -5,5 +5,6 @@ pub mod audit;
 pub mod devices;
 pub mod pages;
 pub mod records;
+pub mod seqs;
 pub mod sessions;
 pub mod writes;

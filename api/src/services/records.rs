@@ -411,12 +411,6 @@ pub struct Listed {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Her change number as it stands: every write to her records takes the next one, in the same transaction
-/// (see [`take_seqs`]). `None` when she has no account.
-pub async fn change_seq(db: &Database, user_id: Uuid) -> Result<Option<i64>, DbErr> {
-    user::Entity::find_by_id(user_id).select_only().column(user::Column::ChangeSeq).into_tuple().one(db).await
-}
-
 /// Her live records of a collection, newest first; a page and whether more follow.
 pub async fn list(
     db: &Database,
