@@ -166,48 +166,70 @@ async fn step(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<TickOutco
 #[tracing::instrument(skip_all)]
 pub async fn drain(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<TickOutcome> {
     let fanning = std::sync::atomic::AtomicBool::new(true);
-    let fan = async {
-        let mut total = TickOutcome::default();
-        let result = loop {
-            let mut out = TickOutcome::default();
-            if let Err(e) = fan_out(ctx, Utc::now(), &mut out).await {
-                break Err(e);
-            }
-            progress();
-            total.add(&out);
-            if !full_batch(ctx, out.claimed) {
-                break Ok(total);
+    let (fanning, progress) = (&fanning, &progress);
+    let total = pipeline(ctx, Utc::now(), |sender| async move {
+        let sender = &sender;
+        // The fan-out's deliveries, leased to this process as they are created, go straight to the sender; at
+        // most [`FANNED_AHEAD`] batches wait for it, so none waits long into its lease.
+        let (fanned, mut to_send) = tokio::sync::mpsc::channel::<(Vec<Job>, DateTime<Utc>)>(FANNED_AHEAD);
+        let fan = async move {
+            let mut total = TickOutcome::default();
+            let result = loop {
+                let mut out = TickOutcome::default();
+                let now = Utc::now();
+                let jobs = match fan_out_leased(ctx, now, &mut out).await {
+                    Ok(jobs) => jobs,
+                    Err(e) => break Err(e),
+                };
+                progress();
+                out.leased += jobs.len();
+                total.add(&out);
+                if !jobs.is_empty() && fanned.send((jobs, now)).await.is_err() {
+                    break Ok(total);
+                }
+                if !full_batch(ctx, out.claimed) {
+                    break Ok(total);
+                }
+            };
+            fanning.store(false, std::sync::atomic::Ordering::Release);
+            result
+        };
+        let start_fanned = async {
+            while let Some((jobs, now)) = to_send.recv().await {
+                sender.start(jobs, now).await;
             }
         };
-        fanning.store(false, std::sync::atomic::Ordering::Release);
-        result
-    };
-    let (fanning, progress) = (&fanning, &progress);
-    let send = pipeline(ctx, Utc::now(), |sender| async move {
-        let mut total = TickOutcome::default();
-        loop {
-            let more_coming = fanning.load(std::sync::atomic::Ordering::Acquire);
-            let now = Utc::now();
-            let jobs = claim(ctx, now).await?;
-            progress();
-            let leased = jobs.len();
-            total.leased += leased;
-            sender.start(jobs, now).await;
-            if !full_batch(ctx, leased) && !more_coming {
-                return anyhow::Ok(total);
+        let claimed = async {
+            let mut total = TickOutcome::default();
+            loop {
+                let more_coming = fanning.load(std::sync::atomic::Ordering::Acquire);
+                let now = Utc::now();
+                let jobs = claim(ctx, now).await?;
+                progress();
+                let leased = jobs.len();
+                total.leased += leased;
+                sender.start(jobs, now).await;
+                if !full_batch(ctx, leased) && !more_coming {
+                    return anyhow::Ok(total);
+                }
+                if leased == 0 {
+                    // Nothing waits to be claimed while the fan-out sends what it creates itself.
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
             }
-            if leased == 0 {
-                // The fan-out has not committed its batch yet.
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-        }
-    });
-    let (fanned, sent) = tokio::join!(fan, send);
-    let mut total = fanned?;
-    total.add(&sent?);
+        };
+        let (fanned, (), claimed) = tokio::join!(fan, start_fanned, claimed);
+        let mut total = fanned?;
+        total.add(&claimed?);
+        anyhow::Ok(total)
+    })
+    .await?;
     ctx.metrics.backlog.set(backlog(ctx, Utc::now()).await? as i64);
     Ok(total)
 }
+
+/// Fan-out batches created and leased, waiting for send slots, before the fan-out waits too.
+const FANNED_AHEAD: usize = 2;
 
 /// Whether a batch came back full, so more may be waiting.
 fn full_batch(ctx: &TickContext, n: usize) -> bool {
@@ -230,8 +252,26 @@ async fn backlog(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<u64> {
     Ok(occurrences + deliveries)
 }
 
-/// Turns due occurrences into deliveries, one per device of their owner, and plans each routine's next one.
+/// Turns due occurrences into deliveries, one per device of their owner, and plans each routine's next one. The
+/// deliveries wait to be claimed.
 pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcome) -> anyhow::Result<()> {
+    fan_out_with(ctx, now, out, None).await.map(|_| ())
+}
+
+/// [`fan_out`], with the deliveries created already leased to this process, returned ready to send: each is
+/// spared a claim of its own, and on SQLite the wait for the one writer behind the next fan-out batch. Like a
+/// claimed delivery, one this process dies before recording is taken again once its lease ends.
+async fn fan_out_leased(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcome) -> anyhow::Result<Vec<Job>> {
+    let lease_ends = std::time::Instant::now() + std::time::Duration::from_secs(ctx.push.lease_s);
+    fan_out_with(ctx, now, out, Some(lease_ends)).await
+}
+
+async fn fan_out_with(
+    ctx: &TickContext,
+    now: DateTime<Utc>,
+    out: &mut TickOutcome,
+    lease_ends: Option<std::time::Instant>,
+) -> anyhow::Result<Vec<Job>> {
     let txn = platform::db::begin_write(&ctx.db).await?;
     let due = occurrence::Entity::find()
         .filter(occurrence::Column::State.eq(state::PLANNED))
@@ -244,7 +284,7 @@ pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
     ctx.metrics.claim_batch.observe(due.len() as f64);
     if due.is_empty() {
         txn.commit().await?;
-        return Ok(());
+        return Ok(Vec::new());
     }
     let user_ids: HashSet<Uuid> = due.iter().map(|o| o.user_id).collect();
     let active: HashSet<Uuid> = user::Entity::find()
@@ -260,11 +300,15 @@ pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
         devices.entry(d.user_id).or_default().push(d);
     }
     let broadcast_ids: Vec<Uuid> = due.iter().filter(|o| o.kind == "broadcast").map(|o| o.routine_id).collect();
-    let locale_filters: HashMap<Uuid, Vec<String>> = entity::broadcast::Entity::find()
+    let broadcasts: HashMap<Uuid, entity::broadcast::Model> = entity::broadcast::Entity::find()
         .filter(entity::broadcast::Column::Id.is_in(broadcast_ids))
         .all(&txn)
         .await?
         .into_iter()
+        .map(|b| (b.id, b))
+        .collect();
+    let locale_filters: HashMap<Uuid, Vec<String>> = broadcasts
+        .values()
         .filter_map(|b| {
             let audience: serde_json::Value = serde_json::from_str(&b.audience).ok()?;
             let locales =
@@ -273,6 +317,7 @@ pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
         })
         .collect();
     let grace = Duration::seconds(ctx.push.grace_s as i64);
+    let lease = lease_ends.map(|_| (now + Duration::seconds(ctx.push.lease_s as i64), ctx.instance.as_str()));
     let ttl = Duration::seconds(ctx.push.ttl_s as i64);
     let mut by_state: HashMap<&'static str, Vec<Uuid>> = HashMap::new();
     let mut rows = Vec::new();
@@ -297,7 +342,7 @@ pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
                 _ => true,
             };
             for d in devices.get(&occ.user_id).into_iter().flatten().filter(|d| wanted(d)) {
-                rows.push(new_delivery(occ, d, now, ttl));
+                rows.push(new_delivery(occ, d, now, ttl, lease));
             }
         }
     }
@@ -311,11 +356,18 @@ pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
                 .await?;
         }
     }
+    let mut created = Vec::new();
     for chunk in planning::in_chunks(rows) {
-        delivery::Entity::insert_many(chunk)
-            .on_conflict_do_nothing_on([delivery::Column::OccurrenceId, delivery::Column::DeviceId])
-            .exec(&txn)
-            .await?;
+        let insert = delivery::Entity::insert_many(chunk)
+            .on_conflict_do_nothing_on([delivery::Column::OccurrenceId, delivery::Column::DeviceId]);
+        if lease.is_some() {
+            // Only the rows this statement inserted are this process's to send.
+            if let sea_orm::TryInsertResult::Inserted(rows) = insert.exec_with_returning_many(&txn).await? {
+                created.extend(rows);
+            }
+        } else {
+            insert.exec(&txn).await?;
+        }
     }
     // Each routine's next occurrence comes strictly after the slot that fired (or now, when it fired late).
     let fired: HashMap<Uuid, DateTime<Utc>> =
@@ -326,7 +378,11 @@ pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcom
     }
     planning::replan_many(&txn, &routines, |r| fired.get(&r.id).copied().unwrap_or(now), now).await?;
     txn.commit().await?;
-    Ok(())
+    let Some(lease_ends) = lease_ends.filter(|_| !created.is_empty()) else { return Ok(Vec::new()) };
+    let occurrences: HashMap<Uuid, occurrence::Model> = due.into_iter().map(|o| (o.id, o)).collect();
+    let inflamed = inflamed_users(ctx, &created, &occurrences, now).await?;
+    let devices: HashMap<Uuid, device::Model> = devices.into_values().flatten().map(|d| (d.id, d)).collect();
+    Ok(jobs(created, lease_ends, &devices, &occurrences, &inflamed, &broadcasts))
 }
 
 fn new_delivery(
@@ -334,6 +390,7 @@ fn new_delivery(
     d: &device::Model,
     now: DateTime<Utc>,
     ttl: Duration,
+    lease: Option<(DateTime<Utc>, &str)>,
 ) -> delivery::ActiveModel {
     delivery::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -344,8 +401,8 @@ fn new_delivery(
         status: Set(status::PENDING.into()),
         attempts: Set(0),
         next_attempt_at: Set(now),
-        lease_until: Set(None),
-        leased_by: Set(None),
+        lease_until: Set(lease.map(|(until, _)| until)),
+        leased_by: Set(lease.map(|(_, by)| by.to_owned())),
         due_at: Set(occ.due_at),
         expires_at: Set(occ.due_at.max(now) + ttl),
         sent_at: Set(None),
@@ -454,7 +511,19 @@ async fn claim(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<Vec<Job>
         .into_iter()
         .map(|b| (b.id, b))
         .collect();
-    Ok(claimed
+    Ok(jobs(claimed, lease_ends, &devices, &occurrences, &inflamed, &broadcasts))
+}
+
+/// Leased deliveries with what sending each needs.
+fn jobs(
+    leased: Vec<delivery::Model>,
+    lease_ends: std::time::Instant,
+    devices: &HashMap<Uuid, device::Model>,
+    occurrences: &HashMap<Uuid, occurrence::Model>,
+    inflamed: &HashSet<Uuid>,
+    broadcasts: &HashMap<Uuid, entity::broadcast::Model>,
+) -> Vec<Job> {
+    leased
         .into_iter()
         .map(|d| {
             let occurrence = occurrences.get(&d.occurrence_id).cloned();
@@ -467,7 +536,7 @@ async fn claim(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<Vec<Job>
                 lease_ends,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// Starts sends: each its own task, so encryption and signing spread over every worker thread, and at most
