@@ -99,25 +99,45 @@ async fn serve(db: Database, asks: Arc<Mutex<mpsc::Receiver<Ask>>>) {
     }
 }
 
+/// How many ids a query names: a batch is padded to the next of these by repeating an id, so that four
+/// statements serve every batch. Each distinct statement is prepared once per connection and kept; one per
+/// batch size would crowd the statement cache out as the mix of waiting accounts changes.
+const QUERY_SIZES: [usize; 4] = [1, 8, 64, MAX_BATCH];
+
+/// `ids` (at most [`MAX_BATCH`]) padded to the next of [`QUERY_SIZES`].
+fn padded(mut ids: Vec<Uuid>) -> Vec<Uuid> {
+    let size = QUERY_SIZES.into_iter().find(|&s| s >= ids.len()).unwrap_or(MAX_BATCH);
+    if let Some(&last) = ids.last() {
+        ids.resize(size.max(ids.len()), last);
+    }
+    ids
+}
+
 async fn read(db: &Database, ids: Vec<Uuid>) -> Result<HashMap<Uuid, i64>, DbErr> {
-    let rows: Vec<(Uuid, i64)> = if let [id] = ids[..] {
-        // One account: the statement a lone request always sends, prepared once per connection.
-        user::Entity::find_by_id(id)
-            .select_only()
-            .column(user::Column::Id)
-            .column(user::Column::ChangeSeq)
-            .into_tuple()
-            .all(db)
-            .await?
-    } else {
-        user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .column(user::Column::ChangeSeq)
-            .filter(user::Column::Id.is_in(ids))
-            .into_tuple()
-            .all(db)
-            .await?
-    };
+    let rows: Vec<(Uuid, i64)> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .column(user::Column::ChangeSeq)
+        .filter(user::Column::Id.is_in(padded(ids)))
+        .into_tuple()
+        .all(db)
+        .await?;
     Ok(rows.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_padded_to_one_of_four_sizes_and_keeps_every_id() {
+        for n in 1..=MAX_BATCH {
+            let ids: Vec<Uuid> = (0..n).map(|_| Uuid::new_v4()).collect();
+            let query = padded(ids.clone());
+            assert!(QUERY_SIZES.contains(&query.len()), "{n} ids became {}", query.len());
+            assert!(query.len() >= n);
+            assert_eq!(&query[..n], &ids[..]);
+            assert!(query[n..].iter().all(|id| id == &ids[n - 1]));
+        }
+    }
 }
