@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 on_both_databases_api_only!(
     a_due_routine_arrives_as_an_encrypted_signed_web_push,
-    server_errors_and_429_are_retried_honouring_retry_after,
+    server_errors_timeouts_and_429_are_retried_honouring_retry_after,
     a_gone_subscription_deletes_the_device_and_it_gets_nothing_more,
     other_client_errors_fail_and_keep_the_reason,
     a_reminder_due_while_schedulers_were_down_is_sent_within_grace_and_missed_after,
@@ -118,11 +118,15 @@ async fn a_due_routine_arrives_as_an_encrypted_signed_web_push(app: TestApp) {
     assert!(metrics.contains("milkflow_due_backlog 0"), "{metrics}");
 }
 
-async fn server_errors_and_429_are_retried_honouring_retry_after(app: TestApp) {
+async fn server_errors_timeouts_and_429_are_retried_honouring_retry_after(app: TestApp) {
     let s = setup(app).await;
     s.standin.script(
         &s.sub.id,
-        &[Scripted { status: 500, retry_after: None }, Scripted { status: 429, retry_after: Some(120) }],
+        &[
+            Scripted { status: 500, retry_after: None },
+            Scripted { status: 408, retry_after: None },
+            Scripted { status: 429, retry_after: Some(120) },
+        ],
     );
     let (_, due) = routine_due_soon(&s.app, &s.token).await;
     let t1 = due + Duration::seconds(1);
@@ -134,8 +138,11 @@ async fn server_errors_and_429_are_retried_honouring_retry_after(app: TestApp) {
     assert_eq!((d["status"].as_str(), d["attempts"].as_i64()), (Some("retrying"), Some(1)));
     // The backoff after the first failure is a few seconds: nothing is retried at once.
     assert_eq!(run_once(&s.ctx, t1).await.unwrap().attempted, 0);
-    let t2 = t1 + Duration::seconds(10);
-    assert_eq!(run_once(&s.ctx, t2).await.unwrap().retried, 1, "second attempt answered 429");
+    // A 408 says the push service gave up waiting for the request (RFC 9110: it may be sent again).
+    let timed_out = t1 + Duration::seconds(10);
+    assert_eq!(run_once(&s.ctx, timed_out).await.unwrap().retried, 1, "second attempt answered 408");
+    let t2 = timed_out + Duration::seconds(15);
+    assert_eq!(run_once(&s.ctx, t2).await.unwrap().retried, 1, "third attempt answered 429");
     assert_eq!(
         run_once(&s.ctx, t2 + Duration::seconds(119)).await.unwrap().attempted,
         0,
@@ -144,7 +151,7 @@ async fn server_errors_and_429_are_retried_honouring_retry_after(app: TestApp) {
     let last = run_once(&s.ctx, t2 + Duration::seconds(121)).await.unwrap();
     assert_eq!(last.delivered, 1);
     let d = status(&occurrences(&s.app, &s.token).await);
-    assert_eq!((d["status"].as_str(), d["attempts"].as_i64()), (Some("delivered"), Some(3)));
+    assert_eq!((d["status"].as_str(), d["attempts"].as_i64()), (Some("delivered"), Some(4)));
     assert_eq!(s.standin.delivered().len(), 1);
 }
 

@@ -127,7 +127,7 @@ impl Apns {
                 let _ = self.provider_token(true).await;
                 SendOutcome::Retry { status: Some(status), after: None, reason }
             }
-            (429, _) | (500..=599, _) => SendOutcome::Retry { status: Some(status), after, reason },
+            (408, _) | (429, _) | (500..=599, _) => SendOutcome::Retry { status: Some(status), after, reason },
             _ => SendOutcome::Failed { status: Some(status), reason },
         }
     }

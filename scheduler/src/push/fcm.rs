@@ -164,7 +164,7 @@ impl Fcm {
                 self.forget_token().await;
                 SendOutcome::Retry { status: Some(status), after: None, reason }
             }
-            (429, _) | (500..=599, _) => SendOutcome::Retry { status: Some(status), after, reason },
+            (408, _) | (429, _) | (500..=599, _) => SendOutcome::Retry { status: Some(status), after, reason },
             _ => SendOutcome::Failed { status: Some(status), reason },
         }
     }

@@ -17,7 +17,7 @@ pub enum SendOutcome {
     Delivered,
     /// The subscription or token no longer exists: delete the device.
     Gone { status: u16, reason: String },
-    /// Try again later (429, 5xx, timeout), after at least `after` when the provider said so.
+    /// Try again later (408, 429, 5xx, timeout), after at least `after` when the provider said so.
     Retry { status: Option<u16>, after: Option<Duration>, reason: String },
     /// Refused for good (another 4xx); the reason is kept.
     Failed { status: Option<u16>, reason: String },

@@ -156,7 +156,8 @@ async fn classify(response: reqwest::Response) -> SendOutcome {
     match status {
         200..=299 => SendOutcome::Delivered,
         404 | 410 => SendOutcome::Gone { status, reason: reason() },
-        429 | 500..=599 => SendOutcome::Retry { status: Some(status), after, reason: reason() },
+        // 408: it gave up waiting for our request, which may be sent again (RFC 9110, section 15.5.9).
+        408 | 429 | 500..=599 => SendOutcome::Retry { status: Some(status), after, reason: reason() },
         _ => {
             let text = response.text().await.unwrap_or_default();
             let detail: String = text.chars().take(200).collect();
