@@ -159,10 +159,12 @@ async fn step(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<TickOutco
 }
 
 /// What the claim tick runs: fan-out and delivery batches at the current time for as long as they come back
-/// full, the two side by side, so a morning burst drains at full speed rather than one batch a tick. Sends
-/// run while the next batch is claimed and earlier outcomes are recorded; on SQLite the three take turns for
-/// the one writer through [`platform::db::begin_write`]. `progress` is called after every batch (the
-/// scheduler's liveness); the backlog is measured once, at the end.
+/// full, the two side by side, so a morning burst drains at full speed rather than one batch a tick. The
+/// fan-out's deliveries are leased to this process as they are created and sent without a claim
+/// (`fan_out_leased`); claims take the rest (retries, leases that ended). Sends run while the next batches
+/// are made and earlier outcomes are recorded; on SQLite these take turns for the one writer through
+/// [`platform::db::begin_write`]. `progress` is called after every batch (the scheduler's liveness); the
+/// backlog is measured once, at the end.
 #[tracing::instrument(skip_all)]
 pub async fn drain(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<TickOutcome> {
     let fanning = std::sync::atomic::AtomicBool::new(true);
