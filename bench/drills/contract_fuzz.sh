@@ -24,9 +24,9 @@ fi
 bin_dir=$(cd "$bin_dir" && pwd)  # the API runs in a temporary directory
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-(cd "$dir" && env -u MILKFLOW_DATABASE_URL MILKFLOW_LISTEN="127.0.0.1:$port" MILKFLOW_AUTH_RATE_LIMIT_PER_MINUTE=0 \
+(cd "$dir" && exec env -u MILKFLOW_DATABASE_URL MILKFLOW_LISTEN="127.0.0.1:$port" MILKFLOW_AUTH_RATE_LIMIT_PER_MINUTE=0 \
   RUST_LOG=warn "$bin_dir/milkflow-api" >"$dir/api.log" 2>&1) &
-api=$!
+api=$!  # the API itself (exec), so the trap stops it rather than only the subshell that started it
 trap 'status=$?; kill $api 2>/dev/null; wait $api 2>/dev/null || true; rm -rf "$dir"; exit $status' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 token=$(curl -sf -X POST "http://127.0.0.1:$port/v1/auth/register" -H 'content-type: application/json' \
