@@ -266,10 +266,16 @@ async fn checkpoint_in_background(pool: sea_orm::sqlx::SqlitePool, writers: Arc<
     }
 }
 
-/// At most this many `PASSIVE` checkpoints run beside the writers before a `RESTART` holds them back.
+/// At most this many `PASSIVE` checkpoints run beside the writers before a `RESTART` holds them back, and for
+/// at most [`CATCH_UP_FOR`] (the log grows meanwhile).
 const CATCH_UP_PASSES: usize = 8;
 
+/// How long the passes before a `RESTART` may go on.
+const CATCH_UP_FOR: Duration = Duration::from_millis(100);
+
 /// A `PASSIVE` pass that copied fewer new pages than this leaves little for the `RESTART` to copy and sync.
+/// (Passes until under 256 pages, at most 3, left holds of up to 32 ms and a p99 of 11.7-13.0 ms under PUTs;
+/// until under 32, 2-21 ms and 8.6-11.5 ms.)
 const CAUGHT_UP_PAGES: i64 = 32;
 
 /// Starts a log of `log` pages, nearly all copied back already, again from its beginning; false when a reader
@@ -289,7 +295,8 @@ async fn restart_log(
     // what was written during the one before, a shorter time each pass.
     let (_, _, mut copied) = checkpoint(pool, "PRAGMA wal_checkpoint(PASSIVE)").await?;
     let (mut passes, mut fresh) = (1, i64::MAX);
-    while passes < CATCH_UP_PASSES && fresh >= CAUGHT_UP_PAGES {
+    let catching_up = std::time::Instant::now();
+    while passes < CATCH_UP_PASSES && fresh >= CAUGHT_UP_PAGES && catching_up.elapsed() < CATCH_UP_FOR {
         let (_, _, now_copied) = checkpoint(pool, "PRAGMA wal_checkpoint(PASSIVE)").await?;
         (passes, fresh, copied) = (passes + 1, now_copied - copied, now_copied);
     }
@@ -583,8 +590,10 @@ mod tests {
             longest = longest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
         }
         assert_eq!(int(&db, "SELECT count(*) FROM t").await, 1536 * 16);
-        // About a quarter of a second of writing past 4 MiB, or twice that when a try finds a reader.
-        assert!(longest < 40 << 20, "the log reached {longest} bytes");
+        // Past 4 MiB, what is written until a restart finds its moment (a quarter of a second, and the passes
+        // that catch up first; twice that when a try finds a reader): well under the 96 MiB a log never started
+        // again would reach. (40 MiB was once passed with the whole suite loading the machine.)
+        assert!(longest < 64 << 20, "the log reached {longest} bytes");
     }
 
     #[tokio::test]
