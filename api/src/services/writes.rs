@@ -303,15 +303,25 @@ impl Lane {
                 return Vec::new();
             }
         };
+        let begun = started.elapsed();
         let news: Vec<&NewRecord> = batch.iter().filter_map(|p| p.insertion()).collect();
         match insert_all(&txn, &news).await {
             Ok(Some(rows)) => {
+                let inserted = started.elapsed();
                 let committed = txn.commit().await;
                 match committed {
                     Ok(()) => {
                         self.metrics.write_batch.observe(size as f64);
-                        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-                        tracing::debug!(writes = size, elapsed_ms, "a batch of new records committed");
+                        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+                        let elapsed = started.elapsed();
+                        tracing::debug!(
+                            writes = size,
+                            elapsed_ms = ms(elapsed),
+                            begin_ms = ms(begun),
+                            insert_ms = ms(inserted - begun),
+                            commit_ms = ms(elapsed - inserted),
+                            "a batch of new records committed"
+                        );
                         batch.into_iter().zip(rows).for_each(|(p, row)| p.inserted(row));
                     }
                     Err(e) => {
