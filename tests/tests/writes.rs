@@ -21,6 +21,7 @@ on_both_databases!(
     puts_sent_at_once_are_all_kept_with_distinct_change_numbers,
     a_routine_written_inside_a_batch_counts_the_sessions_after_it,
     new_records_waiting_together_are_inserted_together,
+    a_new_record_of_no_account_waiting_with_others_costs_them_nothing,
 );
 
 async fn her_id(app: &TestApp, token: &str) -> Uuid {
@@ -305,4 +306,55 @@ async fn new_records_waiting_together_are_inserted_together(app: TestApp) {
     assert_eq!(metrics.writes_rerun.get(), 0);
     let due = (her_latest.unwrap() + chrono::Duration::hours(3)).timestamp();
     assert_eq!(planned(&app, r).await, vec![due], "planned from her latest session");
+}
+
+/// Thirteen new records wait together: seven of hers, five of another user's in her lane, and one whose owner
+/// has no account. That one cannot be numbered, so the batch's insert keeps nothing (no change number taken
+/// by it lasts); each is then written as it would be alone: the twelve with their owners' next numbers in the
+/// order they came, the thirteenth refused.
+async fn a_new_record_of_no_account_waiting_with_others_costs_them_nothing(app: TestApp) {
+    let metrics = Arc::new(Metrics::new());
+    let writes = Writes::start(app.db.clone(), metrics.clone()).await.unwrap();
+    let (token, _) = app.signed_up().await;
+    let her = her_id(&app, &token).await;
+    let mut other = her;
+    for _ in 0..64 {
+        let (other_token, _) = app.signed_up().await;
+        other = her_id(&app, &other_token).await;
+        if writes.lane_of(other) == writes.lane_of(her) {
+            break;
+        }
+    }
+    assert_eq!(writes.lane_of(other), writes.lane_of(her), "no user of 64 shares her lane");
+    let nobody = (0..1000).map(|_| Uuid::new_v4()).find(|id| writes.lane_of(*id) == writes.lane_of(her)).unwrap();
+    let (hers_before, others_before) = (change_seq(&app, her).await, change_seq(&app, other).await);
+    let (gate, go) = hold_lane(&writes, her).await;
+    let mut owners: Vec<Uuid> = [her, other].into_iter().cycle().take(10).collect();
+    owners.splice(5..5, [nobody, her, her]);
+    assert_eq!((owners.len(), owners.iter().filter(|o| **o == her).count()), (13, 7));
+    let mut queued = Vec::new();
+    for (i, owner) in owners.into_iter().enumerate() {
+        let (id, body) = (Uuid::new_v4(), pump_body(100 - i as i64, 40.0, 40.0));
+        queued.push((owner, id, queue_put(&writes, owner, Collection::PumpSessions, id, body, None).await));
+    }
+    go.notify_one();
+    gate.await.unwrap().unwrap();
+
+    let mut seqs: HashMap<Uuid, Vec<i64>> = HashMap::new();
+    for (owner, id, write) in queued {
+        match write.await.unwrap() {
+            Ok((row, created)) => {
+                assert!(created && owner != nobody);
+                assert_eq!((row.id, row.user_id), (id, owner));
+                seqs.entry(owner).or_default().push(row.change_seq);
+            }
+            Err(e) => assert!(owner == nobody && matches!(e, ApiError::NotFound), "{e:?}"),
+        }
+    }
+    assert_eq!(seqs[&her], (1..=7).map(|n| hers_before + n).collect::<Vec<_>>());
+    assert_eq!(seqs[&other], (1..=5).map(|n| others_before + n).collect::<Vec<_>>());
+    assert_eq!((change_seq(&app, her).await, change_seq(&app, other).await), (hers_before + 7, others_before + 5));
+    let kept = entity::record::Entity::find().filter(entity::record::Column::UserId.is_in([her, other]));
+    assert_eq!(kept.count(&app.db).await.unwrap(), 12);
+    assert!(metrics.writes_rerun.get() >= 1, "the refused write ran again alone");
 }
