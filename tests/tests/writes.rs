@@ -153,6 +153,18 @@ async fn puts_sent_at_once_are_all_kept_with_distinct_change_numbers(app: TestAp
     assert_eq!(change_seq(&app, her).await, seq_before + 40);
 }
 
+/// Another user whose writes take her lane (PostgreSQL has several), so that they can wait with hers.
+async fn another_in_her_lane(app: &TestApp, writes: &Writes, her: Uuid) -> Uuid {
+    for _ in 0..64 {
+        let (token, _) = app.signed_up().await;
+        let other = her_id(app, &token).await;
+        if writes.lane_of(other) == writes.lane_of(her) {
+            return other;
+        }
+    }
+    panic!("no user of 64 shares her lane");
+}
+
 /// Holds `writes`' lane inside a first write's transaction until the returned `Notify` is notified.
 async fn hold_lane(writes: &Writes, her: Uuid) -> (tokio::task::JoinHandle<Result<(), ApiError>>, Arc<Notify>) {
     let (running_tx, running) = oneshot::channel();
@@ -259,16 +271,7 @@ async fn new_records_waiting_together_are_inserted_together(app: TestApp) {
     let writes = Writes::start(app.db.clone(), metrics.clone()).await.unwrap();
     let (token, _) = app.signed_up().await;
     let her = her_id(&app, &token).await;
-    // Another user whose writes take her lane (PostgreSQL has several), so that they can wait with hers.
-    let mut other = her;
-    for _ in 0..64 {
-        let (other_token, _) = app.signed_up().await;
-        other = her_id(&app, &other_token).await;
-        if writes.lane_of(other) == writes.lane_of(her) {
-            break;
-        }
-    }
-    assert_eq!(writes.lane_of(other), writes.lane_of(her), "no user of 64 shares her lane");
+    let other = another_in_her_lane(&app, &writes, her).await;
     let routine = serde_json::json!({"kind": "pump", "schedule": {"type": "after_last", "hours": 3}});
     let r = app.post_auth("/v1/routines", &routine, &token).await.body["id"].as_str().unwrap().parse().unwrap();
     let (hers_before, others_before) = (change_seq(&app, her).await, change_seq(&app, other).await);
@@ -317,15 +320,7 @@ async fn a_new_record_of_no_account_waiting_with_others_costs_them_nothing(app: 
     let writes = Writes::start(app.db.clone(), metrics.clone()).await.unwrap();
     let (token, _) = app.signed_up().await;
     let her = her_id(&app, &token).await;
-    let mut other = her;
-    for _ in 0..64 {
-        let (other_token, _) = app.signed_up().await;
-        other = her_id(&app, &other_token).await;
-        if writes.lane_of(other) == writes.lane_of(her) {
-            break;
-        }
-    }
-    assert_eq!(writes.lane_of(other), writes.lane_of(her), "no user of 64 shares her lane");
+    let other = another_in_her_lane(&app, &writes, her).await;
     let nobody = (0..1000).map(|_| Uuid::new_v4()).find(|id| writes.lane_of(*id) == writes.lane_of(her)).unwrap();
     let (hers_before, others_before) = (change_seq(&app, her).await, change_seq(&app, other).await);
     let (gate, go) = hold_lane(&writes, her).await;
