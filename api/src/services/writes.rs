@@ -12,8 +12,8 @@
 //! unreachable is not rerun: its batch is told at once to retry later (503), as each would be alone.
 //!
 //! Most writes are PUTs of new entries from her phone ([`Writes::insert`]). Those waiting together are inserted
-//! by one multi-row statement, after one `UPDATE` of each owner's change number; when any of their ids is in
-//! use, they go the way above instead.
+//! by one multi-row statement, after one `UPDATE` of each owner's change number (on PostgreSQL, in the same
+//! statement); when any of their ids is in use, they go the way above instead.
 
 use entity::record;
 use futures_util::FutureExt;
@@ -272,21 +272,21 @@ async fn insert_all(txn: &WriteTxn, news: &[&NewRecord]) -> Result<Option<Vec<re
 /// the next of these, so that nine statements serve every batch (each is prepared once per connection).
 const PADDED_SIZES: [usize; 3] = [1, 8, MAX_BATCH];
 
-/// The columns of a new record, in the order [`numbered_and_inserted`] gives them (`back` in place of
-/// `change_seq`).
-const NEW_RECORD_COLUMNS: [&str; 12] = [
-    "id",
-    "user_id",
-    "collection",
-    "sort_at",
-    "side",
-    "pump_type",
-    "data",
-    "version",
-    "back",
-    "created_at",
-    "updated_at",
-    "deleted_at",
+/// The columns of a new record and their types, in the order [`numbered_and_inserted`] gives them (`back` in
+/// place of `change_seq`).
+const NEW_RECORD_COLUMNS: [(&str, &str); 12] = [
+    ("id", "uuid"),
+    ("user_id", "uuid"),
+    ("collection", "varchar"),
+    ("sort_at", "timestamptz"),
+    ("side", "varchar"),
+    ("pump_type", "varchar"),
+    ("data", "text"),
+    ("version", "bigint"),
+    ("back", "bigint"),
+    ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+    ("deleted_at", "timestamptz"),
 ];
 
 /// On PostgreSQL, her change numbers taken and her new records inserted by one statement: the `UPDATE` of
@@ -318,8 +318,6 @@ async fn numbered_and_inserted(
     }
     // How far each record's number lies before its owner's last: her records take her numbers in their order.
     let mut left: HashMap<Uuid, i64> = owners.iter().map(|&(id, count)| (id, i64::from(count))).collect();
-    let casts = ["uuid", "uuid", "varchar", "timestamptz", "varchar", "varchar", "text", "bigint", "bigint"];
-    let casts = casts.iter().chain(["timestamptz"; 3].iter());
     let first = news.first().map(|new| row_values(new, 0));
     let mut record_rows = Vec::with_capacity(padded(news.len()));
     for i in 0..padded(news.len()) {
@@ -331,13 +329,16 @@ async fn numbered_and_inserted(
             }
             None => first.iter().flatten().map(Value::as_null).collect(),
         };
-        let row: Vec<String> =
-            row.into_iter().zip(casts.clone()).map(|(value, cast)| placeholder(value, cast, &mut values)).collect();
+        let row: Vec<String> = row
+            .into_iter()
+            .zip(NEW_RECORD_COLUMNS)
+            .map(|(value, (_, cast))| placeholder(value, cast, &mut values))
+            .collect();
         record_rows.push(format!("({})", row.join(", ")));
     }
-    let columns = NEW_RECORD_COLUMNS.join(", ");
+    let columns = NEW_RECORD_COLUMNS.map(|(c, _)| c).join(", ");
     let chosen = NEW_RECORD_COLUMNS
-        .map(|c| if c == "back" { "numbered.change_seq - v.back".to_owned() } else { format!("v.{c}") });
+        .map(|(c, _)| if c == "back" { "numbered.change_seq - v.back".to_owned() } else { format!("v.{c}") });
     let sql = format!(
         "WITH counted (id, n) AS (VALUES {owners}), \
          numbered AS (UPDATE users SET change_seq = users.change_seq + counted.n FROM counted \
