@@ -345,6 +345,21 @@ pub async fn migrate(url: &str, kind: DatabaseKind) -> Result<(), DbErr> {
     result
 }
 
+/// The first of `sizes` (ascending) at or above `n`, or `n` past the largest: how many items a statement that
+/// names a list of them should name. Each distinct statement is prepared once per connection and kept, so a few
+/// sizes serve every length, where one statement per length would crowd the statement cache out.
+pub fn padded_len(n: usize, sizes: &[usize]) -> usize {
+    sizes.iter().copied().find(|&s| s >= n).unwrap_or(n)
+}
+
+/// `items` padded to [`padded_len`] by repeating the last of them (a repeat changes nothing in an `IN` list).
+pub fn padded<T: Clone>(mut items: Vec<T>, sizes: &[usize]) -> Vec<T> {
+    if let Some(last) = items.last().cloned() {
+        items.resize(padded_len(items.len(), sizes), last);
+    }
+    items
+}
+
 /// Whether an error means the database is out of reach (down, restarting, the connection lost) rather than a
 /// fault of the statement: the request may be retried later (a 503, not a 500).
 pub fn is_unavailable(e: &DbErr) -> bool {

@@ -192,6 +192,43 @@ pub async fn replan_all(db: &impl ConnectionTrait, user_id: Uuid, now: DateTime<
 /// The fact, kept by a write transaction, that none of her live routines counts from her last session.
 const NO_AFTER_LAST_ROUTINE: &str = "no after_last routine";
 
+/// A routine's spec, when it counts from her last session (`after_last`).
+fn counting_from_last_session(r: &record::Model) -> Option<Routine> {
+    serde_json::from_str::<serde_json::Value>(&r.data)
+        .ok()
+        .and_then(|v| Routine::parse(&v).ok())
+        .filter(|spec| matches!(spec.schedule, domain::routine::ScheduleSpec::AfterLast { .. }))
+}
+
+/// For new sessions of several owners written in one transaction, which has locked their rows: looks up all
+/// their live routines in one query, and keeps for each owner with no `after_last` routine the fact
+/// [`after_change`] would learn by a query of her own. A batch of sessions of 64 users took 64 queries.
+pub async fn look_up_routines_once(txn: &WriteTxn, changed: &[record::Model]) -> Result<(), DbErr> {
+    let mut owners: Vec<Uuid> = changed
+        .iter()
+        .filter(|r| matches!(r.collection.as_str(), "pump_sessions" | "massage_sessions"))
+        .map(|r| r.user_id)
+        .filter(|owner| txn.recall(NO_AFTER_LAST_ROUTINE, *owner).is_none())
+        .collect();
+    owners.sort_unstable();
+    owners.dedup();
+    if owners.len() < 2 {
+        return Ok(()); // One owner: `after_change` asks the same one query.
+    }
+    let routines = record::Entity::find()
+        .filter(record::Column::UserId.is_in(platform::db::padded(owners.clone(), &[8, 64])))
+        .filter(record::Column::Collection.eq("routines"))
+        .filter(record::Column::DeletedAt.is_null())
+        .all(txn)
+        .await?;
+    let counting: HashSet<Uuid> =
+        routines.iter().filter(|r| counting_from_last_session(r).is_some()).map(|r| r.user_id).collect();
+    for owner in owners.into_iter().filter(|owner| !counting.contains(owner)) {
+        txn.learn(NO_AFTER_LAST_ROUTINE, owner, true);
+    }
+    Ok(())
+}
+
 /// Re-plans whatever a changed record affects: a routine itself, or her `after_last` routines counting from
 /// a session collection. Call it inside the transaction that wrote the record. Once a transaction has found
 /// that she has no `after_last` routine it does not look again for her next session, until it writes one of
@@ -208,13 +245,7 @@ pub async fn after_change(txn: &WriteTxn, changed: &record::Model, now: DateTime
             }
             let mut after_last = false;
             for r in live_routines(txn, changed.user_id).await? {
-                let Some(spec) = serde_json::from_str::<serde_json::Value>(&r.data)
-                    .ok()
-                    .and_then(|v| Routine::parse(&v).ok())
-                    .filter(|spec| matches!(spec.schedule, domain::routine::ScheduleSpec::AfterLast { .. }))
-                else {
-                    continue;
-                };
+                let Some(spec) = counting_from_last_session(&r) else { continue };
                 after_last = true;
                 if session_collection(spec.kind) == collection {
                     replan(txn, &r, now, now).await?;

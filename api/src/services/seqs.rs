@@ -105,12 +105,8 @@ async fn serve(db: Database, asks: Arc<Mutex<mpsc::Receiver<Ask>>>) {
 const QUERY_SIZES: [usize; 4] = [1, 8, 64, MAX_BATCH];
 
 /// `ids` (at most [`MAX_BATCH`]) padded to the next of [`QUERY_SIZES`].
-fn padded(mut ids: Vec<Uuid>) -> Vec<Uuid> {
-    let size = QUERY_SIZES.into_iter().find(|&s| s >= ids.len()).unwrap_or(MAX_BATCH);
-    if let Some(&last) = ids.last() {
-        ids.resize(size.max(ids.len()), last);
-    }
-    ids
+fn padded(ids: Vec<Uuid>) -> Vec<Uuid> {
+    platform::db::padded(ids, &QUERY_SIZES)
 }
 
 async fn read(db: &Database, ids: Vec<Uuid>) -> Result<HashMap<Uuid, i64>, DbErr> {

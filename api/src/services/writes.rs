@@ -262,8 +262,11 @@ async fn insert_all(txn: &WriteTxn, news: &[&NewRecord]) -> Result<Option<Vec<re
     for new in news {
         let id = *new.row.id.as_ref();
         let Some(row) = by_id.remove(&id) else { return Ok(None) };
-        scheduler::planning::after_change(txn, &row, row.updated_at).await?;
         ordered.push(row);
+    }
+    scheduler::planning::look_up_routines_once(txn, &ordered).await?;
+    for row in &ordered {
+        scheduler::planning::after_change(txn, row, row.updated_at).await?;
     }
     Ok(Some(ordered))
 }
@@ -303,7 +306,7 @@ async fn numbered_and_inserted(
     owners: &[(Uuid, i32)],
 ) -> Result<Vec<record::Model>, DbErr> {
     use sea_orm::{FromQueryResult, Statement, Value};
-    let padded = |n: usize| PADDED_SIZES.into_iter().find(|&s| s >= n).unwrap_or(n);
+    let padded = |n: usize| platform::db::padded_len(n, &PADDED_SIZES);
     let mut values: Vec<Value> = Vec::with_capacity(2 * padded(owners.len()) + 12 * padded(news.len()));
     let placeholder = |value: Value, cast: &str, values: &mut Vec<Value>| {
         values.push(value);
