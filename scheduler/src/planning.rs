@@ -173,12 +173,15 @@ async fn insert_occurrences(db: &impl ConnectionTrait, rows: Vec<occurrence::Act
 
 /// Her routines that are not deleted.
 async fn live_routines(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<record::Model>, DbErr> {
+    live_routines_where(record::Column::UserId.eq(user_id)).all(db).await
+}
+
+/// The routines that are not deleted, of the owners `owners` selects.
+fn live_routines_where(owners: sea_orm::sea_query::SimpleExpr) -> sea_orm::Select<record::Entity> {
     record::Entity::find()
-        .filter(record::Column::UserId.eq(user_id))
+        .filter(owners)
         .filter(record::Column::Collection.eq("routines"))
         .filter(record::Column::DeletedAt.is_null())
-        .all(db)
-        .await
 }
 
 /// Plans all her routines again (her zone, quiet hours or status changed).
@@ -215,10 +218,7 @@ pub async fn look_up_routines_once(txn: &WriteTxn, changed: &[record::Model]) ->
     if owners.len() < 2 {
         return Ok(()); // One owner: `after_change` asks the same one query.
     }
-    let routines = record::Entity::find()
-        .filter(record::Column::UserId.is_in(platform::db::padded(owners.clone(), &[8, 64])))
-        .filter(record::Column::Collection.eq("routines"))
-        .filter(record::Column::DeletedAt.is_null())
+    let routines = live_routines_where(record::Column::UserId.is_in(platform::db::padded(owners.clone(), &[8, 64])))
         .all(txn)
         .await?;
     let counting: HashSet<Uuid> =
