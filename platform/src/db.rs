@@ -469,6 +469,16 @@ fn writer_queue(db: &Database) -> Option<Arc<Mutex<()>>> {
     Some(queues.entry(file).or_default().clone())
 }
 
+/// Whether a second write transaction may begin beside one already open without making anything else wait for
+/// a connection: on PostgreSQL, when the pool has one idle or may open one more; never on SQLite (one writer).
+pub fn has_a_second_writer_to_spare(db: &Database) -> bool {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return false;
+    }
+    let pool = db.get_postgres_connection_pool();
+    pool.num_idle() > 0 || pool.size() < pool.options().get_max_connections()
+}
+
 /// Begins a transaction that writes: `BEGIN IMMEDIATE` on SQLite, after this process's earlier writers of the
 /// file (see [`writer_queue`]), so two writers never deadlock on upgrade and none sleeps needlessly.
 pub async fn begin_write(db: &Database) -> Result<WriteTxn, DbErr> {

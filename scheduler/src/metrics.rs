@@ -30,6 +30,8 @@ pub struct Metrics {
     pub write_batch: Histogram,
     /// Record writes run again alone because the batch they were in could not keep them.
     pub writes_rerun: IntCounter,
+    /// Write transactions begun (on PostgreSQL) while the batch before them committed.
+    pub writes_begun_ahead: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -94,6 +96,12 @@ impl Metrics {
         )
         .expect("valid metric definition");
         let _ = registry.register(Box::new(writes_rerun.clone()));
+        let writes_begun_ahead = IntCounter::new(
+            "writes_begun_ahead_total",
+            "Write transactions begun on another connection while the batch before them committed (PostgreSQL)",
+        )
+        .expect("valid metric definition");
+        let _ = registry.register(Box::new(writes_begun_ahead.clone()));
         let backlog =
             IntGauge::new("due_backlog", "Due occurrences and deliveries waiting at the end of the last tick")
                 .expect("valid metric definition");
@@ -111,6 +119,7 @@ impl Metrics {
             http_duration,
             write_batch,
             writes_rerun,
+            writes_begun_ahead,
         }
     }
 

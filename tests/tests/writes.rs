@@ -22,6 +22,7 @@ on_both_databases!(
     a_routine_written_inside_a_batch_counts_the_sessions_after_it,
     new_records_waiting_together_are_inserted_together,
     a_new_record_of_no_account_waiting_with_others_costs_them_nothing,
+    a_batch_begun_while_the_last_committed_numbers_after_it,
 );
 
 async fn her_id(app: &TestApp, token: &str) -> Uuid {
@@ -167,15 +168,34 @@ async fn another_in_her_lane(app: &TestApp, writes: &Writes, her: Uuid) -> Uuid 
 
 /// Holds `writes`' lane inside a first write's transaction until the returned `Notify` is notified.
 async fn hold_lane(writes: &Writes, her: Uuid) -> (tokio::task::JoinHandle<Result<(), ApiError>>, Arc<Notify>) {
+    hold_lane_having_taken(writes, her, 0).await
+}
+
+/// [`hold_lane`], its write having first taken `taken` of her change numbers.
+async fn hold_lane_having_taken(
+    writes: &Writes,
+    her: Uuid,
+    taken: i64,
+) -> (tokio::task::JoinHandle<Result<(), ApiError>>, Arc<Notify>) {
     let (running_tx, running) = oneshot::channel();
     let go = Arc::new(Notify::new());
     let gate = tokio::spawn({
         let (writes, go, mut running_tx) = (writes.clone(), go.clone(), Some(running_tx));
         async move {
             writes
-                .run(her, move |_txn| {
+                .run(her, move |txn| {
                     let (signal, go) = (running_tx.take(), go.clone());
                     async move {
+                        if taken > 0 {
+                            entity::user::Entity::update_many()
+                                .col_expr(
+                                    entity::user::Column::ChangeSeq,
+                                    Expr::col(entity::user::Column::ChangeSeq).add(taken),
+                                )
+                                .filter(entity::user::Column::Id.eq(her))
+                                .exec(txn)
+                                .await?;
+                        }
                         if let Some(signal) = signal {
                             let _ = signal.send(());
                         }
@@ -352,4 +372,36 @@ async fn a_new_record_of_no_account_waiting_with_others_costs_them_nothing(app: 
     let kept = entity::record::Entity::find().filter(entity::record::Column::UserId.is_in([her, other]));
     assert_eq!(kept.count(&app.db).await.unwrap(), 12);
     assert!(metrics.writes_rerun.get() >= 1, "the refused write ran again alone");
+}
+
+/// On PostgreSQL a lane begins the next batch's transaction on another connection while the batch before it
+/// commits, when writes already wait for it. That transaction runs nothing until the commit is over, so it
+/// numbers her records after the last batch's: here the gate takes three of her numbers and the five new
+/// records waiting behind it get the next five. (SQLite has one writer: nothing is begun ahead there.)
+async fn a_batch_begun_while_the_last_committed_numbers_after_it(app: TestApp) {
+    let metrics = Arc::new(Metrics::new());
+    let writes = Writes::start(app.db.clone(), metrics.clone()).await.unwrap();
+    let (token, _) = app.signed_up().await;
+    let her = her_id(&app, &token).await;
+    let before = change_seq(&app, her).await;
+    let (gate, go) = hold_lane_having_taken(&writes, her, 3).await;
+    let mut queued = Vec::new();
+    for minutes_ago in [50, 40, 30, 20, 10] {
+        let body = pump_body(minutes_ago, 30.0, 30.0);
+        queued.push(queue_put(&writes, her, Collection::PumpSessions, Uuid::new_v4(), body, None).await);
+    }
+    go.notify_one();
+    gate.await.unwrap().unwrap();
+    let mut seqs = Vec::new();
+    for write in queued {
+        let (row, created) = write.await.unwrap().unwrap();
+        assert!(created);
+        seqs.push(row.change_seq);
+    }
+    assert_eq!(seqs, (before + 4..=before + 8).collect::<Vec<_>>());
+    assert_eq!(change_seq(&app, her).await, before + 8);
+    let begun_ahead = if matches!(app.kind, milkflow_tests::Db::Postgres) { 1 } else { 0 };
+    assert_eq!(metrics.writes_begun_ahead.get(), begun_ahead, "the five's transaction begun during the gate's commit");
+    // The gate alone, then the five together.
+    assert_eq!((metrics.write_batch.get_sample_count(), metrics.write_batch.get_sample_sum()), (2, 6.0));
 }
