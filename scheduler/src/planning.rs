@@ -195,6 +195,18 @@ pub async fn replan_all(db: &impl ConnectionTrait, user_id: Uuid, now: DateTime<
 /// The fact, kept by a write transaction, that none of her live routines counts from her last session.
 const NO_AFTER_LAST_ROUTINE: &str = "no after_last routine";
 
+/// Whether `txn` knows that none of her live routines counts from her last session (it looked, or was told by
+/// [`tell_no_routine_counts_from_last_session`], and has written none of her routines since).
+pub fn knows_no_routine_counts_from_last_session(txn: &WriteTxn, owner: Uuid) -> bool {
+    txn.recall(NO_AFTER_LAST_ROUTINE, owner) == Some(true)
+}
+
+/// Tells `txn` that none of her live routines counts from her last session, so that [`after_change`] does not
+/// look. Sound only when that is known to hold at the moment `txn` holds (see [`WriteTxn::recall`]).
+pub fn tell_no_routine_counts_from_last_session(txn: &WriteTxn, owner: Uuid) {
+    txn.learn(NO_AFTER_LAST_ROUTINE, owner, true);
+}
+
 /// A routine's spec, when it counts from her last session (`after_last`).
 fn counting_from_last_session(r: &record::Model) -> Option<Routine> {
     serde_json::from_str::<serde_json::Value>(&r.data)

@@ -23,6 +23,8 @@ on_both_databases!(
     new_records_waiting_together_are_inserted_together,
     a_new_record_of_no_account_waiting_with_others_costs_them_nothing,
     a_batch_begun_while_the_last_committed_numbers_after_it,
+    a_lane_looks_up_her_routines_again_once_her_number_moved_on,
+    a_lane_spares_the_routine_lookup_while_her_number_is_where_it_left_it,
 );
 
 async fn her_id(app: &TestApp, token: &str) -> Uuid {
@@ -404,4 +406,79 @@ async fn a_batch_begun_while_the_last_committed_numbers_after_it(app: TestApp) {
     assert_eq!(metrics.writes_begun_ahead.get(), begun_ahead, "the five's transaction begun during the gate's commit");
     // The gate alone, then the five together.
     assert_eq!((metrics.write_batch.get_sample_count(), metrics.write_batch.get_sample_sum()), (2, 6.0));
+}
+
+/// New sessions of hers, `minutes_ago`, queued behind a held lane so that they are inserted together; gives
+/// when the latest of them started.
+async fn sessions_together(writes: &Writes, her: Uuid, minutes_ago: &[i64]) -> chrono::DateTime<chrono::Utc> {
+    let (gate, go) = hold_lane(writes, her).await;
+    let mut queued = Vec::new();
+    for &minutes in minutes_ago {
+        let body = pump_body(minutes, 30.0, 30.0);
+        queued.push(queue_put(writes, her, Collection::PumpSessions, Uuid::new_v4(), body, None).await);
+    }
+    go.notify_one();
+    gate.await.unwrap().unwrap();
+    let mut latest = None;
+    for write in queued {
+        let (row, created) = write.await.unwrap().unwrap();
+        assert!(created);
+        latest = std::cmp::max(latest, Some(row.sort_at));
+    }
+    latest.unwrap()
+}
+
+/// Her routine counting from her last session, written through the API (not through `writes`' lanes, as if by
+/// another process); gives its id.
+async fn routine_after_last(app: &TestApp, token: &str) -> Uuid {
+    let routine = serde_json::json!({"kind": "pump", "schedule": {"type": "after_last", "hours": 3}});
+    let made = app.post_auth("/v1/routines", &routine, token).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    made.body["id"].as_str().unwrap().parse().unwrap()
+}
+
+/// A lane remembers her change number at the end of a batch that found none of her routines counting from her
+/// last session, and does not look again while her next batch is numbered from there. A routine written
+/// elsewhere took her next number, so the lane's next batch looks, finds it, and plans it from its sessions.
+async fn a_lane_looks_up_her_routines_again_once_her_number_moved_on(app: TestApp) {
+    let writes = Writes::start(app.db.clone(), Arc::new(Metrics::new())).await.unwrap();
+    let (token, _) = app.signed_up().await;
+    let her = her_id(&app, &token).await;
+    let first = sessions_together(&writes, her, &[100, 90]).await;
+    let r = routine_after_last(&app, &token).await;
+    assert_eq!(planned(&app, r).await, vec![(first + chrono::Duration::hours(3)).timestamp()]);
+    let later = sessions_together(&writes, her, &[60, 50]).await;
+    assert_eq!(planned(&app, r).await, vec![(later + chrono::Duration::hours(3)).timestamp()], "planned anew");
+}
+
+/// What the lane spares shows when the rule it relies on is broken on purpose: her routine is written and her
+/// change number then set back, as if the routine had been written without taking one. The lane that saw her
+/// number there does not look up her routines, so her new sessions leave the routine's plan as it was; a lane
+/// that has not seen her looks, and plans it from them.
+async fn a_lane_spares_the_routine_lookup_while_her_number_is_where_it_left_it(app: TestApp) {
+    let writes = Writes::start(app.db.clone(), Arc::new(Metrics::new())).await.unwrap();
+    let (token, _) = app.signed_up().await;
+    let her = her_id(&app, &token).await;
+    let first = sessions_together(&writes, her, &[100, 90]).await;
+    let seen = change_seq(&app, her).await;
+    let r = routine_after_last(&app, &token).await;
+    let planned_first = vec![(first + chrono::Duration::hours(3)).timestamp()];
+    assert_eq!(planned(&app, r).await, planned_first);
+    entity::record::Entity::update_many()
+        .col_expr(entity::record::Column::ChangeSeq, Expr::value(0))
+        .filter(entity::record::Column::Id.eq(r))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    entity::user::Entity::update_many()
+        .col_expr(entity::user::Column::ChangeSeq, Expr::value(seen))
+        .filter(entity::user::Column::Id.eq(her))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    sessions_together(&writes, her, &[60, 50]).await;
+    assert_eq!(planned(&app, r).await, planned_first, "the lane did not look");
+    let unseen = Writes::start(app.db.clone(), Arc::new(Metrics::new())).await.unwrap();
+    let latest = sessions_together(&unseen, her, &[30, 20]).await;
+    assert_eq!(planned(&app, r).await, vec![(latest + chrono::Duration::hours(3)).timestamp()], "a new lane looked");
 }

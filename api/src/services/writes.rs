@@ -68,6 +68,9 @@ struct Lane {
     /// On PostgreSQL, the next batch's transaction, begun on another connection while the last batch committed
     /// (see [`Lane::commit`]).
     ready: Option<WriteTxn>,
+    /// For owners whose writes this lane committed: her change number when that commit found none of her
+    /// routines counting from her last session (see [`insert_all`]).
+    routine_free: HashMap<Uuid, i64>,
 }
 
 impl Writes {
@@ -79,7 +82,10 @@ impl Writes {
         let lanes = (0..count)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(QUEUE);
-                tokio::spawn(Lane { db: writer.clone(), metrics: metrics.clone(), ready: None }.serve(rx));
+                tokio::spawn(
+                    Lane { db: writer.clone(), metrics: metrics.clone(), ready: None, routine_free: HashMap::new() }
+                        .serve(rx),
+                );
                 tx
             })
             .collect();
@@ -228,9 +234,23 @@ where
     }
 }
 
+/// How many owners a lane remembers in [`Lane::routine_free`] (about 50 bytes each) before it forgets them all.
+const ROUTINE_FREE_KEPT: usize = 65_536;
+
 /// Inserts every new record with the next of its owner's change numbers, in one statement; `None` when any id
 /// is already in use (nothing is then to be committed). Re-plans what each affects, as each write would alone.
-async fn insert_all(txn: &WriteTxn, news: &[&NewRecord]) -> Result<Option<Vec<record::Model>>, DbErr> {
+///
+/// Re-planning a new session first looks up her routines, in case one counts from her last session: one query
+/// of each batch. `routine_free` spares it: it gives, for an owner, her change number at the end of a batch
+/// that found none of her routines counting so. Every write of her records, routines included, takes her next
+/// change number in its transaction, in any process. So when her records here are numbered from just past that
+/// number, no routine of hers has been written since, and the lookup would find what it found then. Gives the
+/// rows in the order of `news`, and for each owner found without such a routine, her number at its end.
+async fn insert_all(
+    txn: &WriteTxn,
+    news: &[&NewRecord],
+    routine_free: &HashMap<Uuid, i64>,
+) -> Result<Option<(Vec<record::Model>, Vec<(Uuid, i64)>)>, DbErr> {
     let mut owners: Vec<(Uuid, i32)> = Vec::new();
     for new in news {
         match owners.iter_mut().find(|(owner, _)| *owner == new.user_id) {
@@ -267,11 +287,27 @@ async fn insert_all(txn: &WriteTxn, news: &[&NewRecord]) -> Result<Option<Vec<re
         let Some(row) = by_id.remove(&id) else { return Ok(None) };
         ordered.push(row);
     }
+    // Her numbers here: from just past her number before this batch, to her last.
+    let mut numbered: HashMap<Uuid, (i64, i64)> = HashMap::new();
+    for row in &ordered {
+        let (first, last) = numbered.entry(row.user_id).or_insert((row.change_seq, row.change_seq));
+        (*first, *last) = ((*first).min(row.change_seq), (*last).max(row.change_seq));
+    }
+    for (owner, (first, _)) in &numbered {
+        if routine_free.get(owner) == Some(&(first - 1)) {
+            scheduler::planning::tell_no_routine_counts_from_last_session(txn, *owner);
+        }
+    }
     scheduler::planning::look_up_routines_once(txn, &ordered).await?;
     for row in &ordered {
         scheduler::planning::after_change(txn, row, row.updated_at).await?;
     }
-    Ok(Some(ordered))
+    let routine_free = numbered
+        .into_iter()
+        .filter(|(owner, _)| scheduler::planning::knows_no_routine_counts_from_last_session(txn, *owner))
+        .map(|(owner, (_, last))| (owner, last))
+        .collect();
+    Ok(Some((ordered, routine_free)))
 }
 
 /// How many owners and rows one PostgreSQL statement of [`numbered_and_inserted`] names: each list is padded to
@@ -453,8 +489,8 @@ impl Lane {
         };
         let begun = started.elapsed();
         let news: Vec<&NewRecord> = batch.iter().filter_map(|p| p.insertion()).collect();
-        match insert_all(&txn, &news).await {
-            Ok(Some(rows)) => {
+        match insert_all(&txn, &news, &self.routine_free).await {
+            Ok(Some((rows, routine_free))) => {
                 let inserted = started.elapsed();
                 let committed = self.commit(txn, queue).await;
                 match committed {
@@ -470,6 +506,10 @@ impl Lane {
                             commit_ms = ms(elapsed - inserted),
                             "a batch of new records committed"
                         );
+                        if self.routine_free.len() + routine_free.len() > ROUTINE_FREE_KEPT {
+                            self.routine_free.clear();
+                        }
+                        self.routine_free.extend(routine_free);
                         batch.into_iter().zip(rows).for_each(|(p, row)| p.inserted(row));
                     }
                     Err(e) => {
