@@ -32,6 +32,8 @@ pub struct Metrics {
     pub writes_rerun: IntCounter,
     /// Write transactions begun (on PostgreSQL) while the batch before them committed.
     pub writes_begun_ahead: IntCounter,
+    /// New records inserted by one statement with the others waiting with them (not each by its own write).
+    pub records_inserted_together: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -102,6 +104,12 @@ impl Metrics {
         )
         .expect("valid metric definition");
         let _ = registry.register(Box::new(writes_begun_ahead.clone()));
+        let records_inserted_together = IntCounter::new(
+            "records_inserted_together_total",
+            "New records inserted by one statement with the others waiting with them, not each by its own write",
+        )
+        .expect("valid metric definition");
+        let _ = registry.register(Box::new(records_inserted_together.clone()));
         let backlog =
             IntGauge::new("due_backlog", "Due occurrences and deliveries waiting at the end of the last tick")
                 .expect("valid metric definition");
@@ -120,6 +128,7 @@ impl Metrics {
             write_batch,
             writes_rerun,
             writes_begun_ahead,
+            records_inserted_together,
         }
     }
 

@@ -326,8 +326,10 @@ async fn new_records_waiting_together_are_inserted_together(app: TestApp) {
     assert_eq!(seqs[&her], vec![hers_before + 1, hers_before + 2, hers_before + 3]);
     assert_eq!(seqs[&other], vec![others_before + 1, others_before + 2]);
     assert_eq!((change_seq(&app, her).await, change_seq(&app, other).await), (hers_before + 3, others_before + 2));
-    // The gate alone, then the five in one transaction, none rerun.
+    // The gate alone, then the five in one transaction, by one statement (not each by its own write), none
+    // rerun.
     assert_eq!((metrics.write_batch.get_sample_count(), metrics.write_batch.get_sample_sum()), (2, 6.0));
+    assert_eq!(metrics.records_inserted_together.get(), 5);
     assert_eq!(metrics.writes_rerun.get(), 0);
     let due = (her_latest.unwrap() + chrono::Duration::hours(3)).timestamp();
     assert_eq!(planned(&app, r).await, vec![due], "planned from her latest session");
@@ -374,6 +376,7 @@ async fn a_new_record_of_no_account_waiting_with_others_costs_them_nothing(app: 
     let kept = entity::record::Entity::find().filter(entity::record::Column::UserId.is_in([her, other]));
     assert_eq!(kept.count(&app.db).await.unwrap(), 12);
     assert!(metrics.writes_rerun.get() >= 1, "the refused write ran again alone");
+    assert_eq!(metrics.records_inserted_together.get(), 0, "the statement of all thirteen kept nothing");
 }
 
 /// On PostgreSQL a lane begins the next batch's transaction on another connection while the batch before it
@@ -404,8 +407,9 @@ async fn a_batch_begun_while_the_last_committed_numbers_after_it(app: TestApp) {
     assert_eq!(change_seq(&app, her).await, before + 8);
     let begun_ahead = if matches!(app.kind, milkflow_tests::Db::Postgres) { 1 } else { 0 };
     assert_eq!(metrics.writes_begun_ahead.get(), begun_ahead, "the five's transaction begun during the gate's commit");
-    // The gate alone, then the five together.
+    // The gate alone, then the five together, by one statement.
     assert_eq!((metrics.write_batch.get_sample_count(), metrics.write_batch.get_sample_sum()), (2, 6.0));
+    assert_eq!(metrics.records_inserted_together.get(), 5);
 }
 
 /// New sessions of hers, `minutes_ago`, queued behind a held lane so that they are inserted together; gives
