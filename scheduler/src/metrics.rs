@@ -51,6 +51,11 @@ impl Metrics {
             let _ = registry.register(Box::new(c.clone()));
             c
         };
+        let single_counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).expect("valid metric definition");
+            let _ = registry.register(Box::new(c.clone()));
+            c
+        };
         let histogram = |name: &str, help: &str, labels: &[&str], buckets: Vec<f64>| {
             let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
                 .expect("valid metric definition");
@@ -62,9 +67,7 @@ impl Metrics {
         let devices_pruned =
             counter("devices_pruned_total", "Devices removed because their provider says they are gone", &["provider"]);
         let missed =
-            IntCounter::new("occurrences_missed_total", "Reminders due while no scheduler ran, past the grace period")
-                .expect("valid metric definition");
-        let _ = registry.register(Box::new(missed.clone()));
+            single_counter("occurrences_missed_total", "Reminders due while no scheduler ran, past the grace period");
         let ticks = counter("scheduler_ticks_total", "Claim ticks by result", &["result"]);
         let http_requests =
             counter("http_requests_total", "HTTP requests by method, route and status", &["method", "route", "status"]);
@@ -92,24 +95,18 @@ impl Metrics {
         )
         .expect("valid metric definition");
         let _ = registry.register(Box::new(write_batch.clone()));
-        let writes_rerun = IntCounter::new(
+        let writes_rerun = single_counter(
             "writes_rerun_total",
             "Record writes run again alone because their batch could not keep them (they failed or changed nothing)",
-        )
-        .expect("valid metric definition");
-        let _ = registry.register(Box::new(writes_rerun.clone()));
-        let writes_begun_ahead = IntCounter::new(
+        );
+        let writes_begun_ahead = single_counter(
             "writes_begun_ahead_total",
             "Write transactions begun on another connection while the batch before them committed (PostgreSQL)",
-        )
-        .expect("valid metric definition");
-        let _ = registry.register(Box::new(writes_begun_ahead.clone()));
-        let records_inserted_together = IntCounter::new(
+        );
+        let records_inserted_together = single_counter(
             "records_inserted_together_total",
             "New records inserted by one statement with the others waiting with them, not each by its own write",
-        )
-        .expect("valid metric definition");
-        let _ = registry.register(Box::new(records_inserted_together.clone()));
+        );
         let backlog =
             IntGauge::new("due_backlog", "Due occurrences and deliveries waiting at the end of the last tick")
                 .expect("valid metric definition");
