@@ -379,6 +379,32 @@ async fn a_new_record_of_no_account_waiting_with_others_costs_them_nothing(app: 
     assert_eq!(metrics.records_inserted_together.get(), 0, "the statement of all thirteen kept nothing");
 }
 
+/// New sessions of hers, `minutes_ago`, queued behind a held lane (whose write first takes `taken` of her
+/// change numbers) so that they are inserted together; gives their rows, in the order given.
+async fn sessions_together(writes: &Writes, her: Uuid, taken: i64, minutes_ago: &[i64]) -> Vec<entity::record::Model> {
+    let (gate, go) = hold_lane_having_taken(writes, her, taken).await;
+    let mut queued = Vec::new();
+    for &minutes in minutes_ago {
+        let body = pump_body(minutes, 30.0, 30.0);
+        queued.push(queue_put(writes, her, Collection::PumpSessions, Uuid::new_v4(), body, None).await);
+    }
+    go.notify_one();
+    gate.await.unwrap().unwrap();
+    let mut rows = Vec::new();
+    for write in queued {
+        let (row, created) = write.await.unwrap().unwrap();
+        assert!(created);
+        rows.push(row);
+    }
+    rows
+}
+
+/// When the latest of new sessions `minutes_ago` started, once [`sessions_together`] has written them.
+async fn latest_of_sessions_together(writes: &Writes, her: Uuid, minutes_ago: &[i64]) -> chrono::DateTime<chrono::Utc> {
+    let rows = sessions_together(writes, her, 0, minutes_ago).await;
+    rows.iter().map(|row| row.sort_at).max().unwrap()
+}
+
 /// On PostgreSQL a lane begins the next batch's transaction on another connection while the batch before it
 /// commits, when writes already wait for it. That transaction runs nothing until the commit is over, so it
 /// numbers her records after the last batch's: here the gate takes three of her numbers and the five new
@@ -389,20 +415,8 @@ async fn a_batch_begun_while_the_last_committed_numbers_after_it(app: TestApp) {
     let (token, _) = app.signed_up().await;
     let her = her_id(&app, &token).await;
     let before = change_seq(&app, her).await;
-    let (gate, go) = hold_lane_having_taken(&writes, her, 3).await;
-    let mut queued = Vec::new();
-    for minutes_ago in [50, 40, 30, 20, 10] {
-        let body = pump_body(minutes_ago, 30.0, 30.0);
-        queued.push(queue_put(&writes, her, Collection::PumpSessions, Uuid::new_v4(), body, None).await);
-    }
-    go.notify_one();
-    gate.await.unwrap().unwrap();
-    let mut seqs = Vec::new();
-    for write in queued {
-        let (row, created) = write.await.unwrap().unwrap();
-        assert!(created);
-        seqs.push(row.change_seq);
-    }
+    let rows = sessions_together(&writes, her, 3, &[50, 40, 30, 20, 10]).await;
+    let seqs: Vec<i64> = rows.iter().map(|row| row.change_seq).collect();
     assert_eq!(seqs, (before + 4..=before + 8).collect::<Vec<_>>());
     assert_eq!(change_seq(&app, her).await, before + 8);
     let begun_ahead = if matches!(app.kind, milkflow_tests::Db::Postgres) { 1 } else { 0 };
@@ -410,26 +424,6 @@ async fn a_batch_begun_while_the_last_committed_numbers_after_it(app: TestApp) {
     // The gate alone, then the five together, by one statement.
     assert_eq!((metrics.write_batch.get_sample_count(), metrics.write_batch.get_sample_sum()), (2, 6.0));
     assert_eq!(metrics.records_inserted_together.get(), 5);
-}
-
-/// New sessions of hers, `minutes_ago`, queued behind a held lane so that they are inserted together; gives
-/// when the latest of them started.
-async fn sessions_together(writes: &Writes, her: Uuid, minutes_ago: &[i64]) -> chrono::DateTime<chrono::Utc> {
-    let (gate, go) = hold_lane(writes, her).await;
-    let mut queued = Vec::new();
-    for &minutes in minutes_ago {
-        let body = pump_body(minutes, 30.0, 30.0);
-        queued.push(queue_put(writes, her, Collection::PumpSessions, Uuid::new_v4(), body, None).await);
-    }
-    go.notify_one();
-    gate.await.unwrap().unwrap();
-    let mut latest = None;
-    for write in queued {
-        let (row, created) = write.await.unwrap().unwrap();
-        assert!(created);
-        latest = std::cmp::max(latest, Some(row.sort_at));
-    }
-    latest.unwrap()
 }
 
 /// Her routine counting from her last session, written through the API (not through `writes`' lanes, as if by
@@ -448,10 +442,10 @@ async fn a_lane_looks_up_her_routines_again_once_her_number_moved_on(app: TestAp
     let writes = Writes::start(app.db.clone(), Arc::new(Metrics::new())).await.unwrap();
     let (token, _) = app.signed_up().await;
     let her = her_id(&app, &token).await;
-    let first = sessions_together(&writes, her, &[100, 90]).await;
+    let first = latest_of_sessions_together(&writes, her, &[100, 90]).await;
     let r = routine_after_last(&app, &token).await;
     assert_eq!(planned(&app, r).await, vec![(first + chrono::Duration::hours(3)).timestamp()]);
-    let later = sessions_together(&writes, her, &[60, 50]).await;
+    let later = latest_of_sessions_together(&writes, her, &[60, 50]).await;
     assert_eq!(planned(&app, r).await, vec![(later + chrono::Duration::hours(3)).timestamp()], "planned anew");
 }
 
@@ -463,7 +457,7 @@ async fn a_lane_spares_the_routine_lookup_while_her_number_is_where_it_left_it(a
     let writes = Writes::start(app.db.clone(), Arc::new(Metrics::new())).await.unwrap();
     let (token, _) = app.signed_up().await;
     let her = her_id(&app, &token).await;
-    let first = sessions_together(&writes, her, &[100, 90]).await;
+    let first = latest_of_sessions_together(&writes, her, &[100, 90]).await;
     let seen = change_seq(&app, her).await;
     let r = routine_after_last(&app, &token).await;
     let planned_first = vec![(first + chrono::Duration::hours(3)).timestamp()];
@@ -480,9 +474,9 @@ async fn a_lane_spares_the_routine_lookup_while_her_number_is_where_it_left_it(a
         .exec(&app.db)
         .await
         .unwrap();
-    sessions_together(&writes, her, &[60, 50]).await;
+    latest_of_sessions_together(&writes, her, &[60, 50]).await;
     assert_eq!(planned(&app, r).await, planned_first, "the lane did not look");
     let unseen = Writes::start(app.db.clone(), Arc::new(Metrics::new())).await.unwrap();
-    let latest = sessions_together(&unseen, her, &[30, 20]).await;
+    let latest = latest_of_sessions_together(&unseen, her, &[30, 20]).await;
     assert_eq!(planned(&app, r).await, vec![(latest + chrono::Duration::hours(3)).timestamp()], "a new lane looked");
 }
