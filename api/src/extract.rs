@@ -35,8 +35,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-/// Parses JSON: broken syntax is a 400, a well-formed body with a wrong field a 422 naming that field.
+/// Parses JSON: broken syntax is a 400, a well-formed body with a wrong field a 422 naming that field, and a
+/// string holding a NUL character a 422 naming its field (no database stores one; PostgreSQL refuses it).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if has_escaped_nul(bytes)
+        && let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && let Some(field) = field_with_nul(&doc, String::new())
+    {
+        return Err(ApiError::field(&field, "must not contain NUL characters"));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -52,6 +59,25 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })?;
     de.end().map_err(|e| ApiError::BadRequest(format!("malformed JSON: {}", strip_position(&e.to_string()))))?;
     Ok(value)
+}
+
+/// Whether the body spells a NUL character (`\\u0000`); raw control bytes are already invalid JSON.
+fn has_escaped_nul(bytes: &[u8]) -> bool {
+    bytes.windows(6).any(|w| w[0] == b'\\' && w[1] == b'u' && w[2..].iter().all(|b| *b == b'0'))
+}
+
+/// The JSON path of the first string (or key) holding a NUL character.
+fn field_with_nul(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    let at = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    match value {
+        Value::String(s) if s.contains('\0') => Some(if path.is_empty() { "body".into() } else { path }),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| field_with_nul(v, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') { Some(at(&k.replace('\0', ""))) } else { field_with_nul(v, at(k)) }
+        }),
+        _ => None,
+    }
 }
 
 fn strip_position(message: &str) -> String {
@@ -118,6 +144,17 @@ mod tests {
         let f = fields(e);
         assert_eq!(f[0].0, "count");
         assert!(!f[0].1.contains("line"), "{f:?}");
+    }
+
+    #[test]
+    fn a_nul_character_in_any_string_names_its_field() {
+        let e = parse::<Body>(br#"{"email": "a\u0000b@example.org"}"#).unwrap_err();
+        assert_eq!(fields(e)[0].0, "email");
+        let e = parse::<Body>(br#"{"email": "a", "inner": {"start": "\u0000"}}"#).unwrap_err();
+        assert_eq!(fields(e)[0].0, "inner.start");
+        let e = parse::<serde_json::Value>(br#"{"spots": [{"note": "x"}, {"note": "\u0000"}]}"#).unwrap_err();
+        assert_eq!(fields(e)[0].0, "spots[1].note");
+        assert!(parse::<Body>(br#"{"email": "a\\u0000"}"#).is_ok(), "an escaped backslash is not a NUL");
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! `Application`: the API server, built from settings, bound to its port before it runs.
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, HttpMessage, HttpServer, web};
+use actix_cors::Cors;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::header;
+use actix_web::middleware::{Condition, from_fn};
+use actix_web::{App, HttpServer, web};
 use chrono::Utc;
 use platform::{Database, Settings};
 use scheduler::Scheduler;
@@ -12,12 +12,12 @@ use scheduler::metrics::Metrics;
 use secrecy::{ExposeSecret, SecretString};
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
-use tracing_actix_web::{RequestId, TracingLogger};
+use tracing_actix_web::TracingLogger;
 
 use crate::auth::JwtKeys;
 use crate::error::{self, ApiError};
 use crate::extract::MAX_BODY_BYTES;
+use crate::middleware;
 use crate::services::accounts;
 
 /// What every handler shares.
@@ -104,13 +104,18 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on MILKFLOW_LISTEN={}: {e}", settings.listen))?;
         let address = listener.local_addr()?;
+        let cors_origins = settings.edge.cors_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .wrap(from_fn(middleware::refuse_nul_in_query))
                 .wrap(from_fn(error::problem_for_bare_errors))
-                .wrap(from_fn(observe))
+                .wrap(Condition::new(!cors_origins.is_empty(), cors(&cors_origins)))
+                .wrap(from_fn(middleware::observe))
                 .wrap(TracingLogger::default())
+                .wrap(from_fn(middleware::security_headers))
+                .wrap(from_fn(middleware::refuse_long_methods))
                 .configure(crate::routes::configure)
                 .default_service(web::to(|| async {
                     error::Problem::for_status(actix_web::http::StatusCode::NOT_FOUND, Some("no such route".into()))
@@ -165,30 +170,14 @@ async fn jwt_secret(settings: &Settings, db: &Database) -> anyhow::Result<Secret
     Ok(SecretString::from(secret))
 }
 
-/// Adds `x-request-id` to every response and logs one line per request.
-async fn observe(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
-    let mut res = next.call(req).await?;
-    let status = res.status().as_u16();
-    let elapsed = started.elapsed().as_secs_f64();
-    let elapsed_ms = elapsed * 1000.0;
-    if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
-        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
-        let method = res.request().method().as_str().to_owned();
-        state.metrics.http_requests.with_label_values(&[method.as_str(), route.as_str(), &status.to_string()]).inc();
-        state.metrics.http_duration.with_label_values(&[route.as_str()]).observe(elapsed);
-    }
-    if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-        res.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
-    }
-    if status >= 500 {
-        tracing::error!(status, elapsed_ms, "request finished");
-    } else {
-        tracing::info!(status, elapsed_ms, "request finished");
-    }
-    Ok(res)
+/// CORS for the exact origins of `MILKFLOW_CORS_ORIGINS`: what a PWA or an admin page needs, nothing more.
+fn cors(origins: &[String]) -> Cors {
+    let cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH, header::IF_NONE_MATCH])
+        .expose_headers([header::ETAG, header::RETRY_AFTER, header::LOCATION])
+        .max_age(3600)
+        // Another origin gets no CORS headers (its browser refuses the answer); apps without an Origin are unaffected.
+        .block_on_origin_mismatch(false);
+    origins.iter().fold(cors, |cors, origin| cors.allowed_origin(origin))
 }

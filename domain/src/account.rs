@@ -7,11 +7,15 @@ use serde::{Deserialize, Serialize};
 pub struct Email(String);
 
 impl Email {
-    /// Normalises and checks the shape of an address (one `@`, a dotted domain, at most 254 characters).
+    /// Normalises (trimmed, lower case) and checks the shape of an address: one `@`, a dotted domain, at most 254
+    /// characters, and no control character, whitespace, angle bracket or other character that needs quoting.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let email = raw.trim().to_lowercase();
         if email.is_empty() {
             return Err("is required".into());
+        }
+        if email.chars().any(|c| c.is_control() || c.is_whitespace() || "<>()[]\\,;:\"".contains(c)) {
+            return Err("must not contain spaces, control characters or any of < > ( ) [ ] \\ , ; : \"".into());
         }
         if email.chars().count() > 254 {
             return Err("must be at most 254 characters".into());
@@ -188,6 +192,16 @@ mod tests {
             "mother@.org",
             "a b@example.org",
             "m@exa..mple.org",
+            "mo\0ther@example.org",
+            "mother@exam\0ple.org",
+            "mo\tther@example.org",
+            "mo\u{7f}ther@example.org",
+            "<mother@example.org>",
+            "Mother <mother@example.org>",
+            "mother@example.org>",
+            "mo ther@example.org",
+            "mo\u{a0}ther@example.org",
+            "mo\"ther@example.org",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }

@@ -9,6 +9,7 @@ use std::io::Read;
 on_both_databases!(
     export_as_json_holds_everything_she_entered_and_nothing_of_others,
     export_as_csv_is_a_zip_with_one_file_per_collection,
+    csv_cells_that_look_like_formulas_are_written_as_text,
     erasing_her_account_leaves_zero_rows_of_hers_in_every_table,
 );
 
@@ -72,6 +73,41 @@ async fn export_as_csv_is_a_zip_with_one_file_per_collection(app: TestApp) {
     let mut pumps = String::new();
     zip.by_name("pump_sessions.csv").unwrap().read_to_string(&mut pumps).unwrap();
     assert!(pumps.starts_with("id,started_at,ended_at,side,volume_left_ml"), "{pumps}");
+}
+
+/// The CSV file `name` of her zip export, as rows keyed by column.
+async fn csv_rows(app: &TestApp, token: &str, name: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let r = app.client.get(format!("{}/v1/me/export?format=csv", app.address)).bearer_auth(token).send().await.unwrap();
+    let bytes = r.bytes().await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut text = String::new();
+    zip.by_name(name).unwrap().read_to_string(&mut text).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| headers.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.into(), v.into())).collect())
+        .collect()
+}
+
+async fn csv_cells_that_look_like_formulas_are_written_as_text(app: TestApp) {
+    let (token, _) = app.signed_up().await;
+    let formula = "=HYPERLINK(\"http://evil.example\",\"open\")";
+    let check = json!({"at": chrono::Utc::now().to_rfc3339(), "engorgement": 2, "pain": 1, "notes": formula});
+    assert_eq!(app.post_auth("/v1/symptom-checks", &check, &token).await.status, 201);
+    let mut pump = pump_body(60, 50.0, 40.0);
+    pump["notes"] = json!("@SUM(1+1)");
+    assert_eq!(app.post_auth("/v1/pump-sessions", &pump, &token).await.status, 201);
+    let renamed = app.send(Method::PATCH, "/v1/me", Some(&json!({"display_name": "+ana"})), Some(&token)).await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+
+    assert_eq!(csv_rows(&app, &token, "symptom_checks.csv").await[0]["notes"], format!("'{formula}"));
+    let pumps = csv_rows(&app, &token, "pump_sessions.csv").await;
+    assert_eq!(pumps[0]["notes"], "'@SUM(1+1)");
+    assert_eq!(pumps[0]["volume_left_ml"], "50.0", "numbers stay numbers");
+    assert_eq!(csv_rows(&app, &token, "account.csv").await[0]["display_name"], "'+ana");
+    // The JSON export keeps what she typed.
+    assert_eq!(app.get("/v1/me/export", Some(&token)).await.body["symptom_checks"][0]["notes"], formula);
 }
 
 /// Every table with a `user_id` column, found in the schema so a new table cannot be forgotten.

@@ -60,9 +60,13 @@ impl JwtKeys {
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
 
-    /// The claims of a valid token; `None` for anything tampered, expired, foreign or unsigned.
+    /// The claims of a valid token; `None` for anything tampered, expired, foreign, unsigned, or made to live
+    /// longer than [`ACCESS_TOKEN_TTL`] (a token minted with a leaked key must not outlast the rules).
     pub fn verify(&self, token: &str) -> Option<Claims> {
-        decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|d| d.claims)
+        let claims = decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
+        let issued_in_future = claims.iat > Utc::now().timestamp() + i64::try_from(self.validation.leeway).ok()?;
+        let too_long = claims.exp - claims.iat > ACCESS_TOKEN_TTL.num_seconds();
+        (!issued_in_future && !too_long).then_some(claims)
     }
 }
 
@@ -117,6 +121,21 @@ mod tests {
         header.typ = Some("JWT".into());
         let token = encode(&header, &foreign, &k.encoding).unwrap();
         assert!(k.verify(&token).is_none());
+    }
+
+    #[test]
+    fn token_living_longer_than_the_lifetime_is_refused() {
+        let k = keys();
+        let now = Utc::now().timestamp();
+        let mut claims = serde_json::json!({"sub": Uuid::new_v4(), "role": "user", "iat": now, "exp": now + 15 * 60,
+            "iss": ISSUER, "aud": AUDIENCE});
+        let sign = |c: &serde_json::Value| encode(&Header::new(Algorithm::HS256), c, &k.encoding).unwrap();
+        assert!(k.verify(&sign(&claims)).is_some(), "exactly the lifetime is accepted");
+        claims["exp"] = (now + 15 * 60 + 1).into();
+        assert!(k.verify(&sign(&claims)).is_none(), "one second more is refused");
+        claims["iat"] = (now + 3600).into();
+        claims["exp"] = (now + 3600 + 60).into();
+        assert!(k.verify(&sign(&claims)).is_none(), "issued in the future");
     }
 
     #[test]

@@ -78,9 +78,15 @@ fn columns(collection: Collection) -> &'static [&'static str] {
 fn cell(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => as_text(s),
         Some(other) => other.to_string(),
     }
+}
+
+/// Text a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) is written with a leading `'`,
+/// which makes it plain text: the export goes to clinicians who open it in a spreadsheet.
+fn as_text(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() }
 }
 
 /// Her data as JSON (default) or, with `format=csv`, a zip holding `account.csv` and one CSV per collection.
@@ -153,4 +159,18 @@ fn build_zip(account: &Value, by_collection: &Map<String, Value>) -> Result<Vec<
         zip.write_all(&out.into_inner()?)?;
     }
     Ok(zip.finish()?.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_that_looks_like_a_formula_is_written_as_text() {
+        for risky in ["=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx", "=HYPERLINK(\"http://x\")"] {
+            assert_eq!(cell(Some(&json!(risky))), format!("'{risky}"));
+        }
+        assert_eq!(cell(Some(&json!("gentle circles"))), "gentle circles");
+        assert_eq!(cell(Some(&json!(-1.5))), "-1.5", "numbers are data, not formulas");
+    }
 }

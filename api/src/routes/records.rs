@@ -234,7 +234,7 @@ pub async fn list_records(
     let tag = page_etag(change_seq, unit);
     let not_modified = none_match(&req, &tag);
     let mut response = if not_modified { HttpResponse::NotModified() } else { HttpResponse::Ok() };
-    response.insert_header((header::ETAG, tag)).insert_header((header::CACHE_CONTROL, "private, no-cache"));
+    response.insert_header((header::ETAG, tag)).insert_header((header::CACHE_CONTROL, "no-store"));
     if not_modified {
         return Ok(response.finish());
     }
