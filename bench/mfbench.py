@@ -44,6 +44,17 @@ def http(method, url, body=None, token=None, timeout=10):
         return e.code, parsed, {k.lower(): v for k, v in e.headers.items()}
 
 
+def sign_up(base, email, password="gentle-circles-42"):
+    """Registers `email` and signs in, as the app does; the login's body (tokens and user)."""
+    status, body, _ = http("POST", base + "/v1/auth/register", {"email": email, "password": password})
+    if status != 202:
+        raise SystemExit(f"registration answered {status}: {body}")
+    status, session, _ = http("POST", base + "/v1/auth/login", {"email": email, "password": password})
+    if status != 200:
+        raise SystemExit(f"login answered {status}: {session}")
+    return session
+
+
 def wait_ready(url, proc, timeout=60):
     start = time.perf_counter()
     while time.perf_counter() - start < timeout:

@@ -16,7 +16,7 @@ Prints a Markdown table; bench/RESULTS.md keeps the figures of a run with the ma
 import json, os, re, shutil, statistics, subprocess, sys, tempfile, time, urllib.request, uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mfbench import BIN, ROOT, PgDatabase, Proc, free_port, http, rss_mib, wait_ready  # noqa: E402
+from mfbench import BIN, ROOT, PgDatabase, Proc, free_port, http, rss_mib, sign_up, wait_ready  # noqa: E402
 QUICK = "--quick" in sys.argv
 SECONDS = 3 if QUICK else 10
 WARM_UP_SECONDS = 1 if QUICK else 3
@@ -77,11 +77,7 @@ def api_scenarios(label, db_url, baseline):
         wait_ready(base + "/readyz", api.p)
         tokens = []
         for _ in range(64):
-            status, session, _ = http("POST", base + "/v1/auth/register",
-                                      {"email": f"bench-{uuid.uuid4().hex[:8]}@example.org",
-                                       "password": "gentle-circles-42"})
-            if status != 201:
-                raise SystemExit(f"registration answered {status}: {session}")
+            session = sign_up(base, f"bench-{uuid.uuid4().hex[:8]}@example.org")
             tokens.append(session["access_token"])
         token = tokens[0]
         start_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))

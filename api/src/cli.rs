@@ -101,7 +101,7 @@ async fn create_admin(settings: Settings, email: &str) -> anyhow::Result<()> {
     };
     platform::db::migrate(&settings.database_url, settings.database_kind).await?;
     let db = platform::db::connect(&settings.database_url, settings.database_kind, 1).await?;
-    let created = crate::services::accounts::create_admin(&db, email, &password, chrono::Utc::now()).await;
+    let created = crate::services::admins::create_admin(&db, email, &password, chrono::Utc::now()).await;
     db.close().await?;
     match created {
         Ok(admin) => {

@@ -18,7 +18,6 @@ use crate::auth::JwtKeys;
 use crate::error::{self, ApiError};
 use crate::extract::MAX_BODY_BYTES;
 use crate::middleware;
-use crate::services::accounts;
 
 /// What every handler shares.
 pub struct AppState {
@@ -33,8 +32,10 @@ pub struct AppState {
     pub push_allow_insecure: bool,
     /// This process's metrics (shared with the embedded scheduler).
     pub metrics: Arc<Metrics>,
-    /// Login and registration limits; `None` when turned off.
-    pub auth_limits: Option<crate::ratelimit::AuthLimits>,
+    /// Login and registration limits and login locks, shared by every API process.
+    pub auth_limits: crate::ratelimit::AuthLimits,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Accounts recently read for token checks.
     pub accounts: crate::auth::AccountCache,
     /// Pages of her records as last sent, sent again while she has changed nothing.
@@ -59,17 +60,25 @@ impl Application {
             platform::db::connect(&settings.database_url, settings.database_kind, settings.database_max_connections)
                 .await?;
         let jwt = JwtKeys::new(&jwt_secret(&settings, &db).await?);
+        let limit_store = crate::ratelimit::LimitStore::connect(&db, settings.edge.redis_url.as_deref()).await?;
+        let auth_limits = crate::ratelimit::AuthLimits::new(limit_store, settings.auth_rate_limit_per_minute);
         match (&settings.admin_email, &settings.admin_password) {
             (Some(email), Some(password)) => {
-                accounts::bootstrap_admin(&db, email, password.expose_secret(), Utc::now()).await.map_err(
-                    |e| match e {
-                        ApiError::Validation(v) => anyhow::anyhow!(
-                            "invalid setting MILKFLOW_ADMIN_EMAIL/MILKFLOW_ADMIN_PASSWORD: {}",
-                            v.iter().map(|f| format!("{} {}", f.field, f.message)).collect::<Vec<_>>().join(", ")
-                        ),
-                        other => anyhow::anyhow!("admin bootstrap failed: {other}"),
-                    },
-                )?;
+                crate::services::admins::bootstrap_admin(
+                    &db,
+                    &auth_limits,
+                    email,
+                    password.expose_secret(),
+                    Utc::now(),
+                )
+                .await
+                .map_err(|e| match e {
+                    ApiError::Validation(v) => anyhow::anyhow!(
+                        "invalid setting MILKFLOW_ADMIN_EMAIL/MILKFLOW_ADMIN_PASSWORD: {}",
+                        v.iter().map(|f| format!("{} {}", f.field, f.message)).collect::<Vec<_>>().join(", ")
+                    ),
+                    other => anyhow::anyhow!("admin bootstrap failed: {other}"),
+                })?;
             }
             (None, None) => {}
             _ => tracing::warn!("set both MILKFLOW_ADMIN_EMAIL and MILKFLOW_ADMIN_PASSWORD to bootstrap an admin"),
@@ -96,7 +105,8 @@ impl Application {
             vapid_public_key: vapid.public_key.clone(),
             push_allow_insecure: settings.push.allow_insecure,
             metrics,
-            auth_limits: crate::ratelimit::AuthLimits::new(settings.auth_rate_limit_per_minute),
+            auth_limits,
+            trusted_proxies: settings.edge.trusted_proxies.clone(),
             accounts: Default::default(),
             pages: crate::services::pages::PageCache::with_capacity(settings.page_cache_mib * 1024 * 1024),
             change_numbers: crate::services::seqs::ChangeNumbers::start(db.clone()),

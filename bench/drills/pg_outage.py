@@ -110,9 +110,7 @@ def main():
                                         "MILKFLOW_JWT_SECRET": "drill-secret-" + "x" * 32}, log_level="warn")
         base = f"http://127.0.0.1:{port}"
         mf.wait_ready(base + "/readyz", api.p)
-        status, session, _ = mf.http("POST", base + "/v1/auth/register",
-                                     {"email": "drill@example.org", "password": "gentle-circles-42"})
-        assert status == 201, status
+        session = mf.sign_up(base, "drill@example.org")
         load = Load(base, session["access_token"], threads)
         time.sleep(before_s)
         cluster.stop("immediate")

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod advisories;
+pub mod delivery;
 pub mod fields;
 pub mod insights;
 pub mod logs;
@@ -11,5 +12,6 @@ pub mod time;
 pub mod validation;
 
 pub use account::{DisplayName, Email, Password, Role, UserStatus, VolumeUnit};
+pub use delivery::FailureReason;
 pub use time::{LocalTime, QuietHours, TimeZoneName};
 pub use validation::{FieldError, Violations};

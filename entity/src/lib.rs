@@ -2,6 +2,7 @@
 
 pub mod app_secret;
 pub mod audit_entry;
+pub mod auth_limit;
 pub mod broadcast;
 pub mod delivery;
 pub mod device;

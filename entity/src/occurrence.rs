@@ -9,15 +9,17 @@ pub struct Model {
     pub id: Uuid,
     pub user_id: Uuid,
     pub routine_id: Uuid,
-    /// `routine` or `snooze`.
+    /// `routine`, `snooze` or `broadcast`.
     pub kind: String,
-    /// The routine's kind: `massage`, `pump` or `massage_then_pump`.
+    /// The routine's kind: `massage`, `pump` or `massage_then_pump`; `broadcast` for a broadcast and its snoozes.
     pub routine_kind: String,
     pub due_at: DateTimeUtc,
     /// `planned`, `sent`, `missed`, `done`, `snoozed` or `cancelled`.
     pub state: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// For a re-reminder (`kind` = `snooze`): the occurrence it snoozes.
+    pub snoozed_from: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

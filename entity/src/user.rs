@@ -21,9 +21,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// The last change sequence number of her records (delta sync).
     pub change_seq: i64,
-    /// Failed logins since the last success (locks the account after a few).
-    pub failed_logins: i32,
-    /// Logins are refused until then.
+    /// The end of the latest login lock placed on her account from some address (shown to admins; the locks
+    /// themselves are per account and address, in `auth_limits`).
     pub locked_until: Option<DateTimeUtc>,
 }
 

@@ -11,6 +11,8 @@ mod m20261124_000006_create_push;
 mod m20261124_000007_create_audit_log;
 mod m20261124_000008_create_broadcasts;
 mod m20261125_000009_create_delivery_claim_index;
+mod m20261204_000010_create_auth_limits;
+mod m20261204_000011_add_occurrence_snoozed_from;
 
 pub use m20261125_000009_create_delivery_claim_index::WAITING as DELIVERY_WAITING;
 
@@ -30,6 +32,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_create_audit_log::Migration),
             Box::new(m20261124_000008_create_broadcasts::Migration),
             Box::new(m20261125_000009_create_delivery_claim_index::Migration),
+            Box::new(m20261204_000010_create_auth_limits::Migration),
+            Box::new(m20261204_000011_add_occurrence_snoozed_from::Migration),
         ]
     }
 }

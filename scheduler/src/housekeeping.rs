@@ -2,7 +2,7 @@
 //! deliveries past the retention, and devices that have been failing for weeks.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{delivery, device, occurrence, refresh_token};
+use entity::{auth_limit, delivery, device, occurrence, refresh_token};
 use platform::Database;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use std::collections::HashMap;
@@ -25,6 +25,8 @@ pub struct HousekeepingOutcome {
     pub deliveries_removed: u64,
     pub occurrences_removed: u64,
     pub devices_removed: u64,
+    /// Login limit windows and locks that have ended (kept in the database when Redis is not used).
+    pub auth_limits_removed: u64,
 }
 
 /// One housekeeping run at `now`.
@@ -57,12 +59,18 @@ pub async fn run_once(db: &Database, now: DateTime<Utc>) -> anyhow::Result<House
         .await?
         .rows_affected;
     out.devices_removed = remove_dead_devices(db, now).await?;
+    out.auth_limits_removed = auth_limit::Entity::delete_many()
+        .filter(auth_limit::Column::ExpiresMs.lte(now.timestamp_millis()))
+        .exec(db)
+        .await?
+        .rows_affected;
     if out != HousekeepingOutcome::default() {
         tracing::info!(
             refresh_tokens = out.refresh_tokens_removed,
             deliveries = out.deliveries_removed,
             occurrences = out.occurrences_removed,
             devices = out.devices_removed,
+            auth_limits = out.auth_limits_removed,
             "housekeeping removed old rows"
         );
     }

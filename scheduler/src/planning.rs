@@ -145,6 +145,7 @@ pub async fn replan_many(
             state: Set(state::PLANNED.into()),
             created_at: Set(now),
             updated_at: Set(now),
+            snoozed_from: Set(None),
         });
     }
     insert_occurrences(db, rows).await?;

@@ -5,6 +5,7 @@
 //! so a process killed mid-send loses nothing: its leased deliveries are taken again once the lease ends.
 
 use chrono::{DateTime, Duration, Utc};
+use domain::FailureReason;
 use entity::{delivery, device, occurrence, record, user};
 use platform::{Database, PushSettings};
 use rand::Rng;
@@ -301,7 +302,7 @@ async fn fan_out_with(
     for d in device::Entity::find().filter(device::Column::UserId.is_in(user_ids)).all(&txn).await? {
         devices.entry(d.user_id).or_default().push(d);
     }
-    let broadcast_ids: Vec<Uuid> = due.iter().filter(|o| o.kind == "broadcast").map(|o| o.routine_id).collect();
+    let broadcast_ids: Vec<Uuid> = due.iter().filter(|o| is_broadcast(o)).map(|o| o.routine_id).collect();
     let broadcasts: HashMap<Uuid, entity::broadcast::Model> = entity::broadcast::Entity::find()
         .filter(entity::broadcast::Column::Id.is_in(broadcast_ids))
         .all(&txn)
@@ -340,7 +341,7 @@ async fn fan_out_with(
         }
         if new_state == state::SENT {
             let wanted = |d: &device::Model| match locale_filters.get(&occ.routine_id) {
-                Some(locales) if occ.kind == "broadcast" => crate::locale_matches(&d.locale, locales),
+                Some(locales) if is_broadcast(occ) => crate::locale_matches(&d.locale, locales),
                 _ => true,
             };
             for d in devices.get(&occ.user_id).into_iter().flatten().filter(|d| wanted(d)) {
@@ -504,8 +505,7 @@ async fn claim(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<Vec<Job>
         .map(|o| (o.id, o))
         .collect();
     let inflamed = inflamed_users(ctx, &claimed, &occurrences, now).await?;
-    let broadcast_ids: Vec<Uuid> =
-        occurrences.values().filter(|o| o.kind == "broadcast").map(|o| o.routine_id).collect();
+    let broadcast_ids: Vec<Uuid> = occurrences.values().filter(|o| is_broadcast(o)).map(|o| o.routine_id).collect();
     let broadcasts: HashMap<Uuid, entity::broadcast::Model> = entity::broadcast::Entity::find()
         .filter(entity::broadcast::Column::Id.is_in(broadcast_ids))
         .all(&ctx.db)
@@ -514,6 +514,11 @@ async fn claim(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<Vec<Job>
         .map(|b| (b.id, b))
         .collect();
     Ok(jobs(claimed, lease_ends, &devices, &occurrences, &inflamed, &broadcasts))
+}
+
+/// A staff broadcast or a re-reminder of one: it says the broadcast's own title and body.
+fn is_broadcast(o: &occurrence::Model) -> bool {
+    o.routine_kind == "broadcast"
 }
 
 /// Leased deliveries with what sending each needs.
@@ -530,7 +535,8 @@ fn jobs(
         .map(|d| {
             let occurrence = occurrences.get(&d.occurrence_id).cloned();
             Job {
-                device: devices.get(&d.device_id).cloned(),
+                // A device that moved to another account since gets nothing of the old owner's.
+                device: devices.get(&d.device_id).filter(|device| device.user_id == d.user_id).cloned(),
                 inflamed: inflamed.contains(&d.user_id),
                 broadcast: occurrence.as_ref().and_then(|o| broadcasts.get(&o.routine_id)).cloned(),
                 occurrence,
@@ -632,9 +638,7 @@ async fn inflamed_users(
 ) -> anyhow::Result<HashSet<Uuid>> {
     let pump_users: HashSet<Uuid> = claimed
         .iter()
-        .filter(|d| {
-            occurrences.get(&d.occurrence_id).is_some_and(|o| o.kind != "broadcast" && o.routine_kind != "massage")
-        })
+        .filter(|d| occurrences.get(&d.occurrence_id).is_some_and(|o| !is_broadcast(o) && o.routine_kind != "massage"))
         .map(|d| d.user_id)
         .collect();
     let owners = user::Entity::find().filter(user::Column::Id.is_in(pump_users)).all(&ctx.db).await?;
@@ -784,12 +788,7 @@ async fn record_outcome(
     let (new_status, next_attempt, last_status, last_error) = match &outcome {
         None => {
             out.expired += 1;
-            (
-                status::EXPIRED,
-                d.next_attempt_at,
-                d.last_status,
-                Some("the reminder went stale before it could be delivered".to_owned()),
-            )
+            (status::EXPIRED, d.next_attempt_at, d.last_status, Some(FailureReason::Expired))
         }
         Some(SendOutcome::Delivered) => {
             record_delivered(ctx, txn, now, std::slice::from_ref(d), out).await?;
@@ -797,38 +796,49 @@ async fn record_outcome(
         }
         Some(SendOutcome::Gone { status: code, reason }) => {
             out.pruned += 1;
-            tracing::info!(device.id = %d.device_id, "push target gone; device removed");
-            device::Entity::delete_by_id(d.device_id).exec(txn).await?;
+            tracing::info!(device.id = %d.device_id, %reason, "push target gone; device removed");
+            // Only her device: one that moved to another account since is the new owner's now.
+            device::Entity::delete_many()
+                .filter(device::Column::Id.eq(d.device_id))
+                .filter(device::Column::UserId.eq(d.user_id))
+                .exec(txn)
+                .await?;
             delivery::Entity::update_many()
                 .col_expr(delivery::Column::Status, Expr::value(status::PRUNED))
                 .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
                 .filter(delivery::Column::DeviceId.eq(d.device_id))
+                .filter(delivery::Column::UserId.eq(d.user_id))
                 .filter(delivery::Column::Status.is_in([status::PENDING, status::RETRYING]))
                 .filter(delivery::Column::Id.ne(d.id))
                 .exec(txn)
                 .await?;
-            (status::PRUNED, d.next_attempt_at, Some(i32::from(*code)), Some(reason.clone()))
+            (status::PRUNED, d.next_attempt_at, Some(i32::from(*code)), Some(FailureReason::Gone))
         }
         Some(SendOutcome::Retry { status: code, after, reason }) => {
             let wait =
                 backoff(attempts).max(after.and_then(|a| Duration::from_std(a).ok()).unwrap_or(Duration::zero()));
             let next = now + wait;
+            let why = FailureReason::from_status(*code);
             let code = code.map(i32::from);
             if attempts >= ctx.push.max_attempts as i32 {
                 out.failed += 1;
-                (status::FAILED, d.next_attempt_at, code, Some(format!("gave up after {attempts} attempts: {reason}")))
+                tracing::warn!(delivery.id = %d.id, provider = %d.provider, attempts, %reason, "delivery given up");
+                (status::FAILED, d.next_attempt_at, code, Some(why))
             } else if next >= d.expires_at {
                 out.expired += 1;
-                (status::EXPIRED, d.next_attempt_at, code, Some(format!("stale before the next attempt: {reason}")))
+                tracing::info!(delivery.id = %d.id, provider = %d.provider, %reason, "delivery stale before a retry");
+                (status::EXPIRED, d.next_attempt_at, code, Some(FailureReason::Expired))
             } else {
                 out.retried += 1;
-                (status::RETRYING, next, code, Some(reason.clone()))
+                tracing::info!(delivery.id = %d.id, provider = %d.provider, %reason, "delivery will be retried");
+                (status::RETRYING, next, code, Some(why))
             }
         }
-        Some(SendOutcome::Failed { status: code, reason }) => {
+        Some(failed @ SendOutcome::Failed { status: code, reason }) => {
             out.failed += 1;
+            // The push service's own words go to this log only (cut short where they are read).
             tracing::warn!(delivery.id = %d.id, provider = %d.provider, reason = %reason, "delivery failed");
-            (status::FAILED, d.next_attempt_at, code.map(i32::from), Some(reason.clone()))
+            (status::FAILED, d.next_attempt_at, code.map(i32::from), failed.failure_reason())
         }
     };
     if outcome.is_some() {
@@ -840,7 +850,7 @@ async fn record_outcome(
         .col_expr(delivery::Column::NextAttemptAt, Expr::value(next_attempt))
         .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(delivery::Column::LastStatus, Expr::value(last_status))
-        .col_expr(delivery::Column::LastError, Expr::value(last_error))
+        .col_expr(delivery::Column::LastError, Expr::value(last_error.map(FailureReason::as_str)))
         .col_expr(delivery::Column::SentAt, Expr::value(d.sent_at))
         .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
         .filter(delivery::Column::Id.eq(d.id))

@@ -40,12 +40,27 @@ async fn insert_user(db: &platform::Database, email: &str, now: chrono::DateTime
         created_at: Set(now),
         updated_at: Set(now),
         change_seq: Set(0),
-        failed_logins: Set(0),
         locked_until: Set(None),
     }
     .insert(db)
     .await
     .unwrap()
+}
+
+#[tokio::test]
+async fn housekeeping_removes_login_limits_and_locks_that_have_ended() {
+    use entity::auth_limit;
+    let (_dir, db) = fresh_sqlite().await;
+    let now = Utc::now();
+    for (key, ends) in [("lock:a:1", now - Duration::seconds(1)), ("lock:b:1", now + Duration::minutes(5))] {
+        let row =
+            auth_limit::ActiveModel { key: Set(key.into()), count: Set(1), expires_ms: Set(ends.timestamp_millis()) };
+        row.insert(&db).await.unwrap();
+    }
+    let outcome = scheduler::housekeeping::run_once(&db, now).await.unwrap();
+    assert_eq!(outcome.auth_limits_removed, 1);
+    let left: Vec<String> = auth_limit::Entity::find().all(&db).await.unwrap().into_iter().map(|r| r.key).collect();
+    assert_eq!(left, vec!["lock:b:1"]);
 }
 
 #[tokio::test]
@@ -156,6 +171,7 @@ async fn housekeeping_removes_old_deliveries_and_devices_failing_for_weeks() {
             state: Set("sent".into()),
             created_at: Set(updated),
             updated_at: Set(updated),
+            snoozed_from: Set(None),
         }
         .insert(&db)
         .await

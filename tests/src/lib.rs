@@ -3,6 +3,7 @@
 pub mod binaries;
 pub mod postgres;
 pub mod providers;
+pub mod reminders;
 pub mod webpush;
 
 use api::Application;
@@ -114,21 +115,17 @@ impl TestApp {
     /// Another API on this app's database, without a scheduler, as a second process of a deployment would be:
     /// it shares nothing with this one but the database. It must not outlive this app.
     pub async fn another_api(&self) -> TestApp {
-        let app = Application::build(self.settings.clone(), false).await.expect("application builds");
+        self.another_api_with(self.settings.clone()).await
+    }
+
+    /// Like [`TestApp::another_api`], with other settings.
+    pub async fn another_api_with(&self, settings: Settings) -> TestApp {
+        let app = Application::build(settings.clone(), false).await.expect("application builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let (db, handle) = (app.db().clone(), app.handle());
         tokio::spawn(app.run_until_stopped());
         let dir = tempfile::tempdir().expect("temporary directory");
-        TestApp {
-            address,
-            settings: self.settings.clone(),
-            client: self.client.clone(),
-            db,
-            kind: self.kind,
-            handle,
-            _dir: dir,
-            _pg: None,
-        }
+        TestApp { address, settings, client: self.client.clone(), db, kind: self.kind, handle, _dir: dir, _pg: None }
     }
 }
 
@@ -158,7 +155,8 @@ impl Reply {
         self.headers.get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned)
     }
 
-    async fn from(r: Response) -> Self {
+    /// Reads a response.
+    pub async fn from_response(r: Response) -> Self {
         let status = r.status();
         let headers = r.headers().clone();
         let content_type =
@@ -197,7 +195,7 @@ impl TestApp {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        Reply::from(req.send().await.expect("request sent")).await
+        Reply::from_response(req.send().await.expect("request sent")).await
     }
 
     /// Sends a request with extra headers.
@@ -216,7 +214,7 @@ impl TestApp {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        Reply::from(req.send().await.expect("request sent")).await
+        Reply::from_response(req.send().await.expect("request sent")).await
     }
 
     /// PUTs a JSON body with a bearer token.
@@ -236,7 +234,7 @@ impl TestApp {
             .request(method, format!("{}{}", self.address, path))
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body);
-        Reply::from(req.send().await.expect("request sent")).await
+        Reply::from_response(req.send().await.expect("request sent")).await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -247,11 +245,13 @@ impl TestApp {
         self.send(reqwest::Method::POST, path, Some(body), None).await
     }
 
-    /// Registers a new account with [`PASSWORD`]; returns the 201 body.
+    /// Registers a new account with [`PASSWORD`] and signs in, as the app does; returns the login's body.
     pub async fn register(&self, email: &str) -> Value {
         let r = self.post("/v1/auth/register", &json!({"email": email, "password": PASSWORD})).await;
-        assert_eq!(r.status, 201, "register: {}", r.body);
-        r.body
+        assert_eq!(r.status, 202, "register: {}", r.body);
+        let signed_in = self.login(email, PASSWORD).await;
+        assert_eq!(signed_in.status, 200, "login after registering: {}", signed_in.body);
+        signed_in.body
     }
 
     /// Registers a fresh account; its access token and refresh token.
@@ -266,8 +266,13 @@ impl TestApp {
 
     /// Counts rows of `table` matching a raw SQL condition (test inspection only).
     pub async fn count(&self, table: &str, condition: &str) -> i64 {
+        self.scalar(&format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}")).await
+    }
+
+    /// The integer column `n` of the one row a raw SQL query answers (test inspection only).
+    pub async fn scalar(&self, sql: &str) -> i64 {
         use sea_orm::{ConnectionTrait, Statement};
-        let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}");
+        let sql = sql.to_owned();
         let row = self
             .db
             .query_one_raw(Statement::from_string(self.db.get_database_backend(), sql))

@@ -168,13 +168,20 @@ async fn receive(
         }
         Err((status, problem)) => (status, None, None, None, Some(problem)),
     };
-    st.received.push(Received { subscription: id, status, payload, claims, headers, problem });
+    st.received.push(Received { subscription: id, status, payload, claims, headers, problem: problem.clone() });
     let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
     if let Some(seconds) = retry_after {
         response.insert_header(("Retry-After", seconds.to_string()));
     }
+    if status >= 400 {
+        // What a real service says about itself, which must never reach the account.
+        return response.body(format!("{PUSH_SERVICE_DETAIL}: {}", problem.as_deref().unwrap_or("scripted")));
+    }
     response.finish()
 }
+
+/// The start of every error body of the stand-in.
+pub const PUSH_SERVICE_DETAIL: &str = "push-service internals: shard eu-7";
 
 type Checked = Result<(Value, Value), (u16, String)>;
 

@@ -1,21 +1,97 @@
-//! Abuse limits: login and registration attempts per address and per account, and locking after failures.
+//! Abuse limits: login and registration attempts per address and per account, shared by every API process
+//! (in the database or Redis), client addresses behind trusted proxies, and login locks per account and address.
 
-use milkflow_tests::{Db, PASSWORD, TestApp, on_both_databases, spawn_app_with, unique_email};
+use milkflow_tests::{Db, PASSWORD, Reply, TestApp, spawn_app_with, unique_email};
 use serde_json::json;
 
-on_both_databases!(repeated_failed_logins_lock_the_account_without_revealing_it);
+/// Where the limits of a test app live.
+#[derive(Clone, Copy)]
+enum Store {
+    Database,
+    Redis,
+}
 
-async fn repeated_failed_logins_lock_the_account_without_revealing_it(app: TestApp) {
+const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// An app whose peer 127.0.0.1 is a trusted proxy, so `X-Forwarded-For` names each test's clients.
+async fn behind_proxy(kind: Db, store: Store, per_minute: &str) -> Option<TestApp> {
+    let mut settings =
+        vec![("MILKFLOW_TRUSTED_PROXIES", "127.0.0.1/32"), ("MILKFLOW_AUTH_RATE_LIMIT_PER_MINUTE", per_minute)];
+    if let Store::Redis = store {
+        if !redis_answers().await {
+            assert!(std::env::var("CI").is_err(), "Redis must answer at {REDIS_URL} in CI");
+            eprintln!("skipped: no Redis at {REDIS_URL}");
+            return None;
+        }
+        settings.push(("MILKFLOW_REDIS_URL", REDIS_URL));
+    }
+    spawn_app_with(kind, &settings).await
+}
+
+async fn redis_answers() -> bool {
+    tokio::net::TcpStream::connect("127.0.0.1:6379").await.is_ok()
+}
+
+/// A client address no other test uses (the Redis store is shared by every test).
+fn fresh_address() -> String {
+    let b = uuid::Uuid::new_v4().into_bytes();
+    format!("10.{}.{}.{}", b[0], b[1], b[2])
+}
+
+async fn login_from(app: &TestApp, address: &str, email: &str, password: &str) -> Reply {
+    let r = app
+        .client
+        .post(format!("{}/v1/auth/login", app.address))
+        .header("x-forwarded-for", format!("{address}, 127.0.0.1"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    Reply::from_response(r).await
+}
+
+async fn locks_are_per_address(kind: Db, store: Store) {
+    let Some(app) = behind_proxy(kind, store, "0").await else { return };
     let email = unique_email();
     app.register(&email).await;
-    let unknown = app.login("nobody@example.org", "wrong-password-99").await;
+    let (attacker, owner) = (fresh_address(), fresh_address());
+    let unknown = login_from(&app, &attacker, "nobody@example.org", "wrong-password-99").await;
     for _ in 0..5 {
-        app.login(&email, "wrong-password-99").await.assert_problem(401);
+        login_from(&app, &attacker, &email, "wrong-password-99").await.assert_problem(401);
     }
-    let locked = app.login(&email, PASSWORD).await;
+    let locked = login_from(&app, &attacker, &email, PASSWORD).await;
     locked.assert_problem(401);
     assert_eq!(locked.body, unknown.body, "a locked account answers like an unknown email");
-    assert!(app.count("users", "locked_until IS NOT NULL").await >= 1);
+    assert!(app.count("users", "locked_until IS NOT NULL").await >= 1, "admins see the latest lock");
+    // Attempts during the lock are not counted: they neither extend it nor start a new count.
+    let lock_end = "SELECT COALESCE(MAX(expires_ms), 0) AS n FROM auth_limits WHERE key LIKE 'lock:%'";
+    let ends = app.scalar(lock_end).await;
+    for _ in 0..10 {
+        login_from(&app, &attacker, &email, "wrong-password-99").await.assert_problem(401);
+    }
+    if let Store::Database = store {
+        assert!(ends > 0);
+        assert_eq!(app.scalar(lock_end).await, ends, "the lock is not extended");
+        assert_eq!(app.count("auth_limits", "key LIKE 'fail:%'").await, 0, "no failures counted during the lock");
+    }
+    // The owner, from her own address, is not locked out.
+    let hers = login_from(&app, &owner, &email, PASSWORD).await;
+    assert_eq!(hers.status, 200, "{}", hers.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_lock_the_account_for_that_address_only_sqlite() {
+    locks_are_per_address(Db::Sqlite, Store::Database).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_lock_the_account_for_that_address_only_postgres() {
+    locks_are_per_address(Db::Postgres, Store::Database).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_lock_the_account_for_that_address_only_in_redis() {
+    locks_are_per_address(Db::Sqlite, Store::Redis).await;
 }
 
 async fn limited(kind: Db) {
@@ -31,6 +107,8 @@ async fn limited(kind: Db) {
     // The address is limited too: registering from it is refused for now.
     let reg = app.post("/v1/auth/register", &json!({"email": unique_email(), "password": PASSWORD})).await;
     reg.assert_problem(429);
+    // Without trusted proxies a forwarding header is the client's own claim, and changes nothing.
+    login_from(&app, &fresh_address(), &unique_email(), "wrong-password-99").await.assert_problem(429);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,4 +119,39 @@ async fn login_and_registration_are_rate_limited_with_retry_after_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_and_registration_are_rate_limited_with_retry_after_postgres() {
     limited(Db::Postgres).await;
+}
+
+/// Behind a trusted proxy each client has her own quota; two API processes share one.
+async fn one_quota_per_client(kind: Db, store: Store) {
+    let Some(app) = behind_proxy(kind, store, "3").await else { return };
+    let second = app.another_api().await;
+    let (a, b) = (fresh_address(), fresh_address());
+    for api in [&app, &second, &app] {
+        login_from(api, &a, &unique_email(), "wrong-password-99").await.assert_problem(401);
+    }
+    login_from(&second, &a, &unique_email(), "wrong-password-99").await.assert_problem(429);
+    login_from(&app, &a, &unique_email(), "wrong-password-99").await.assert_problem(429);
+    // Another client behind the same proxy still has her whole quota.
+    login_from(&second, &b, &unique_email(), "wrong-password-99").await.assert_problem(401);
+    // The per-account quota is shared too, whatever the address.
+    let email = unique_email();
+    for api in [&app, &second, &app] {
+        login_from(api, &fresh_address(), &email, "wrong-password-99").await.assert_problem(401);
+    }
+    login_from(&second, &fresh_address(), &email, "wrong-password-99").await.assert_problem(429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_api_processes_share_one_quota_and_proxied_clients_each_have_one_sqlite() {
+    one_quota_per_client(Db::Sqlite, Store::Database).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_api_processes_share_one_quota_and_proxied_clients_each_have_one_postgres() {
+    one_quota_per_client(Db::Postgres, Store::Database).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_api_processes_share_one_quota_in_redis_postgres() {
+    one_quota_per_client(Db::Postgres, Store::Redis).await;
 }

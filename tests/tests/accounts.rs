@@ -4,11 +4,11 @@ use milkflow_tests::{PASSWORD, TestApp, on_both_databases, unique_email};
 use serde_json::json;
 
 on_both_databases!(
-    registration_returns_tokens_and_a_normalised_user,
+    registration_is_accepted_and_signing_in_gives_tokens_and_a_normalised_user,
     registration_defaults_to_utc,
-    duplicate_email_in_another_case_is_a_conflict,
+    registering_a_taken_email_answers_exactly_like_a_new_one_and_changes_nothing,
     registration_with_bad_fields_names_every_field_and_writes_nothing,
-    concurrent_registrations_of_one_email_give_one_account_and_one_conflict,
+    concurrent_registrations_of_one_email_give_one_account_and_the_same_answer,
     login_accepts_the_right_password_in_any_email_case,
     unknown_email_and_wrong_password_get_the_same_answer,
     refresh_rotates_and_the_new_token_works,
@@ -18,14 +18,18 @@ on_both_databases!(
     bootstrap_admin_can_log_in_with_the_admin_role,
 );
 
-async fn registration_returns_tokens_and_a_normalised_user(app: TestApp) {
+async fn registration_is_accepted_and_signing_in_gives_tokens_and_a_normalised_user(app: TestApp) {
     let r = app
         .post(
             "/v1/auth/register",
             &json!({"email": "  Ana.B@Example.ORG ", "password": PASSWORD, "timezone": "Europe/Berlin"}),
         )
         .await;
-    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body, json!({"message": api::routes::auth::REGISTRATION_ACCEPTED}));
+    assert!(r.body.get("access_token").is_none(), "registration alone signs nobody in");
+    let r = app.login("ana.b@example.org", PASSWORD).await;
+    assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body["access_token"].as_str().is_some_and(|t| t.split('.').count() == 3));
     assert!(r.body["refresh_token"].as_str().is_some_and(|t| t.len() >= 40));
     assert_eq!(r.body["expires_in"], 900);
@@ -45,12 +49,17 @@ async fn registration_defaults_to_utc(app: TestApp) {
     assert_eq!(body["user"]["timezone"], "UTC");
 }
 
-async fn duplicate_email_in_another_case_is_a_conflict(app: TestApp) {
+async fn registering_a_taken_email_answers_exactly_like_a_new_one_and_changes_nothing(app: TestApp) {
     let email = unique_email();
     app.register(&email).await;
-    let r = app.post("/v1/auth/register", &json!({"email": email.to_uppercase(), "password": PASSWORD})).await;
-    r.assert_problem(409);
+    let fresh = app.post("/v1/auth/register", &json!({"email": unique_email(), "password": PASSWORD})).await;
+    let taken =
+        app.post("/v1/auth/register", &json!({"email": email.to_uppercase(), "password": "another-pass-99"})).await;
+    assert_eq!((taken.status, &taken.body), (fresh.status, &fresh.body), "the same status and body");
+    assert_eq!(taken.headers.get("content-length"), fresh.headers.get("content-length"));
     assert_eq!(app.count("users", &format!("email = '{}'", email.to_lowercase())).await, 1);
+    assert_eq!(app.login(&email, PASSWORD).await.status, 200, "her password is unchanged");
+    app.login(&email, "another-pass-99").await.assert_problem(401);
 }
 
 async fn registration_with_bad_fields_names_every_field_and_writes_nothing(app: TestApp) {
@@ -67,13 +76,12 @@ async fn registration_with_bad_fields_names_every_field_and_writes_nothing(app: 
     assert_eq!(app.count("refresh_tokens", "1 = 1").await, 0);
 }
 
-async fn concurrent_registrations_of_one_email_give_one_account_and_one_conflict(app: TestApp) {
+async fn concurrent_registrations_of_one_email_give_one_account_and_the_same_answer(app: TestApp) {
     let email = unique_email();
     let body = json!({"email": email, "password": PASSWORD});
     let (a, b) = tokio::join!(app.post("/v1/auth/register", &body), app.post("/v1/auth/register", &body));
-    let mut statuses = vec![a.status.as_u16(), b.status.as_u16()];
-    statuses.sort();
-    assert_eq!(statuses, vec![201, 409], "{} / {}", a.body, b.body);
+    assert_eq!((a.status.as_u16(), b.status.as_u16()), (202, 202), "{} / {}", a.body, b.body);
+    assert_eq!(a.body, b.body);
     assert_eq!(app.count("users", &format!("email = '{}'", email.to_lowercase())).await, 1);
 }
 

@@ -29,7 +29,7 @@ async fn api_with_no_settings_serves_an_sqlite_file_in_the_working_directory_and
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 201);
+    assert_eq!(r.status(), 202);
     assert!(terminate(&mut child, Duration::from_secs(15)), "api did not exit cleanly on SIGTERM");
     let output = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
@@ -169,7 +169,7 @@ async fn api_and_scheduler_run_as_separate_processes_on_one_postgres_database() 
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 201);
+    assert_eq!(r.status(), 202);
     assert!(terminate(&mut api, Duration::from_secs(15)));
     assert!(terminate(&mut sched, Duration::from_secs(15)));
 }

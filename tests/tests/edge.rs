@@ -47,7 +47,7 @@ async fn a_method_longer_than_any_real_one_is_refused_early(app: TestApp) {
 
 async fn every_response_says_nosniff_and_data_is_not_stored_by_caches(app: TestApp) {
     let (token, _) = app.signed_up().await;
-    let login = app.login(&milkflow_tests::ADMIN_EMAIL.to_owned(), milkflow_tests::ADMIN_PASSWORD).await;
+    let login = app.login(milkflow_tests::ADMIN_EMAIL, milkflow_tests::ADMIN_PASSWORD).await;
     assert_eq!(login.headers["cache-control"], "no-store", "a response with tokens");
     for (path, token) in [("/v1/me", Some(token.as_str())), ("/v1/pump-sessions", Some(&token)), ("/healthz", None)] {
         let r = app.get(path, token).await;
@@ -72,7 +72,10 @@ async fn a_nul_character_is_a_field_error_not_a_server_error(app: TestApp) {
     assert_eq!(listed.error_fields(), vec!["cursor"]);
     let admin = app.login(milkflow_tests::ADMIN_EMAIL, milkflow_tests::ADMIN_PASSWORD).await;
     let admin_token = admin.body["access_token"].as_str().unwrap();
-    assert_eq!(app.get("/admin/v1/users?q=a%00b", Some(admin_token)).await.error_fields(), vec!["q"]);
+    assert_eq!(
+        app.get("/admin/v1/users?email_prefix=a%00b", Some(admin_token)).await.error_fields(),
+        vec!["email_prefix"]
+    );
 }
 
 async fn without_cors_origins_no_cors_headers_are_sent(app: TestApp) {

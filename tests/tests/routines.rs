@@ -14,9 +14,15 @@ on_both_databases!(
 );
 
 async fn berlin_user(app: &TestApp) -> String {
+    let email = milkflow_tests::unique_email();
     let r = app
-        .post("/v1/auth/register", &json!({"email": milkflow_tests::unique_email(), "password": milkflow_tests::PASSWORD, "timezone": "Europe/Berlin"}))
+        .post(
+            "/v1/auth/register",
+            &json!({"email": email, "password": milkflow_tests::PASSWORD, "timezone": "Europe/Berlin"}),
+        )
         .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let r = app.login(&email, milkflow_tests::PASSWORD).await;
     r.body["access_token"].as_str().unwrap().to_owned()
 }
 

@@ -1,61 +1,107 @@
-//! Abuse limits on login and registration: so many attempts a minute per client address and per account.
-//!
-//! The limits live in each process's memory: behind several API replicas a client gets each replica's quota.
+//! Abuse limits on login and registration, shared by every API process through [`LimitStore`]:
+//! - so many attempts a minute per client address and per account (429 with `Retry-After`);
+//! - [`LOCK_AFTER_FAILURES`] failed logins in a row from one address lock the account *for that address* for
+//!   [`LOCK_FOR`]; attempts during a lock are not counted, so an attacker's address never locks out the owner's.
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::num::NonZeroU32;
+mod address;
+pub mod store;
+
+pub use address::client_address;
+pub use store::LimitStore;
+
+use chrono::{DateTime, Duration, Utc};
+use std::net::IpAddr;
+use uuid::Uuid;
 
 use crate::error::ApiError;
+use store::StoreError;
 
-/// Keyed limiters for the auth endpoints.
+/// Failed logins in a row from one address that lock the account for that address.
+pub const LOCK_AFTER_FAILURES: i64 = 5;
+/// How long a lock lasts.
+pub const LOCK_FOR: Duration = Duration::minutes(15);
+/// The window of the per-minute limits.
+const MINUTE_MS: i64 = 60_000;
+
+/// The auth endpoints' limits and locks.
+#[derive(Clone)]
 pub struct AuthLimits {
-    by_address: DefaultKeyedRateLimiter<String>,
-    by_account: DefaultKeyedRateLimiter<String>,
+    store: LimitStore,
+    /// Attempts a minute per address and per account; `None` turns these limits off (locks stay).
+    per_minute: Option<i64>,
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Database(e) => ApiError::Database(e),
+            StoreError::Redis(e) => ApiError::Internal(anyhow::Error::from(e).context("the limit store failed")),
+        }
+    }
+}
+
+fn lock_key(user: Uuid, address: IpAddr) -> String {
+    format!("lock:{user}:{address}")
+}
+
+fn failures_key(user: Uuid, address: IpAddr) -> String {
+    format!("fail:{user}:{address}")
 }
 
 impl AuthLimits {
-    /// Limits of `per_minute` attempts; `None` when 0 (off, for load tests and benchmarks).
-    pub fn new(per_minute: u32) -> Option<Self> {
-        let quota = Quota::per_minute(NonZeroU32::new(per_minute)?);
-        Some(Self { by_address: RateLimiter::keyed(quota), by_account: RateLimiter::keyed(quota) })
+    /// Limits of `per_minute` attempts (0 = off) kept in `store`.
+    pub fn new(store: LimitStore, per_minute: u32) -> Self {
+        Self { store, per_minute: (per_minute > 0).then_some(i64::from(per_minute)) }
     }
 
-    /// Counts one attempt from `address` for `account`; a 429 with the seconds to wait when over a limit.
-    pub fn check(&self, address: &str, account: &str) -> Result<(), ApiError> {
-        let clock = DefaultClock::default();
-        for (limiter, key) in [(&self.by_address, address), (&self.by_account, account)] {
-            if limiter.len() > 100_000 {
-                limiter.retain_recent();
-            }
-            if let Err(not_until) = limiter.check_key(&key.to_owned()) {
-                let wait = not_until.wait_time_from(clock.now()).as_secs().max(1);
+    /// Counts one attempt from `address` for the account named `account`; a 429 with the seconds to wait when
+    /// either is over its limit.
+    pub async fn check(&self, address: IpAddr, account: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+        let Some(limit) = self.per_minute else { return Ok(()) };
+        let now_ms = now.timestamp_millis();
+        let account = account.trim().to_lowercase();
+        for key in [format!("rate:address:{address}"), format!("rate:account:{account}")] {
+            let counted = self.store.hit(&key, MINUTE_MS, now_ms).await?;
+            if counted.count > limit {
+                let wait = ((counted.expires_ms - now_ms) as f64 / 1000.0).ceil().max(1.0) as u64;
                 tracing::warn!(retry_after_s = wait, "auth attempt rate-limited");
                 return Err(ApiError::TooManyRequests(wait));
             }
         }
         Ok(())
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    /// Whether logins to `user` from `address` are locked now.
+    pub async fn is_locked(&self, user: Uuid, address: IpAddr, now: DateTime<Utc>) -> Result<bool, ApiError> {
+        Ok(self.store.is_set(&lock_key(user, address), now.timestamp_millis()).await?)
+    }
 
-    #[test]
-    fn the_eleventh_attempt_in_a_minute_is_refused_per_address_and_per_account() {
-        let limits = AuthLimits::new(10).unwrap();
-        for i in 0..10 {
-            assert!(limits.check("10.0.0.1", &format!("user{i}@example.org")).is_ok());
+    /// Counts a failed login; the lock's end when this one locks the account for `address`.
+    pub async fn failed(
+        &self,
+        user: Uuid,
+        address: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, ApiError> {
+        let now_ms = now.timestamp_millis();
+        let failures = self.store.hit(&failures_key(user, address), LOCK_FOR.num_milliseconds(), now_ms).await?;
+        if failures.count < LOCK_AFTER_FAILURES {
+            return Ok(None);
         }
-        assert!(matches!(limits.check("10.0.0.1", "other@example.org"), Err(ApiError::TooManyRequests(_))));
-        let per_account = AuthLimits::new(2).unwrap();
-        assert!(per_account.check("a", "ana@example.org").is_ok());
-        assert!(per_account.check("b", "ana@example.org").is_ok());
-        assert!(
-            per_account.check("c", "ana@example.org").is_err(),
-            "a third address cannot continue on the same account"
-        );
-        assert!(AuthLimits::new(0).is_none());
+        let until = now + LOCK_FOR;
+        self.store.set(&lock_key(user, address), until.timestamp_millis(), now_ms).await?;
+        self.store.remove_prefix(&failures_key(user, address)).await?;
+        Ok(Some(until))
+    }
+
+    /// A successful login from `address` clears its count of failures.
+    pub async fn succeeded(&self, user: Uuid, address: IpAddr) -> Result<(), ApiError> {
+        Ok(self.store.remove_prefix(&failures_key(user, address)).await?)
+    }
+
+    /// Clears every lock and failure count of `user` (an admin enabling the account, a bootstrap).
+    pub async fn clear_account(&self, user: Uuid) -> Result<(), ApiError> {
+        self.store.remove_prefix(&format!("fail:{user}:")).await?;
+        Ok(self.store.remove_prefix(&format!("lock:{user}:")).await?)
     }
 }

@@ -75,18 +75,29 @@ fn tokens(state: &AppState, signed_in: accounts::SignedIn) -> Result<TokenRespon
     })
 }
 
-/// Applies the per-address and per-account attempt limits.
-fn limit(state: &AppState, http: &HttpRequest, email: &str) -> Result<(), ApiError> {
-    let Some(limits) = &state.auth_limits else { return Ok(()) };
-    let address = http.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-    limits.check(&address, &email.trim().to_lowercase())
+/// The answer to every valid registration.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrationAccepted {
+    /// A message the app can show.
+    #[schema(example = "Thank you. Sign in with this email and password to continue.")]
+    pub message: &'static str,
 }
 
-/// Creates an account and signs it in.
+/// The same for a new address and for one that already has an account.
+pub const REGISTRATION_ACCEPTED: &str = "Thank you. Sign in with this email and password to continue.";
+
+/// Applies the per-address and per-account attempt limits; the client's address.
+async fn limit(state: &AppState, http: &HttpRequest, email: &str) -> Result<std::net::IpAddr, ApiError> {
+    let address = crate::ratelimit::client_address(http, &state.trusted_proxies);
+    state.auth_limits.check(address, email, Utc::now()).await?;
+    Ok(address)
+}
+
+/// Registers an account. The answer is the same whether or not the address already has an account (so nobody
+/// can learn that it does); the app then signs in with the same email and password.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
-        (status = 201, description = "Account created", body = TokenResponse),
-        (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
+        (status = 202, description = "Registration received (also when the address already has an account)", body = RegistrationAccepted),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address or for this account (see Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -96,17 +107,17 @@ pub async fn register(
     body: JsonBody<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let JsonBody(req) = body;
-    limit(&state, &http, &req.email)?;
+    limit(&state, &http, &req.email).await?;
     let input = accounts::Registration { email: req.email, password: req.password, timezone: req.timezone };
-    let signed_in = accounts::register(&state.db, input, Utc::now()).await?;
-    Ok(HttpResponse::Created().json(tokens(&state, signed_in)?))
+    accounts::register(&state.db, input, Utc::now()).await?;
+    Ok(HttpResponse::Accepted().json(RegistrationAccepted { message: REGISTRATION_ACCEPTED }))
 }
 
 /// Signs in with email and password.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 401, description = "Wrong email or password (the same answer for both, also while the account is locked after repeated failures)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong email or password (the same answer for both, also while the account is locked for this address after repeated failures)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address or for this account (see Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
@@ -115,8 +126,9 @@ pub async fn login(
     body: JsonBody<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let JsonBody(req) = body;
-    limit(&state, &http, &req.email)?;
-    let signed_in = accounts::login(&state.db, &req.email, &req.password, Utc::now()).await?;
+    let address = limit(&state, &http, &req.email).await?;
+    let signed_in =
+        accounts::login(&state.db, &state.auth_limits, address, &req.email, &req.password, Utc::now()).await?;
     Ok(HttpResponse::Ok().json(tokens(&state, signed_in)?))
 }
 

@@ -51,11 +51,13 @@ pub struct DeviceRequest {
 pub struct DeviceView {
     pub id: Uuid,
     pub platform: String,
+    #[schema(required = true)]
     pub name: Option<String>,
     pub locale: String,
     /// The push service's host (web) or the token's last characters.
     pub target_hint: String,
     pub created_at: DateTime<Utc>,
+    #[schema(required = true)]
     pub last_success_at: Option<DateTime<Utc>>,
 }
 
@@ -86,10 +88,12 @@ pub struct VapidPublicKey {
     pub public_key: String,
 }
 
-/// Registers a push target; registering the same endpoint or token again updates it (200) instead of adding one.
+/// Registers a push target; registering one of her devices again updates it (200) instead of adding one. A target
+/// another account holds moves to hers and is answered 201, as a new one is.
 #[utoipa::path(post, path = "/v1/devices", tag = "devices", security(("bearer" = [])), request_body = DeviceRequest,
     responses(
-        (status = 201, body = DeviceView), (status = 200, body = DeviceView, description = "Already registered: updated"),
+        (status = 201, body = DeviceView, description = "Registered (new to her account)"),
+        (status = 200, body = DeviceView, description = "Already one of her devices: updated"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn register_device(

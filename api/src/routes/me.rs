@@ -54,10 +54,12 @@ pub struct UserView {
     pub id: Uuid,
     #[schema(example = "mother@example.org")]
     pub email: String,
+    #[schema(required = true)]
     pub display_name: Option<String>,
     #[schema(example = "Europe/Berlin")]
     pub timezone: String,
     pub volume_unit: VolumeUnitDto,
+    #[schema(required = true)]
     pub quiet_hours: Option<QuietHoursDto>,
     pub role: RoleDto,
     pub created_at: DateTime<Utc>,
@@ -141,7 +143,8 @@ pub async fn patch_me(
 
 /// Erases her account and everything of hers; her tokens stop working.
 #[utoipa::path(delete, path = "/v1/me", tag = "me", security(("bearer" = [])),
-    responses((status = 204, description = "Erased")))]
+    responses((status = 204, description = "Erased"),
+        (status = 409, description = "The last active admin cannot be erased", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn delete_me(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
     accounts::erase(&state.db, auth.user.id).await?;
     state.accounts.forget(auth.user.id);

@@ -2,10 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
-use entity::{delivery, occurrence, record};
+use entity::{delivery, occurrence};
 use scheduler::planning::state;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -15,6 +14,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
 use crate::extract::JsonBody;
 use crate::routes::records::{instant_param, record_id};
+use crate::services::snoozes;
 use crate::startup::AppState;
 
 /// Registers the occurrence routes.
@@ -33,8 +33,11 @@ pub struct DeliveryView {
     /// `pending`, `retrying`, `delivered`, `failed`, `pruned` or `expired`.
     pub status: String,
     pub attempts: i32,
+    #[schema(required = true)]
     pub sent_at: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
+    /// Why the last attempt did not deliver, from a closed set (the push service's own answer is only logged).
+    #[schema(required = true)]
+    pub last_error: Option<domain::FailureReason>,
 }
 
 /// A reminder.
@@ -92,7 +95,12 @@ fn view(o: occurrence::Model, deliveries: Vec<delivery::Model>) -> OccurrenceVie
                 status: d.status,
                 attempts: d.attempts,
                 sent_at: d.sent_at,
-                last_error: d.last_error,
+                // Rows from before reasons were codes held the push service's text: only its status is shown.
+                last_error: d.last_error.as_deref().map(|stored| {
+                    domain::FailureReason::parse(stored).unwrap_or_else(|| {
+                        domain::FailureReason::from_status(d.last_status.and_then(|s| u16::try_from(s).ok()))
+                    })
+                }),
             })
             .collect(),
     }
@@ -140,42 +148,15 @@ pub async fn list_occurrences(
     Ok(HttpResponse::Ok().json(views))
 }
 
-async fn find_hers(db: &impl sea_orm::ConnectionTrait, user: Uuid, id: Uuid) -> Result<occurrence::Model, ApiError> {
-    occurrence::Entity::find_by_id(id)
-        .filter(occurrence::Column::UserId.eq(user))
-        .filter(occurrence::Column::State.ne(state::CANCELLED))
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound)
-}
-
-/// Closes an occurrence; if it was the routine's planned one, the routine's next one is planned.
-async fn close(
-    txn: &impl sea_orm::ConnectionTrait,
-    o: &occurrence::Model,
-    new_state: &str,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    occurrence::Entity::update_many()
-        .col_expr(occurrence::Column::State, Expr::value(new_state))
-        .col_expr(occurrence::Column::UpdatedAt, Expr::value(now))
-        .filter(occurrence::Column::Id.eq(o.id))
-        .exec(txn)
-        .await?;
-    if o.state == state::PLANNED
-        && o.kind == "routine"
-        && let Some(routine) = record::Entity::find_by_id(o.routine_id).one(txn).await?
-    {
-        scheduler::planning::replan(txn, &routine, now.max(o.due_at), now).await?;
-    }
-    Ok(())
-}
-
-/// Reminds her again in `minutes` (5-120) with a one-off reminder; this one becomes `snoozed`.
+/// Reminds her again in `minutes` (5-120) with a one-off re-reminder; this one becomes `snoozed`. A reminder has
+/// at most one pending re-reminder: snoozing it (or the re-reminder) again moves that one. At most
+/// 12 re-reminders an hour per account.
 #[utoipa::path(post, path = "/v1/occurrences/{id}/snooze", tag = "reminders", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = SnoozeRequest,
     responses(
         (status = 201, body = OccurrenceView, description = "The new re-reminder"),
+        (status = 200, body = OccurrenceView, description = "The pending re-reminder, moved"),
+        (status = 429, body = Problem, content_type = "application/problem+json", description = "Too many snoozes this hour (see Retry-After)"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -190,28 +171,9 @@ pub async fn snooze(
     if !(5..=120).contains(&body.0.minutes) {
         return Err(ApiError::field("minutes", "must be between 5 and 120"));
     }
-    let now = Utc::now();
-    let txn = platform::db::begin_write(&state.db).await?;
-    let o = find_hers(&txn, auth.user.id, id).await?;
-    if o.state == state::DONE {
-        return Err(ApiError::Conflict("this reminder is already done".into()));
-    }
-    close(&txn, &o, state::SNOOZED, now).await?;
-    let again = occurrence::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        user_id: Set(o.user_id),
-        routine_id: Set(o.routine_id),
-        kind: Set("snooze".into()),
-        routine_kind: Set(o.routine_kind.clone()),
-        due_at: Set(now + Duration::minutes(body.0.minutes)),
-        state: Set(state::PLANNED.into()),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    txn.commit().await?;
-    Ok(HttpResponse::Created().json(view(again, vec![])))
+    let snoozed = snoozes::snooze(&state.db, auth.user.id, id, body.0.minutes, Utc::now()).await?;
+    let mut response = if snoozed.created { HttpResponse::Created() } else { HttpResponse::Ok() };
+    Ok(response.json(view(snoozed.occurrence, vec![])))
 }
 
 /// Marks a reminder done (the app may then log the session).
@@ -226,12 +188,12 @@ pub async fn done(
     let id = record_id(&path)?;
     let now = Utc::now();
     let txn = platform::db::begin_write(&state.db).await?;
-    let o = find_hers(&txn, auth.user.id, id).await?;
+    let o = snoozes::hers(&txn, auth.user.id, id).await?;
     if o.state != state::DONE {
-        close(&txn, &o, state::DONE, now).await?;
+        snoozes::close(&txn, &o, state::DONE, now).await?;
     }
+    let o = snoozes::hers(&txn, auth.user.id, id).await?;
     txn.commit().await?;
-    let o = find_hers(&state.db, auth.user.id, id).await?;
     let deliveries = delivery::Entity::find().filter(delivery::Column::OccurrenceId.eq(o.id)).all(&state.db).await?;
     Ok(HttpResponse::Ok().json(view(o, deliveries)))
 }

@@ -5,11 +5,13 @@ use domain::{
     DisplayName, Email, LocalTime, Password, QuietHours, Role, TimeZoneName, UserStatus, Violations, VolumeUnit,
 };
 use entity::{delivery, device, occurrence, record, refresh_token, user};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, SqlErr};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, SqlErr};
+use std::net::IpAddr;
 use uuid::Uuid;
 
 use crate::auth::password;
 use crate::error::ApiError;
+use crate::ratelimit::AuthLimits;
 use crate::services::sessions;
 use platform::Database;
 
@@ -28,9 +30,10 @@ pub struct SignedIn {
 
 const BAD_CREDENTIALS: &str = "the email or password is not correct";
 
-/// Creates an account and signs it in.
+/// Creates an account; an address that already has one gets the same answer after the same work (a hash and
+/// an attempted insert), so registration cannot tell anyone whether an address belongs to an account.
 #[tracing::instrument(skip_all)]
-pub async fn register(db: &Database, input: Registration, now: DateTime<Utc>) -> Result<SignedIn, ApiError> {
+pub async fn register(db: &Database, input: Registration, now: DateTime<Utc>) -> Result<(), ApiError> {
     let mut v = Violations::new();
     let email = v.check("email", Email::parse(&input.email));
     let password = v.check("password", Password::parse(&input.password));
@@ -40,75 +43,60 @@ pub async fn register(db: &Database, input: Registration, now: DateTime<Utc>) ->
     let (Some(email), Some(password), Some(timezone)) = (email, password, timezone) else {
         return Err(anyhow::anyhow!("validated fields missing").into());
     };
-    if find_by_email(db, &email).await?.is_some() {
-        return Err(email_taken());
-    }
     let password_hash = password::hash(password.expose().to_owned()).await?;
     let txn = platform::db::begin_write(db).await?;
-    let user = new_user(email, password_hash, timezone, Role::User, now).insert(&txn).await.map_err(unique_email)?;
-    let refresh_token = sessions::issue(&txn, user.id, Uuid::now_v7(), now).await?;
-    txn.commit().await?;
-    tracing::info!(user.id = %user.id, "account registered");
-    Ok(SignedIn { user, refresh_token })
+    match new_user(email, password_hash, timezone, Role::User, now).insert(&txn).await {
+        Ok(user) => {
+            txn.commit().await?;
+            tracing::info!(user.id = %user.id, "account registered");
+        }
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            tracing::info!("registration for an address that already has an account");
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
 }
 
-/// Signs in; an unknown email and a wrong password get the same answer, after the same work.
+/// Signs in from `address`; an unknown email, a wrong password and a lock get the same answer after the same
+/// work. Failures lock the account for that address only (see [`AuthLimits`]).
 #[tracing::instrument(skip_all)]
-pub async fn login(db: &Database, email: &str, password: &str, now: DateTime<Utc>) -> Result<SignedIn, ApiError> {
+pub async fn login(
+    db: &Database,
+    limits: &AuthLimits,
+    address: IpAddr,
+    email: &str,
+    password: &str,
+    now: DateTime<Utc>,
+) -> Result<SignedIn, ApiError> {
     let found = match Email::parse(email) {
         Ok(email) => find_by_email(db, &email).await?,
         Err(_) => None,
     };
     let active = found.filter(|u| u.status == UserStatus::Active.as_str());
-    let matched = password::verify(password.to_owned(), active.as_ref().map(|u| u.password_hash.clone())).await?;
-    if let Some(u) = &active {
-        let locked = u.locked_until.is_some_and(|t| t > now);
-        record_attempt(db, u, matched && !locked, now).await?;
-        if locked {
-            // The same answer as a wrong password: a lock must not reveal that the account exists.
-            return Err(ApiError::Unauthorized(BAD_CREDENTIALS));
+    let locked = match &active {
+        Some(u) => limits.is_locked(u.id, address, now).await?,
+        None => false,
+    };
+    // While locked the password is not checked (and the attempt not counted), at the cost of checking one.
+    let usable = active.filter(|_| !locked);
+    let matched = password::verify(password.to_owned(), usable.as_ref().map(|u| u.password_hash.clone())).await?;
+    let Some(user) = usable else { return Err(ApiError::Unauthorized(BAD_CREDENTIALS)) };
+    if !matched {
+        if let Some(until) = limits.failed(user.id, address, now).await? {
+            user::Entity::update_many()
+                .col_expr(user::Column::LockedUntil, sea_orm::sea_query::Expr::value(Some(until)))
+                .filter(user::Column::Id.eq(user.id))
+                .exec(db)
+                .await?;
+            tracing::warn!(user.id = %user.id, "account locked for one address after repeated failed logins");
         }
+        return Err(ApiError::Unauthorized(BAD_CREDENTIALS));
     }
-    let user = active.filter(|_| matched).ok_or(ApiError::Unauthorized(BAD_CREDENTIALS))?;
+    limits.succeeded(user.id, address).await?;
     let refresh_token = sessions::issue(db, user.id, Uuid::now_v7(), now).await?;
     tracing::info!(user.id = %user.id, "signed in");
     Ok(SignedIn { user, refresh_token })
-}
-
-/// Failed logins in a row that lock an account.
-pub const LOCK_AFTER_FAILURES: i32 = 5;
-/// How long a locked account refuses logins.
-pub const LOCK_FOR: chrono::Duration = chrono::Duration::minutes(15);
-
-/// Counts a failed login (locking the account after [`LOCK_AFTER_FAILURES`]) or clears the count on success.
-async fn record_attempt(db: &Database, u: &user::Model, success: bool, now: DateTime<Utc>) -> Result<(), ApiError> {
-    use sea_orm::sea_query::{Expr, ExprTrait};
-    if success {
-        if u.failed_logins != 0 || u.locked_until.is_some() {
-            user::Entity::update_many()
-                .col_expr(user::Column::FailedLogins, Expr::value(0))
-                .col_expr(user::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-                .filter(user::Column::Id.eq(u.id))
-                .exec(db)
-                .await?;
-        }
-        return Ok(());
-    }
-    let updated = user::Entity::update_many()
-        .col_expr(user::Column::FailedLogins, Expr::col(user::Column::FailedLogins).add(1))
-        .filter(user::Column::Id.eq(u.id))
-        .exec_with_returning(db)
-        .await?;
-    if updated.first().is_some_and(|x| x.failed_logins >= LOCK_AFTER_FAILURES) {
-        user::Entity::update_many()
-            .col_expr(user::Column::FailedLogins, Expr::value(0))
-            .col_expr(user::Column::LockedUntil, Expr::value(Some(now + LOCK_FOR)))
-            .filter(user::Column::Id.eq(u.id))
-            .exec(db)
-            .await?;
-        tracing::warn!(user.id = %u.id, "account locked after repeated failed logins");
-    }
-    Ok(())
 }
 
 /// A profile change; `None` leaves a field as it is, `Some(None)` clears it.
@@ -177,10 +165,11 @@ pub async fn update_profile(
     Ok(updated)
 }
 
-/// Erases an account and everything of hers, in one transaction.
+/// Erases an account and everything of hers, in one transaction; the last active admin cannot be erased.
 #[tracing::instrument(skip_all, fields(user.id = %user_id))]
 pub async fn erase(db: &Database, user_id: Uuid) -> Result<(), ApiError> {
     let txn = platform::db::begin_write(db).await?;
+    crate::services::admins::keep_an_active_admin(&txn, user_id, "deleted").await?;
     erase_in(&txn, user_id).await?;
     txn.commit().await?;
     tracing::info!("account erased");
@@ -201,46 +190,7 @@ pub async fn erase_in(txn: &impl sea_orm::ConnectionTrait, user_id: Uuid) -> Res
     Ok(())
 }
 
-/// Creates an admin account (the CLI and the start-up bootstrap).
-pub async fn create_admin(
-    db: &Database,
-    email: &str,
-    password: &str,
-    now: DateTime<Utc>,
-) -> Result<user::Model, ApiError> {
-    let mut v = Violations::new();
-    let email = v.check("email", Email::parse(email));
-    let password = v.check("password", Password::parse(password));
-    v.finish().map_err(ApiError::Validation)?;
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(anyhow::anyhow!("validated fields missing").into());
-    };
-    if find_by_email(db, &email).await?.is_some() {
-        return Err(email_taken());
-    }
-    let hash = password::hash(password.expose().to_owned()).await?;
-    let admin =
-        new_user(email, hash, TimeZoneName::default(), Role::Admin, now).insert(db).await.map_err(unique_email)?;
-    tracing::info!(user.id = %admin.id, "admin created");
-    Ok(admin)
-}
-
-/// Creates the configured admin at start when no admin exists yet.
-pub async fn bootstrap_admin(db: &Database, email: &str, password: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
-    let admins = user::Entity::find().filter(user::Column::Role.eq(Role::Admin.as_str())).count(db).await?;
-    if admins > 0 {
-        return Ok(());
-    }
-    match create_admin(db, email, password, now).await {
-        Err(ApiError::Conflict(_)) => {
-            tracing::warn!("MILKFLOW_ADMIN_EMAIL belongs to an existing non-admin account; no admin was created");
-            Ok(())
-        }
-        other => other.map(|_| ()),
-    }
-}
-
-async fn find_by_email(db: &Database, email: &Email) -> Result<Option<user::Model>, ApiError> {
+pub(crate) async fn find_by_email(db: &Database, email: &Email) -> Result<Option<user::Model>, ApiError> {
     Ok(user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await?)
 }
 
@@ -266,17 +216,16 @@ pub fn new_user(
         created_at: Set(now),
         updated_at: Set(now),
         change_seq: Set(0),
-        failed_logins: Set(0),
         locked_until: Set(None),
     }
 }
 
-fn email_taken() -> ApiError {
+pub(crate) fn email_taken() -> ApiError {
     ApiError::Conflict("an account with this email already exists".into())
 }
 
 /// Two registrations racing for one email: the loser gets the same 409.
-fn unique_email(e: sea_orm::DbErr) -> ApiError {
+pub(crate) fn unique_email(e: sea_orm::DbErr) -> ApiError {
     match e.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => email_taken(),
         _ => e.into(),

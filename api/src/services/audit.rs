@@ -17,9 +17,11 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// The admin behind a request, with the client address.
+    /// The admin behind a request, with the client address (through trusted proxies).
     pub fn of(id: Uuid, req: &HttpRequest) -> Self {
-        Self { id, ip: req.peer_addr().map(|a| a.ip().to_string()) }
+        let trusted =
+            req.app_data::<actix_web::web::Data<crate::startup::AppState>>().map(|s| s.trusted_proxies.clone());
+        Self { id, ip: Some(crate::ratelimit::client_address(req, trusted.as_deref().unwrap_or_default()).to_string()) }
     }
 }
 

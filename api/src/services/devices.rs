@@ -4,10 +4,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use domain::Violations;
-use entity::device;
-use scheduler::push::ssrf::is_internal;
+use entity::{delivery, device};
+use scheduler::push::ssrf::check_url;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use std::net::IpAddr;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -24,34 +23,10 @@ pub struct Registration {
     pub locale: Option<String>,
 }
 
-/// Checks a Web Push endpoint: `https://` to a public host (or, with `allow_insecure`, also `http://` and loopback).
+/// Checks a Web Push endpoint (see [`check_url`]); the normalised URL.
 pub fn check_endpoint(raw: &str, allow_insecure: bool) -> Result<String, String> {
-    let url = reqwest::Url::parse(raw.trim()).map_err(|_| "must be an absolute URL".to_owned())?;
-    if raw.len() > 2048 {
-        return Err("must be at most 2,048 characters".into());
-    }
-    match url.scheme() {
-        "https" => {}
-        "http" if allow_insecure => {}
-        _ => return Err("must be an https:// URL".into()),
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not carry credentials".into());
-    }
-    let host = url.host().ok_or("must name a host")?;
-    let refused = match host {
-        url::Host::Ipv4(ip) => is_internal(IpAddr::V4(ip)),
-        url::Host::Ipv6(ip) => is_internal(IpAddr::V6(ip)),
-        url::Host::Domain(name) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            name == "localhost"
-                || [".localhost", ".local", ".internal", ".lan", ".home.arpa"].iter().any(|s| name.ends_with(s))
-                || !name.contains('.')
-        }
-    };
-    if refused && !allow_insecure {
-        return Err("must point to a public push service, not a private, loopback or link-local address".into());
-    }
+    let url = reqwest::Url::parse(raw.trim()).map_err(|_| "must be an https:// URL".to_owned())?;
+    check_url(&url, allow_insecure)?;
     Ok(url.to_string())
 }
 
@@ -59,7 +34,10 @@ fn base64url(raw: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(raw.trim().trim_end_matches('=')).ok()
 }
 
-/// Registers (201, `true`) or updates (200, `false`) a device; the same endpoint or token is one device.
+/// Registers (`true`: 201) or updates (`false`: 200) a device; the same endpoint or token is one device. A device
+/// another account holds moves to this one (the latest account signed in on a phone gets its reminders) and is
+/// answered like a new one, so the answer never tells that another account had it; the old owner's pending
+/// deliveries to it are dropped and the move is written to the audit log.
 #[tracing::instrument(skip_all, fields(platform = %input.platform))]
 pub async fn register(
     db: &Database,
@@ -157,9 +135,11 @@ pub async fn register(
         .filter(device::Column::Target.eq(target.as_str()))
         .one(&txn)
         .await?;
-    let created = existing.is_none();
+    let created = existing.as_ref().is_none_or(|e| e.user_id != user_id);
+    if let Some(e) = existing.as_ref().filter(|e| e.user_id != user_id) {
+        moved_away(&txn, e, user_id, now).await?;
+    }
     let row = match existing {
-        // A subscription that moves to another account (she signed in on a shared browser) follows the new owner.
         Some(e) => {
             let mut row: device::ActiveModel = e.into();
             row.user_id = Set(user_id);
@@ -190,6 +170,32 @@ pub async fn register(
     };
     txn.commit().await?;
     Ok((row, created))
+}
+
+/// A device moves from its owner to `new_owner`: her pending deliveries to it are dropped (pruned, as for a
+/// device that is gone), and the move is audited.
+async fn moved_away(
+    txn: &impl sea_orm::ConnectionTrait,
+    e: &device::Model,
+    new_owner: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    use sea_orm::sea_query::Expr;
+    let dropped = delivery::Entity::update_many()
+        .col_expr(delivery::Column::Status, Expr::value("pruned"))
+        .col_expr(delivery::Column::LastError, Expr::value(domain::FailureReason::Gone.as_str()))
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+        .filter(delivery::Column::DeviceId.eq(e.id))
+        .filter(delivery::Column::UserId.eq(e.user_id))
+        .filter(delivery::Column::Status.is_in(["pending", "retrying"]))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    let actor = crate::services::audit::Actor { id: new_owner, ip: None };
+    let detail = serde_json::json!({"from_user": e.user_id, "to_user": new_owner, "platform": e.platform, "deliveries_dropped": dropped});
+    crate::services::audit::record(txn, &actor, "device.move", "device", Some(e.id.to_string()), detail, now).await?;
+    tracing::info!(device.id = %e.id, deliveries_dropped = dropped, "a device moved to another account");
+    Ok(())
 }
 
 /// Her devices, newest first.

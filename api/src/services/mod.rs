@@ -1,10 +1,12 @@
 //! Business operations behind the handlers; each takes the database explicitly.
 
 pub mod accounts;
+pub mod admins;
 pub mod audit;
 pub mod devices;
 pub mod pages;
 pub mod records;
 pub mod seqs;
 pub mod sessions;
+pub mod snoozes;
 pub mod writes;

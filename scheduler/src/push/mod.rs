@@ -23,6 +23,20 @@ pub enum SendOutcome {
     Failed { status: Option<u16>, reason: String },
 }
 
+impl SendOutcome {
+    /// What the account is told of this outcome (`None` when delivered); the detail is for the operator's log.
+    pub fn failure_reason(&self) -> Option<domain::FailureReason> {
+        use domain::FailureReason;
+        match self {
+            Self::Delivered => None,
+            Self::Gone { .. } => Some(FailureReason::Gone),
+            Self::Retry { status, .. } => Some(FailureReason::from_status(*status)),
+            Self::Failed { status: None, .. } => Some(FailureReason::InvalidDevice),
+            Self::Failed { status, .. } => Some(FailureReason::from_status(*status)),
+        }
+    }
+}
+
 /// Parses `Retry-After`: seconds, or an HTTP date.
 pub fn retry_after(value: Option<&reqwest::header::HeaderValue>, now: std::time::SystemTime) -> Option<Duration> {
     let text = value?.to_str().ok()?.trim();

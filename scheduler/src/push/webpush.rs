@@ -30,6 +30,8 @@ pub struct WebPush {
     keys: Arc<VapidKeys>,
     /// Signed VAPID headers by origin: an ES256 signature per message would cost as much as the encryption.
     signed: Arc<Mutex<SignedHeaders>>,
+    /// Whether `http://`, any port and internal hosts are allowed (development and tests only).
+    allow_insecure: bool,
 }
 
 /// When each origin's `Authorization` header was signed, and the header.
@@ -63,7 +65,7 @@ impl WebPush {
             builder = builder.dns_resolver(Arc::new(super::ssrf::PublicOnly));
         }
         let client = builder.build().unwrap_or_default();
-        Self { client, keys, signed: Arc::default() }
+        Self { client, keys, signed: Arc::default(), allow_insecure }
     }
 
     /// The `Authorization` header for an origin, signed at most once per [`VAPID_REUSE`].
@@ -99,6 +101,9 @@ impl WebPush {
     ) -> Result<reqwest::Request, WebPushError> {
         let endpoint = reqwest::Url::parse(sub.endpoint)
             .map_err(|e| WebPushError::InvalidSubscription(format!("endpoint: {e}")))?;
+        // Checked again at every send: a stored endpoint may predate a rule (names are checked as they resolve).
+        super::ssrf::check_url(&endpoint, self.allow_insecure)
+            .map_err(|why| WebPushError::InvalidSubscription(format!("endpoint {why}")))?;
         let p256dh = URL_SAFE_NO_PAD
             .decode(sub.p256dh.trim_end_matches('='))
             .ok()

@@ -218,6 +218,7 @@ pub async fn create_broadcast(
                 state: Set(scheduler::planning::state::PLANNED.into()),
                 created_at: Set(now),
                 updated_at: Set(now),
+                snoozed_from: Set(None),
             }
         })
         .collect();

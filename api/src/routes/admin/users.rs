@@ -18,6 +18,7 @@ use crate::extract::JsonBody;
 use crate::routes::me::RoleDto;
 use crate::routes::records::{decode_cursor, encode_cursor, instant_param, limit_param, record_id};
 use crate::services::accounts;
+use crate::services::admins;
 use crate::services::audit;
 use crate::startup::AppState;
 
@@ -203,6 +204,7 @@ pub async fn disable_user(
     let now = Utc::now();
     let txn = platform::db::begin_write(&state.db).await?;
     find(&txn, id).await?;
+    admins::keep_an_active_admin(&txn, id, "disabled").await?;
     user::Entity::update_many()
         .col_expr(user::Column::Status, Expr::value("disabled"))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))
@@ -243,7 +245,6 @@ pub async fn enable_user(
     find(&txn, id).await?;
     user::Entity::update_many()
         .col_expr(user::Column::Status, Expr::value("active"))
-        .col_expr(user::Column::FailedLogins, Expr::value(0))
         .col_expr(user::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))
         .filter(user::Column::Id.eq(id))
@@ -254,14 +255,11 @@ pub async fn enable_user(
     let u = find(&txn, id).await?;
     txn.commit().await?;
     state.accounts.forget(id);
+    state.auth_limits.clear_account(id).await?;
     Ok(HttpResponse::Ok().json(AdminUserView::from(u)))
 }
 
-async fn admin_count(db: &impl sea_orm::ConnectionTrait) -> Result<u64, ApiError> {
-    Ok(user::Entity::find().filter(user::Column::Role.eq(Role::Admin.as_str())).count(db).await?)
-}
-
-/// Erases an account and everything of hers (as `DELETE /v1/me` does); the last admin cannot erase herself.
+/// Erases an account and everything of hers (as `DELETE /v1/me` does); the last active admin cannot be erased.
 #[utoipa::path(operation_id = "admin_delete_user", delete, path = "/admin/v1/users/{id}", tag = "admin", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json")))]
@@ -275,9 +273,7 @@ pub async fn delete_user(
     let now = Utc::now();
     let txn = platform::db::begin_write(&state.db).await?;
     let target = find(&txn, id).await?;
-    if id == admin.0.user.id && admin_count(&txn).await? <= 1 {
-        return Err(ApiError::Conflict("the last admin cannot delete herself".into()));
-    }
+    admins::keep_an_active_admin(&txn, id, "deleted").await?;
     accounts::erase_in(&txn, id).await?;
     audit::record(
         &txn,
@@ -294,7 +290,7 @@ pub async fn delete_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Makes an account an admin or a user; the last admin cannot demote herself.
+/// Makes an account an admin or a user; the last active admin cannot be demoted.
 #[utoipa::path(operation_id = "admin_set_role", post, path = "/admin/v1/users/{id}/role", tag = "admin", security(("bearer" = [])), params(("id" = Uuid, Path)),
     request_body = RoleRequest,
     responses((status = 200, body = AdminUserView), (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -314,8 +310,8 @@ pub async fn set_role(
     let now = Utc::now();
     let txn = platform::db::begin_write(&state.db).await?;
     let target = find(&txn, id).await?;
-    if role == Role::User && id == admin.0.user.id && admin_count(&txn).await? <= 1 {
-        return Err(ApiError::Conflict("the last admin cannot demote herself".into()));
+    if role == Role::User {
+        admins::keep_an_active_admin(&txn, id, "demoted").await?;
     }
     user::Entity::update_many()
         .col_expr(user::Column::Role, Expr::value(role.as_str()))

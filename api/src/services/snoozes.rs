@@ -1,0 +1,137 @@
+//! Snoozing a reminder: one pending re-reminder per occurrence (snoozing again moves it), a bounded number of
+//! snoozes per account an hour, and a re-reminder that says what the original said (a broadcast's own copy).
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{occurrence, record};
+use scheduler::planning::state;
+use sea_orm::sea_query::{Expr, LockType};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use platform::Database;
+
+/// Re-reminders one account may create in an hour.
+pub const MAX_SNOOZES_PER_HOUR: u64 = 12;
+
+/// The pending re-reminder, and whether it was created (`false`: an earlier one was moved).
+pub struct Snoozed {
+    pub occurrence: occurrence::Model,
+    pub created: bool,
+}
+
+/// Reminds `user` again of occurrence `id` in `minutes`.
+#[tracing::instrument(skip_all, fields(user.id = %user, occurrence.id = %id))]
+pub async fn snooze(
+    db: &Database,
+    user: Uuid,
+    id: Uuid,
+    minutes: i64,
+    now: DateTime<Utc>,
+) -> Result<Snoozed, ApiError> {
+    let due_at = now + Duration::minutes(minutes);
+    let txn = platform::db::begin_write(db).await?;
+    // Locked, so two snoozes of one occurrence at once are taken one after the other (PostgreSQL).
+    let o = hers(&txn, user, id).await?;
+    if o.state == state::DONE {
+        return Err(ApiError::Conflict("this reminder is already done".into()));
+    }
+    let pending = if o.kind == "snooze" && o.state == state::PLANNED {
+        Some(o.clone())
+    } else {
+        occurrence::Entity::find()
+            .filter(occurrence::Column::SnoozedFrom.eq(o.id))
+            .filter(occurrence::Column::State.eq(state::PLANNED))
+            .one(&txn)
+            .await?
+    };
+    if let Some(pending) = pending {
+        let mut moved: occurrence::ActiveModel = pending.into();
+        moved.due_at = Set(due_at);
+        moved.updated_at = Set(now);
+        let moved = moved.update(&txn).await?;
+        txn.commit().await?;
+        return Ok(Snoozed { occurrence: moved, created: false });
+    }
+    let recent = occurrence::Entity::find()
+        .filter(occurrence::Column::UserId.eq(user))
+        .filter(occurrence::Column::Kind.eq("snooze"))
+        .filter(occurrence::Column::CreatedAt.gt(now - Duration::hours(1)))
+        .count(&txn)
+        .await?;
+    if recent >= MAX_SNOOZES_PER_HOUR {
+        tracing::warn!("snooze refused: the hourly limit is reached");
+        return Err(ApiError::TooManyRequests(retry_after(&txn, user, now).await?));
+    }
+    if o.state != state::SNOOZED {
+        close(&txn, &o, state::SNOOZED, now).await?;
+    }
+    let again = occurrence::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(o.user_id),
+        routine_id: Set(o.routine_id),
+        kind: Set("snooze".into()),
+        routine_kind: Set(o.routine_kind.clone()),
+        due_at: Set(due_at),
+        state: Set(state::PLANNED.into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        snoozed_from: Set(Some(o.id)),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(Snoozed { occurrence: again, created: true })
+}
+
+/// Seconds until the oldest snooze of the last hour leaves the window.
+async fn retry_after(txn: &impl ConnectionTrait, user: Uuid, now: DateTime<Utc>) -> Result<u64, ApiError> {
+    let oldest = occurrence::Entity::find()
+        .filter(occurrence::Column::UserId.eq(user))
+        .filter(occurrence::Column::Kind.eq("snooze"))
+        .filter(occurrence::Column::CreatedAt.gt(now - Duration::hours(1)))
+        .select_only()
+        .column_as(occurrence::Column::CreatedAt.min(), "oldest")
+        .into_tuple::<Option<DateTime<Utc>>>()
+        .one(txn)
+        .await?
+        .flatten()
+        .unwrap_or(now);
+    Ok((oldest + Duration::hours(1) - now).num_seconds().max(1) as u64)
+}
+
+/// Her occurrence `id` (not cancelled), locked for this transaction.
+pub async fn hers(txn: &impl ConnectionTrait, user: Uuid, id: Uuid) -> Result<occurrence::Model, ApiError> {
+    occurrence::Entity::find_by_id(id)
+        .filter(occurrence::Column::UserId.eq(user))
+        .filter(occurrence::Column::State.ne(state::CANCELLED))
+        .lock(LockType::Update)
+        .one(txn)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Closes an occurrence; if it was the routine's planned one, the routine's next one is planned.
+pub async fn close(
+    txn: &impl ConnectionTrait,
+    o: &occurrence::Model,
+    new_state: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    occurrence::Entity::update_many()
+        .col_expr(occurrence::Column::State, Expr::value(new_state))
+        .col_expr(occurrence::Column::UpdatedAt, Expr::value(now))
+        .filter(occurrence::Column::Id.eq(o.id))
+        .exec(txn)
+        .await?;
+    if o.state == state::PLANNED
+        && o.kind == "routine"
+        && let Some(routine) = record::Entity::find_by_id(o.routine_id).one(txn).await?
+    {
+        scheduler::planning::replan(txn, &routine, now.max(o.due_at), now).await?;
+    }
+    Ok(())
+}
