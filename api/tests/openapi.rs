@@ -41,3 +41,51 @@ fn operation_ids_are_unique_for_generated_clients() {
     unique.dedup();
     assert_eq!(unique.len(), ids.len(), "duplicate operationIds: {ids:?}");
 }
+
+#[test]
+fn the_committed_document_is_valid_openapi_3_1() {
+    let python = "import sys\nfrom openapi_spec_validator import OpenAPIV31SpecValidator\nfrom openapi_spec_validator.readers import read_from_filename\ndoc, _ = read_from_filename(sys.argv[1])\nerrors = list(OpenAPIV31SpecValidator(doc).iter_errors())\nfor e in errors[:20]:\n    print('/'.join(map(str, e.path)), e.message[:300])\nsys.exit(1 if errors else 0)\n";
+    let installed = Command::new("python3").args(["-c", "import openapi_spec_validator"]).status().unwrap().success();
+    if !installed {
+        let pip = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "openapi-spec-validator"];
+        assert!(Command::new("python3").args(pip).status().unwrap().success(), "installing openapi-spec-validator");
+    }
+    let out = Command::new("python3").args(["-c", python, COMMITTED]).output().unwrap();
+    assert!(out.status.success(), "openapi.yaml is not valid OpenAPI 3.1:\n{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// The schema `name` of the generated document, as JSON.
+fn schema(name: &str) -> serde_json::Value {
+    use utoipa::OpenApi;
+    let doc = serde_json::to_value(api::openapi::ApiDoc::openapi()).unwrap();
+    doc["components"]["schemas"][name].clone()
+}
+
+fn required(schema: &serde_json::Value) -> Vec<String> {
+    let mut names: Vec<String> =
+        schema["required"].as_array().into_iter().flatten().map(|v| v.as_str().unwrap().to_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn requests_leave_derived_fields_optional_and_stored_records_require_every_field() {
+    let request = schema("PumpSessionRequest");
+    assert!(!required(&request).contains(&"side".to_owned()), "the server derives side");
+    assert!(request["properties"].get("id").is_none() && request["properties"].get("version").is_none());
+    let stored = schema("StoredPumpSession");
+    for field in ["id", "version", "created_at", "side", "notes", "massage_before", "volume_left_ml"] {
+        assert!(required(&stored).contains(&field.to_owned()), "{field} in {stored}");
+    }
+    assert!(!required(&stored).contains(&"volume_left_oz".to_owned()), "only when her unit is oz");
+    let routine = required(&schema("RoutineRequest"));
+    assert!(!routine.contains(&"enabled".to_owned()) && !routine.contains(&"days".to_owned()), "{routine:?}");
+    assert!(required(&schema("StoredRoutine")).contains(&"days".to_owned()));
+    assert!(required(&schema("RoutinePatch")).is_empty());
+    assert!(schema("PumpSession").is_null(), "no schema serves both requests and responses");
+    for (view, field) in
+        [("UserView", "display_name"), ("DeviceView", "last_success_at"), ("DeliveryView", "last_error")]
+    {
+        assert!(required(&schema(view)).contains(&field.to_owned()), "{view}.{field}");
+    }
+}

@@ -54,3 +54,14 @@ fn a_postgresql_outage_under_load_is_answered_503_and_the_api_recovers_with_noth
 fn contract_fuzzing_finds_no_5xx_and_no_answer_outside_the_schema() {
     drill("contract_fuzz.sh", &["--small"]);
 }
+
+#[test]
+fn a_strict_typescript_client_generated_from_openapi_compiles_and_runs() {
+    let has_node = Command::new("npm").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !has_node {
+        assert!(!in_ci(), "CI needs Node.js and npm for the generated-client drill");
+        eprintln!("SKIPPED: no npm to build the generated TypeScript client");
+        return;
+    }
+    drill("ts_client.sh", &["--small"]);
+}

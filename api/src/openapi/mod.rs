@@ -107,6 +107,16 @@ impl Modify for CommonErrors {
                 if path != "/healthz" {
                     add("503", "The database is unreachable; retry later");
                 }
+                // OpenAPI requires a description of every response; an unnamed one says its status.
+                for (code, response) in op.responses.responses.iter_mut() {
+                    if let RefOr::T(r) = response
+                        && r.description.is_empty()
+                    {
+                        let reason =
+                            code.parse::<u16>().ok().and_then(|c| actix_web::http::StatusCode::from_u16(c).ok());
+                        r.description = reason.and_then(|s| s.canonical_reason()).unwrap_or("Response").to_owned();
+                    }
+                }
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{AllOfBuilder, ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder, Schema};
 use utoipa::{Modify, ToSchema};
@@ -37,14 +37,74 @@ struct Doc {
     schema: &'static str,
     tag: &'static str,
     noun: &'static str,
+    /// Fields the server fills in when a request leaves them out.
+    derived: &'static [&'static str],
 }
 
 const DOCS: [Doc; 4] = [
-    Doc { collection: Collection::MassageSessions, schema: "MassageSession", tag: "massage", noun: "massage session" },
-    Doc { collection: Collection::PumpSessions, schema: "PumpSession", tag: "pumping", noun: "pump session" },
-    Doc { collection: Collection::SymptomChecks, schema: "SymptomCheck", tag: "symptoms", noun: "symptom check" },
-    Doc { collection: Collection::Routines, schema: "Routine", tag: "routines", noun: "routine" },
+    Doc {
+        collection: Collection::MassageSessions,
+        schema: "MassageSession",
+        tag: "massage",
+        noun: "massage session",
+        derived: &[],
+    },
+    Doc {
+        collection: Collection::PumpSessions,
+        schema: "PumpSession",
+        tag: "pumping",
+        noun: "pump session",
+        derived: &["side"],
+    },
+    Doc {
+        collection: Collection::SymptomChecks,
+        schema: "SymptomCheck",
+        tag: "symptoms",
+        noun: "symptom check",
+        derived: &[],
+    },
+    Doc {
+        collection: Collection::Routines,
+        schema: "Routine",
+        tag: "routines",
+        noun: "routine",
+        derived: &["enabled", "days"],
+    },
 ];
+
+/// The object schema registered as `name`.
+fn object(components: &utoipa::openapi::Components, name: &str) -> Option<utoipa::openapi::schema::Object> {
+    match components.schemas.get(name) {
+        Some(RefOr::T(Schema::Object(o))) => Some(o.clone()),
+        _ => None,
+    }
+}
+
+/// Three schemas from a kind's fields: `{Name}Request` (what a client sends: derived and defaulted fields
+/// optional), `{Name}Patch` (a merge patch: nothing required) and `Stored{Name}` (what the server answers: its
+/// metadata and every field, all present, nullable ones as null).
+fn split_schemas(components: &mut utoipa::openapi::Components, d: &Doc) {
+    let (Some(fields), Some(meta)) = (object(components, d.schema), object(components, "RecordMeta")) else {
+        return;
+    };
+    let mut request = fields.clone();
+    request.required.retain(|f| !d.derived.contains(&f.as_str()));
+    let mut patch = fields.clone();
+    patch.required.clear();
+    patch.description = Some(format!("A JSON merge patch of a {}: only the fields to change", d.noun));
+    let mut stored = fields.clone();
+    stored.required = meta.required.iter().chain(fields.properties.keys()).cloned().collect();
+    stored.properties = meta.properties.clone().into_iter().chain(fields.properties.clone()).collect();
+    if d.collection == Collection::PumpSessions
+        && let Some(oz) = object(components, "PumpVolumesOz")
+    {
+        stored.properties.extend(oz.properties);
+    }
+    components.schemas.remove(d.schema);
+    components.schemas.insert(format!("{}Request", d.schema), Schema::Object(request).into());
+    components.schemas.insert(format!("{}Patch", d.schema), Schema::Object(patch).into());
+    components.schemas.insert(format!("Stored{}", d.schema), Schema::Object(stored).into());
+}
 
 fn schema_ref(name: &str) -> RefOr<Schema> {
     RefOr::Ref(Ref::from_schema_name(name))
@@ -98,11 +158,7 @@ impl Modify for RecordPaths {
     fn modify(&self, openapi: &mut OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         for d in &DOCS {
-            let mut stored = AllOfBuilder::new().item(schema_ref("RecordMeta")).item(schema_ref(d.schema));
-            if d.collection == Collection::PumpSessions {
-                stored = stored.item(schema_ref("PumpVolumesOz"));
-            }
-            components.schemas.insert(format!("Stored{}", d.schema), stored.into());
+            split_schemas(components, d);
             let page = ObjectBuilder::new()
                 .property("items", ArrayBuilder::new().items(schema_ref(&format!("Stored{}", d.schema))))
                 .required("items")
@@ -115,13 +171,16 @@ impl Modify for RecordPaths {
                 .required("next_cursor");
             components.schemas.insert(format!("{}Page", d.schema), page.into());
         }
+        // Their fields now stand in each `Stored{Name}`.
+        components.schemas.remove("RecordMeta");
+        components.schemas.remove("PumpVolumesOz");
         let security = SecurityRequirement::new("bearer", Vec::<String>::new());
         for d in &DOCS {
             let (path, item_path) = (d.collection.path().to_owned(), format!("{}/{{id}}", d.collection.path()));
             let stored = || json(schema_ref(&format!("Stored{}", d.schema)));
             let body = |required: bool| {
                 RequestBodyBuilder::new()
-                    .content("application/json", json(schema_ref(d.schema)))
+                    .content("application/json", json(schema_ref(&format!("{}Request", d.schema))))
                     .required(Some(if required { Required::True } else { Required::False }))
                     .build()
             };
@@ -195,7 +254,7 @@ impl Modify for RecordPaths {
             .parameter(header("If-Match", "An ETag: change only that version"))
             .request_body(Some(
                 RequestBodyBuilder::new()
-                    .content("application/merge-patch+json", json(schema_ref(d.schema)))
+                    .content("application/merge-patch+json", json(schema_ref(&format!("{}Patch", d.schema))))
                     .required(Some(Required::True))
                     .build(),
             ))

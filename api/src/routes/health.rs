@@ -43,9 +43,9 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     }
 }
 
-/// This API's OpenAPI document.
+/// This API's OpenAPI 3.1 document.
 #[utoipa::path(get, path = "/openapi.yaml", tag = "operations",
-    responses((status = 200, content_type = "application/yaml", body = String)))]
+    responses((status = 200, description = "The OpenAPI 3.1 document, a YAML mapping", content_type = "application/yaml", body = Object)))]
 pub async fn openapi_yaml(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("application/yaml").body(state.openapi_yaml.clone())
 }
