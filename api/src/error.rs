@@ -147,7 +147,7 @@ impl ResponseError for ApiError {
             tracing::error!(error.chain = %error_chain(self), "request failed");
         }
         let detail = if status == StatusCode::SERVICE_UNAVAILABLE {
-            "the database is unreachable; retry later".to_owned()
+            "the service's storage is unreachable; retry later".to_owned()
         } else {
             self.to_string()
         };

@@ -65,6 +65,10 @@ async fn a_nul_character_is_a_field_error_not_a_server_error(app: TestApp) {
     let r =
         app.post("/v1/auth/register", &json!({"email": "mo\u{0}ther@example.org", "password": "long-enough-1"})).await;
     assert_eq!(r.error_fields(), vec!["email"]);
+    for email in ["<mother@example.org>", "Mother <m@example.org>", "mo ther@example.org", "mo\tther@example.org"] {
+        let r = app.post("/v1/auth/register", &json!({"email": email, "password": "long-enough-1"})).await;
+        assert_eq!(r.error_fields(), vec!["email"], "{email:?}");
+    }
     let mut body = milkflow_tests::pump_body(30, 10.0, 10.0);
     body["notes"] = json!("before\u{0}after");
     assert_eq!(app.post_auth("/v1/pump-sessions", &body, &token).await.error_fields(), vec!["notes"]);

@@ -16,6 +16,7 @@ on_both_databases!(
     unsigned_alg_none_token_is_unauthorized,
     token_signed_with_another_key_is_unauthorized,
     token_of_a_user_that_does_not_exist_is_unauthorized,
+    token_made_to_live_longer_than_the_lifetime_is_unauthorized,
     admin_extractor_admits_admins_and_refuses_users,
 );
 
@@ -89,6 +90,19 @@ async fn token_of_a_user_that_does_not_exist_is_unauthorized(app: TestApp) {
     let mut claims = claims_of(&token);
     claims["sub"] = uuid::Uuid::new_v4().to_string().into();
     app.get("/v1/me", Some(&forge(hs256(), &claims, Some(TEST_JWT_SECRET.as_bytes())))).await.assert_problem(401);
+}
+
+async fn token_made_to_live_longer_than_the_lifetime_is_unauthorized(app: TestApp) {
+    let (token, _) = app.signed_up().await;
+    let claims = claims_of(&token);
+    let key = Some(TEST_JWT_SECRET.as_bytes());
+    assert_eq!(app.get("/v1/me", Some(&forge(hs256(), &claims, key))).await.status, 200, "the same claims pass");
+    let mut long = claims.clone();
+    long["exp"] = (claims["iat"].as_i64().unwrap() + 30 * 24 * 3600).into();
+    app.get("/v1/me", Some(&forge(hs256(), &long, key))).await.assert_problem(401);
+    let mut no_iat = claims;
+    no_iat.as_object_mut().unwrap().remove("iat");
+    app.get("/v1/me", Some(&forge(hs256(), &no_iat, key))).await.assert_problem(401);
 }
 
 async fn admin_extractor_admits_admins_and_refuses_users(app: TestApp) {

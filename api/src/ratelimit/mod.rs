@@ -35,7 +35,11 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Database(e) => ApiError::Database(e),
-            StoreError::Redis(e) => ApiError::Internal(anyhow::Error::from(e).context("the limit store failed")),
+            StoreError::Redis(e) => {
+                // Like an unreachable database: retry later (503), the cause to the log.
+                tracing::error!(error = %e, "the Redis limit store failed");
+                ApiError::Unavailable
+            }
         }
     }
 }

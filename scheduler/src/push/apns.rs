@@ -118,7 +118,7 @@ impl Apns {
             .ok()
             .and_then(|b| b["reason"].as_str().map(str::to_owned))
             .unwrap_or_default();
-        let reason = format!("APNs answered {status} {reason_code}");
+        let reason = format!("APNs answered {status} {}", super::excerpt(&reason_code));
         match (status, reason_code.as_str()) {
             (410, _) | (400, "BadDeviceToken") | (400, "DeviceTokenNotForTopic") => {
                 SendOutcome::Gone { status, reason }

@@ -94,10 +94,7 @@ impl Fcm {
             .await?;
         let status = response.status().as_u16();
         if status != 200 {
-            return Err(FcmError::Token {
-                status,
-                body: response.text().await.unwrap_or_default().chars().take(200).collect(),
-            });
+            return Err(FcmError::Token { status, body: super::excerpt(&response.text().await.unwrap_or_default()) });
         }
         let token: TokenResponse = response.json().await?;
         // Renew a minute early, so a token never expires between this check and its use.

@@ -37,6 +37,12 @@ impl SendOutcome {
     }
 }
 
+/// What of a push service's answer goes to the operator's log: at most 200 characters, no control characters
+/// (a body must not forge log lines). It never reaches the account: she sees a [`domain::FailureReason`].
+pub fn excerpt(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
 /// Parses `Retry-After`: seconds, or an HTTP date.
 pub fn retry_after(value: Option<&reqwest::header::HeaderValue>, now: std::time::SystemTime) -> Option<Duration> {
     let text = value?.to_str().ok()?.trim();
@@ -51,6 +57,14 @@ pub fn retry_after(value: Option<&reqwest::header::HeaderValue>, now: std::time:
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn an_excerpt_is_short_and_on_one_line() {
+        let body = format!("bad\nINFO forged line\r{}", "x".repeat(500));
+        let cut = excerpt(&body);
+        assert_eq!(cut.chars().count(), 200);
+        assert!(cut.starts_with("badINFO forged line") && !cut.contains('\n'));
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

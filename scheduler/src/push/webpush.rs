@@ -164,8 +164,7 @@ async fn classify(response: reqwest::Response) -> SendOutcome {
         // 408: it gave up waiting for our request, which may be sent again (RFC 9110, section 15.5.9).
         408 | 429 | 500..=599 => SendOutcome::Retry { status: Some(status), after, reason: reason() },
         _ => {
-            let text = response.text().await.unwrap_or_default();
-            let detail: String = text.chars().take(200).collect();
+            let detail = super::excerpt(&response.text().await.unwrap_or_default());
             SendOutcome::Failed { status: Some(status), reason: format!("{}: {detail}", reason()) }
         }
     }
