@@ -139,6 +139,9 @@ async fn one_quota_per_client(kind: Db, store: Store) {
         login_from(api, &fresh_address(), &email, "wrong-password-99").await.assert_problem(401);
     }
     login_from(&second, &fresh_address(), &email, "wrong-password-99").await.assert_problem(429);
+    // An email of any length is counted under a key of one length (the store's column has a bound).
+    let long = format!("{}@example.org", "a".repeat(50_000));
+    login_from(&app, &fresh_address(), &long, "wrong-password-99").await.assert_problem(401);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,4 +157,23 @@ async fn two_api_processes_share_one_quota_and_proxied_clients_each_have_one_pos
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_api_processes_share_one_quota_in_redis_postgres() {
     one_quota_per_client(Db::Postgres, Store::Redis).await;
+}
+
+milkflow_tests::on_both_databases!(a_success_from_one_address_clears_only_that_address_count);
+
+async fn a_success_from_one_address_clears_only_that_address_count(app: TestApp) {
+    use api::ratelimit::{AuthLimits, LOCK_AFTER_FAILURES, LimitStore};
+    let limits = AuthLimits::new(LimitStore::Database(app.db.clone()), 0);
+    let (user, now) = (uuid::Uuid::now_v7(), chrono::Utc::now());
+    let (near, neighbour) = ("10.0.0.12".parse().unwrap(), "10.0.0.1".parse().unwrap());
+    for _ in 1..LOCK_AFTER_FAILURES {
+        assert_eq!(limits.failed(user, near, now).await.unwrap(), None);
+    }
+    // 10.0.0.1 is a prefix of 10.0.0.12: its success must not clear the other's count.
+    limits.succeeded(user, neighbour).await.unwrap();
+    assert!(limits.failed(user, near, now).await.unwrap().is_some(), "the fifth failure locks");
+    assert!(limits.is_locked(user, near, now).await.unwrap());
+    assert!(!limits.is_locked(user, neighbour, now).await.unwrap());
+    limits.clear_account(user).await.unwrap();
+    assert!(!limits.is_locked(user, near, now).await.unwrap());
 }

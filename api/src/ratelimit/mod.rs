@@ -44,6 +44,14 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// An account name as a limit key: the normalised email hashed, so keys have one length whatever a request
+/// sends, and the store holds no email addresses.
+fn account_key(account: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(account.trim().to_lowercase().as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
 fn lock_key(user: Uuid, address: IpAddr) -> String {
     format!("lock:{user}:{address}")
 }
@@ -63,8 +71,7 @@ impl AuthLimits {
     pub async fn check(&self, address: IpAddr, account: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
         let Some(limit) = self.per_minute else { return Ok(()) };
         let now_ms = now.timestamp_millis();
-        let account = account.trim().to_lowercase();
-        for key in [format!("rate:address:{address}"), format!("rate:account:{account}")] {
+        for key in [format!("rate:address:{address}"), format!("rate:account:{}", account_key(account))] {
             let counted = self.store.hit(&key, MINUTE_MS, now_ms).await?;
             if counted.count > limit {
                 let wait = ((counted.expires_ms - now_ms) as f64 / 1000.0).ceil().max(1.0) as u64;
@@ -94,13 +101,13 @@ impl AuthLimits {
         }
         let until = now + LOCK_FOR;
         self.store.set(&lock_key(user, address), until.timestamp_millis(), now_ms).await?;
-        self.store.remove_prefix(&failures_key(user, address)).await?;
+        self.store.remove(&failures_key(user, address)).await?;
         Ok(Some(until))
     }
 
     /// A successful login from `address` clears its count of failures.
     pub async fn succeeded(&self, user: Uuid, address: IpAddr) -> Result<(), ApiError> {
-        Ok(self.store.remove_prefix(&failures_key(user, address)).await?)
+        Ok(self.store.remove(&failures_key(user, address)).await?)
     }
 
     /// Clears every lock and failure count of `user` (an admin enabling the account, a bootstrap).

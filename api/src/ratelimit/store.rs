@@ -125,7 +125,21 @@ impl LimitStore {
         }
     }
 
-    /// Removes every key that starts with `prefix` (a whole key is its own prefix).
+    /// Removes `key`.
+    pub async fn remove(&self, key: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Database(db) => {
+                auth_limit::Entity::delete_by_id(key.to_owned()).exec(db).await?;
+                Ok(())
+            }
+            Self::Redis(conn) => {
+                let _: () = redis::cmd("DEL").arg(format!("{PREFIX}{key}")).query_async(&mut conn.clone()).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes every key that starts with `prefix`.
     pub async fn remove_prefix(&self, prefix: &str) -> Result<(), StoreError> {
         match self {
             Self::Database(db) => {
