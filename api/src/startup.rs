@@ -96,7 +96,7 @@ impl Application {
                 "MILKFLOW_PUSH_ALLOW_INSECURE=true: http:// and loopback push endpoints are accepted (development and tests only)"
             );
         }
-        let vapid = scheduler::push::vapid::VapidKeys::load(&settings, &db).await?;
+        let vapid = push::vapid::VapidKeys::load(&settings, &db).await?;
         let state = web::Data::new(AppState {
             db: db.clone(),
             writes: crate::services::writes::Writes::start(db.clone(), metrics.clone()).await?,

@@ -30,7 +30,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let payloads: Vec<Vec<u8>> = (0..DISTINCT)
         .map(|_| {
             let reminder =
-                scheduler::push::payload::reminder("pump", uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), "en", false);
+                push::payload::reminder("pump", uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), "en", false);
             let body = serde_json::to_vec(&reminder)?;
             Ok(web_push_native::encrypt(body, &public, &auth)?)
         })
@@ -91,7 +91,7 @@ pub fn encrypt(args: EncryptArgs) -> anyhow::Result<()> {
     let p256dh = B64.decode(&args.keys.p256dh)?;
     let auth: [u8; 16] =
         B64.decode(&args.keys.auth)?.try_into().map_err(|_| anyhow::anyhow!("--auth must be 16 bytes"))?;
-    let reminder = scheduler::push::payload::reminder("pump", uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), "en", false);
+    let reminder = push::payload::reminder("pump", uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), "en", false);
     let body = serde_json::to_vec(&reminder)?;
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let started = Instant::now();
@@ -101,7 +101,7 @@ pub fn encrypt(args: EncryptArgs) -> anyhow::Result<()> {
                 let (body, p256dh) = (&body, &p256dh);
                 let share = args.requests / threads + usize::from(t < args.requests % threads);
                 scope.spawn(move || {
-                    (0..share).filter(|_| scheduler::push::ece::encrypt(body, p256dh, &auth).is_ok()).count()
+                    (0..share).filter(|_| push::ece::encrypt(body, p256dh, &auth).is_ok()).count()
                 })
             })
             .collect();

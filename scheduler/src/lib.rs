@@ -6,7 +6,6 @@ pub mod health;
 pub mod housekeeping;
 pub mod metrics;
 pub mod planning;
-pub mod push;
 pub mod service;
 pub mod tick;
 

@@ -17,8 +17,8 @@ use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 use crate::planning::{self, state};
-use crate::push::webpush::{Subscription, WebPush, topic_for};
-use crate::push::{SendOutcome, payload};
+use push::webpush::{Subscription, WebPush, topic_for};
+use push::{SendOutcome, payload};
 
 /// Delivery states.
 pub mod status {
@@ -37,9 +37,9 @@ pub struct TickContext {
     pub push: PushSettings,
     pub web: WebPush,
     /// FCM, when a service account is configured.
-    pub fcm: Option<std::sync::Arc<crate::push::fcm::Fcm>>,
+    pub fcm: Option<std::sync::Arc<push::fcm::Fcm>>,
     /// APNs, when a key is configured.
-    pub apns: Option<std::sync::Arc<crate::push::apns::Apns>>,
+    pub apns: Option<std::sync::Arc<push::apns::Apns>>,
     /// Names this process in leases.
     pub instance: String,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
@@ -53,14 +53,14 @@ impl TickContext {
 
     /// A context from settings: loads (or creates) the VAPID keys.
     pub async fn build(settings: &platform::Settings, db: Database) -> anyhow::Result<Self> {
-        let keys = std::sync::Arc::new(crate::push::vapid::VapidKeys::load(settings, &db).await?);
+        let keys = std::sync::Arc::new(push::vapid::VapidKeys::load(settings, &db).await?);
         let timeout = std::time::Duration::from_secs(settings.push.timeout_s);
         let web = WebPush::new(keys, timeout, settings.push.allow_insecure);
         let fcm = match &settings.push.fcm_service_account_file {
             Some(path) => {
                 let json = std::fs::read_to_string(path)
                     .map_err(|e| anyhow::anyhow!("invalid setting MILKFLOW_FCM_SERVICE_ACCOUNT_FILE: {path}: {e}"))?;
-                let fcm = crate::push::fcm::Fcm::new(&json, &settings.push.fcm_base_url, timeout)
+                let fcm = push::fcm::Fcm::new(&json, &settings.push.fcm_base_url, timeout)
                     .map_err(|e| anyhow::anyhow!("invalid setting MILKFLOW_FCM_SERVICE_ACCOUNT_FILE: {e}"))?;
                 Some(std::sync::Arc::new(fcm))
             }
@@ -70,14 +70,14 @@ impl TickContext {
             Some(a) => {
                 let key_pem = std::fs::read_to_string(&a.key_file)
                     .map_err(|e| anyhow::anyhow!("invalid setting MILKFLOW_APNS_KEY_FILE: {}: {e}", a.key_file))?;
-                let config = crate::push::apns::ApnsConfig {
+                let config = push::apns::ApnsConfig {
                     key_pem,
                     key_id: a.key_id.clone(),
                     team_id: a.team_id.clone(),
                     topic: a.topic.clone(),
                     base_url: settings.push.apns_base_url.clone(),
                 };
-                let apns = crate::push::apns::Apns::new(config, timeout)
+                let apns = push::apns::Apns::new(config, timeout)
                     .map_err(|e| anyhow::anyhow!("invalid setting MILKFLOW_APNS_KEY_FILE: {e}"))?;
                 Some(std::sync::Arc::new(apns))
             }

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Mutex;
 
-use super::payload::Reminder;
-use super::{SendOutcome, retry_after};
+use crate::payload::Reminder;
+use crate::{SendOutcome, retry_after};
 
 /// A provider token is renewed after this long (Apple: at most every 20 minutes, at least every hour).
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(50 * 60);
@@ -118,7 +118,7 @@ impl Apns {
             .ok()
             .and_then(|b| b["reason"].as_str().map(str::to_owned))
             .unwrap_or_default();
-        let reason = format!("APNs answered {status} {}", super::excerpt(&reason_code));
+        let reason = format!("APNs answered {status} {}", crate::excerpt(&reason_code));
         match (status, reason_code.as_str()) {
             (410, _) | (400, "BadDeviceToken") | (400, "DeviceTokenNotForTopic") => {
                 SendOutcome::Gone { status, reason }

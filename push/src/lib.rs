@@ -1,4 +1,5 @@
-//! Push delivery: what a provider answered, and the payload a reminder carries.
+//! Push delivery to phones and browsers: Web Push with its encryption and VAPID, FCM, APNs, the SSRF guard, what
+//! a provider answered, and the payload a reminder carries.
 
 pub mod apns;
 pub mod ece;

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Mutex;
 
-use super::payload::Reminder;
-use super::{SendOutcome, retry_after};
+use crate::payload::Reminder;
+use crate::{SendOutcome, retry_after};
 
 /// The OAuth2 scope of FCM.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
@@ -94,7 +94,7 @@ impl Fcm {
             .await?;
         let status = response.status().as_u16();
         if status != 200 {
-            return Err(FcmError::Token { status, body: super::excerpt(&response.text().await.unwrap_or_default()) });
+            return Err(FcmError::Token { status, body: crate::excerpt(&response.text().await.unwrap_or_default()) });
         }
         let token: TokenResponse = response.json().await?;
         // Renew a minute early, so a token never expires between this check and its use.

@@ -9,8 +9,8 @@ use web_push_native::jwt_simple::prelude::{Claims, Duration as JwtDuration, ECDS
 use web_push_native::p256::PublicKey;
 use web_push_native::p256::elliptic_curve::sec1::ToEncodedPoint;
 
-use super::vapid::VapidKeys;
-use super::{SendOutcome, retry_after};
+use crate::vapid::VapidKeys;
+use crate::{SendOutcome, retry_after};
 
 /// Why a Web Push message could not even be built.
 #[derive(Debug, thiserror::Error)]
@@ -164,7 +164,7 @@ async fn classify(response: reqwest::Response) -> SendOutcome {
         // 408: it gave up waiting for our request, which may be sent again (RFC 9110, section 15.5.9).
         408 | 429 | 500..=599 => SendOutcome::Retry { status: Some(status), after, reason: reason() },
         _ => {
-            let detail = super::excerpt(&response.text().await.unwrap_or_default());
+            let detail = crate::excerpt(&response.text().await.unwrap_or_default());
             SendOutcome::Failed { status: Some(status), reason: format!("{}: {detail}", reason()) }
         }
     }
