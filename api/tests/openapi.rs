@@ -47,8 +47,9 @@ fn the_committed_document_is_valid_openapi_3_1() {
     let python = "import sys\nfrom openapi_spec_validator import OpenAPIV31SpecValidator\nfrom openapi_spec_validator.readers import read_from_filename\ndoc, _ = read_from_filename(sys.argv[1])\nerrors = list(OpenAPIV31SpecValidator(doc).iter_errors())\nfor e in errors[:20]:\n    print('/'.join(map(str, e.path)), e.message[:300])\nsys.exit(1 if errors else 0)\n";
     let installed = Command::new("python3").args(["-c", "import openapi_spec_validator"]).status().unwrap().success();
     if !installed {
-        let pip = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "openapi-spec-validator"];
-        assert!(Command::new("python3").args(pip).status().unwrap().success(), "installing openapi-spec-validator");
+        assert!(std::env::var("CI").is_err(), "CI installs openapi-spec-validator (.ci/run)");
+        eprintln!("SKIPPED: openapi-spec-validator is not installed (pip install -r bench/requirements.txt)");
+        return;
     }
     let out = Command::new("python3").args(["-c", python, COMMITTED]).output().unwrap();
     assert!(out.status.success(), "openapi.yaml is not valid OpenAPI 3.1:\n{}", String::from_utf8_lossy(&out.stdout));

@@ -15,7 +15,10 @@ elif [ -n "${1:-}" ]; then
   examples="$1"
 fi
 schemathesis=$(python3 -c 'import os, sys; print(os.path.join(os.path.dirname(sys.executable), "schemathesis"))')
-[ -x "$schemathesis" ] || python3 -m pip install --quiet --disable-pip-version-check schemathesis
+if [ ! -x "$schemathesis" ]; then
+  echo "schemathesis is not installed: python3 -m pip install -r bench/requirements.txt" >&2
+  exit 1
+fi
 bin_dir="${MILKFLOW_BIN_DIR:-}"
 if [ -z "$bin_dir" ]; then
   cargo build --release --bin milkflow-api --quiet

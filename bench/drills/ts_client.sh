@@ -12,11 +12,16 @@ if [ -z "$bin_dir" ]; then
   bin_dir="$PWD/target/release"
 fi
 bin_dir=$(cd "$bin_dir" && pwd)
+tools=bench/drills/ts_client
+if [ ! -x "$tools/node_modules/.bin/tsc" ]; then
+  echo "the client's packages are not installed: npm install --prefix $tools --no-package-lock" >&2
+  exit 1
+fi
 dir=$(mktemp -d)
-cp bench/drills/ts_client/package.json bench/drills/ts_client/tsconfig.json bench/drills/ts_client/client.ts "$dir/"
-(cd "$dir" && npm install --silent --no-audit --no-fund >/dev/null)
-(cd "$dir" && npx --no-install openapi-typescript "$root/openapi.yaml" -o schema.ts >/dev/null)
-(cd "$dir" && npx --no-install tsc -p tsconfig.json)
+cp "$tools/package.json" "$tools/tsconfig.json" "$tools/client.ts" "$dir/"
+ln -s "$root/$tools/node_modules" "$dir/node_modules"
+"$tools/node_modules/.bin/openapi-typescript" "$root/openapi.yaml" -o "$dir/schema.ts" >/dev/null
+(cd "$dir" && "$root/$tools/node_modules/.bin/tsc" -p tsconfig.json)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 (cd "$dir" && exec env -u MILKFLOW_DATABASE_URL MILKFLOW_LISTEN="127.0.0.1:$port" MILKFLOW_AUTH_RATE_LIMIT_PER_MINUTE=0 \
   RUST_LOG=warn "$bin_dir/milkflow-api" >"$dir/api.log" 2>&1) &

@@ -29,8 +29,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     auth.copy_from_slice(&B64.decode(&args.keys.auth)?);
     let payloads: Vec<Vec<u8>> = (0..DISTINCT)
         .map(|_| {
-            let reminder =
-                push::payload::reminder("pump", uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), "en", false);
+            let reminder = push::payload::reminder("pump", uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), "en", false);
             let body = serde_json::to_vec(&reminder)?;
             Ok(web_push_native::encrypt(body, &public, &auth)?)
         })
@@ -100,9 +99,7 @@ pub fn encrypt(args: EncryptArgs) -> anyhow::Result<()> {
             .map(|t| {
                 let (body, p256dh) = (&body, &p256dh);
                 let share = args.requests / threads + usize::from(t < args.requests % threads);
-                scope.spawn(move || {
-                    (0..share).filter(|_| push::ece::encrypt(body, p256dh, &auth).is_ok()).count()
-                })
+                scope.spawn(move || (0..share).filter(|_| push::ece::encrypt(body, p256dh, &auth).is_ok()).count())
             })
             .collect();
         workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()

@@ -1,0 +1,25 @@
+//! End-to-end tests of milkflow: the real API and scheduler, on SQLite and PostgreSQL, one module per concern.
+//!
+//! One test binary, so a change links once (as zero2prod arranges its tests).
+
+mod abuse;
+mod accounts;
+mod admin;
+mod admins;
+mod binaries;
+mod content;
+mod database;
+mod edge;
+mod errors;
+mod her_data;
+mod insights;
+mod me;
+mod providers;
+mod push_endpoints;
+mod records;
+mod reminders;
+mod routines;
+mod snoozes;
+mod sync;
+mod tokens;
+mod writes;
