@@ -8,7 +8,6 @@ use actix_web::{App, HttpServer, web};
 use chrono::Utc;
 use platform::{Database, Settings};
 use scheduler::Scheduler;
-use scheduler::metrics::Metrics;
 use secrecy::{ExposeSecret, SecretString};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -30,8 +29,10 @@ pub struct AppState {
     pub vapid_public_key: String,
     /// Whether `http://` and loopback push endpoints are allowed (development and tests only).
     pub push_allow_insecure: bool,
-    /// This process's metrics (shared with the embedded scheduler).
-    pub metrics: Arc<Metrics>,
+    /// The API's metrics.
+    pub metrics: Arc<crate::metrics::ApiMetrics>,
+    /// Every metric of this process (the API's and the embedded scheduler's), for `/metrics`.
+    pub registry: prometheus::Registry,
     /// Login and registration limits and login locks, shared by every API process.
     pub auth_limits: crate::ratelimit::AuthLimits,
     /// Proxies whose forwarding headers name the client.
@@ -83,9 +84,11 @@ impl Application {
             (None, None) => {}
             _ => tracing::warn!("set both MILKFLOW_ADMIN_EMAIL and MILKFLOW_ADMIN_PASSWORD to bootstrap an admin"),
         }
-        let metrics = Arc::new(Metrics::new());
+        let registry = platform::metrics::registry();
+        let metrics = Arc::new(crate::metrics::ApiMetrics::registered_in(&registry));
         let scheduler = if with_scheduler {
-            let mut s = Scheduler::build(&settings, db.clone(), metrics.clone()).await?;
+            let delivery_metrics = Arc::new(scheduler::metrics::Metrics::registered_in(&registry));
+            let mut s = Scheduler::build(&settings, db.clone(), delivery_metrics).await?;
             s.start().await?;
             Some(s)
         } else {
@@ -105,6 +108,7 @@ impl Application {
             vapid_public_key: vapid.public_key.clone(),
             push_allow_insecure: settings.push.allow_insecure,
             metrics,
+            registry,
             auth_limits,
             trusted_proxies: settings.edge.trusted_proxies.clone(),
             accounts: Default::default(),

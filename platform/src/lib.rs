@@ -1,6 +1,7 @@
 //! I/O plumbing both milkflow binaries share: settings, the database, telemetry and stored secrets.
 
 pub mod db;
+pub mod metrics;
 pub mod secrets;
 pub mod settings;
 pub mod telemetry;

@@ -36,7 +36,7 @@ pub fn serve(
 }
 
 async fn render_metrics(state: web::Data<HealthState>) -> HttpResponse {
-    HttpResponse::Ok().content_type(crate::metrics::CONTENT_TYPE).body(state.metrics.render())
+    HttpResponse::Ok().content_type(platform::metrics::CONTENT_TYPE).body(state.metrics.render())
 }
 
 async fn healthz() -> HttpResponse {

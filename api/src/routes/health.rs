@@ -55,5 +55,5 @@ pub async fn openapi_yaml(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type(scheduler::metrics::CONTENT_TYPE).body(state.metrics.render())
+    HttpResponse::Ok().content_type(platform::metrics::CONTENT_TYPE).body(platform::metrics::render(&state.registry))
 }

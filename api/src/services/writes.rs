@@ -15,12 +15,12 @@
 //! by one multi-row statement, after one `UPDATE` of each owner's change number (on PostgreSQL, in the same
 //! statement); when any of their ids is in use, they go the way above instead.
 
+use crate::metrics::ApiMetrics;
 use entity::record;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use platform::Database;
 use platform::db::WriteTxn;
-use scheduler::metrics::Metrics;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ConnAcquireErr, ConnectionTrait, DbBackend, DbErr, EntityTrait};
@@ -64,7 +64,7 @@ pub struct Writes {
 /// What a lane needs.
 struct Lane {
     db: Database,
-    metrics: Arc<Metrics>,
+    metrics: Arc<ApiMetrics>,
     /// On PostgreSQL, the next batch's transaction, begun on another connection while the last batch committed
     /// (see [`Lane::commit`]).
     ready: Option<WriteTxn>,
@@ -76,7 +76,7 @@ struct Lane {
 impl Writes {
     /// Starts the lanes (tasks of the current runtime; they end when the last `Writes` is dropped). On SQLite the
     /// lane writes through a connection of its own ([`platform::db::writer`]); `db` serves reads.
-    pub async fn start(db: Database, metrics: Arc<Metrics>) -> Result<Self, DbErr> {
+    pub async fn start(db: Database, metrics: Arc<ApiMetrics>) -> Result<Self, DbErr> {
         let count = if db.get_database_backend() == DbBackend::Sqlite { 1 } else { POSTGRES_LANES };
         let writer = platform::db::writer(&db).await?;
         let lanes = (0..count)

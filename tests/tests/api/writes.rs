@@ -3,11 +3,11 @@
 //! costs its neighbours nothing but a rerun.
 
 use api::error::ApiError;
+use api::metrics::ApiMetrics;
 use api::services::records::{self, Collection, IfMatch};
 use api::services::writes::{Step, Writes};
 use futures_util::FutureExt;
 use milkflow_tests::{TestApp, on_both_databases, pump_body};
-use scheduler::metrics::Metrics;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use std::collections::HashMap;
@@ -44,7 +44,7 @@ async fn writes_waiting_together_commit_together_and_each_keeps_its_own_answer(a
     assert_eq!(put_theirs.status, 201);
     let seq_before = change_seq(&app, her).await;
 
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(ApiMetrics::new());
     let writes = Writes::start(app.db.clone(), metrics.clone()).await.unwrap();
 
     // A first write holds the lane inside its transaction while the others queue up behind it.
@@ -268,7 +268,7 @@ async fn a_routine_written_inside_a_batch_counts_the_sessions_after_it(app: Test
     ] {
         assert_eq!(app.put(&path, &body, &token).await.status, 201, "{path}");
     }
-    let writes = Writes::start(app.db.clone(), Arc::new(Metrics::new())).await.unwrap();
+    let writes = Writes::start(app.db.clone(), Arc::new(ApiMetrics::new())).await.unwrap();
     let (gate, go) = hold_lane(&writes, her).await;
     let (earlier, later) = (pump_body(100, 30.0, 30.0), pump_body(30, 40.0, 40.0));
     let routine = serde_json::json!({"kind": "pump", "schedule": {"type": "after_last", "hours": 3}});
@@ -289,7 +289,7 @@ async fn a_routine_written_inside_a_batch_counts_the_sessions_after_it(app: Test
 /// owner's change numbers in the order they came, and her routine counting from her last session is planned
 /// from the latest of them.
 async fn new_records_waiting_together_are_inserted_together(app: TestApp) {
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(ApiMetrics::new());
     let writes = Writes::start(app.db.clone(), metrics.clone()).await.unwrap();
     let (token, _) = app.signed_up().await;
     let her = her_id(&app, &token).await;
@@ -340,7 +340,7 @@ async fn new_records_waiting_together_are_inserted_together(app: TestApp) {
 /// by it lasts); each is then written as it would be alone: the twelve with their owners' next numbers in the
 /// order they came, the thirteenth refused.
 async fn a_new_record_of_no_account_waiting_with_others_costs_them_nothing(app: TestApp) {
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(ApiMetrics::new());
     let writes = Writes::start(app.db.clone(), metrics.clone()).await.unwrap();
     let (token, _) = app.signed_up().await;
     let her = her_id(&app, &token).await;
@@ -410,7 +410,7 @@ async fn latest_of_sessions_together(writes: &Writes, her: Uuid, minutes_ago: &[
 /// numbers her records after the last batch's: here the gate takes three of her numbers and the five new
 /// records waiting behind it get the next five. (SQLite has one writer: nothing is begun ahead there.)
 async fn a_batch_begun_while_the_last_committed_numbers_after_it(app: TestApp) {
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(ApiMetrics::new());
     let writes = Writes::start(app.db.clone(), metrics.clone()).await.unwrap();
     let (token, _) = app.signed_up().await;
     let her = her_id(&app, &token).await;
@@ -439,7 +439,7 @@ async fn routine_after_last(app: &TestApp, token: &str) -> Uuid {
 /// last session, and does not look again while her next batch is numbered from there. A routine written
 /// elsewhere took her next number, so the lane's next batch looks, finds it, and plans it from its sessions.
 async fn a_lane_looks_up_her_routines_again_once_her_number_moved_on(app: TestApp) {
-    let writes = Writes::start(app.db.clone(), Arc::new(Metrics::new())).await.unwrap();
+    let writes = Writes::start(app.db.clone(), Arc::new(ApiMetrics::new())).await.unwrap();
     let (token, _) = app.signed_up().await;
     let her = her_id(&app, &token).await;
     let first = latest_of_sessions_together(&writes, her, &[100, 90]).await;
@@ -454,7 +454,7 @@ async fn a_lane_looks_up_her_routines_again_once_her_number_moved_on(app: TestAp
 /// number there does not look up her routines, so her new sessions leave the routine's plan as it was; a lane
 /// that has not seen her looks, and plans it from them.
 async fn a_lane_spares_the_routine_lookup_while_her_number_is_where_it_left_it(app: TestApp) {
-    let writes = Writes::start(app.db.clone(), Arc::new(Metrics::new())).await.unwrap();
+    let writes = Writes::start(app.db.clone(), Arc::new(ApiMetrics::new())).await.unwrap();
     let (token, _) = app.signed_up().await;
     let her = her_id(&app, &token).await;
     let first = latest_of_sessions_together(&writes, her, &[100, 90]).await;
@@ -476,7 +476,7 @@ async fn a_lane_spares_the_routine_lookup_while_her_number_is_where_it_left_it(a
         .unwrap();
     latest_of_sessions_together(&writes, her, &[60, 50]).await;
     assert_eq!(planned(&app, r).await, planned_first, "the lane did not look");
-    let unseen = Writes::start(app.db.clone(), Arc::new(Metrics::new())).await.unwrap();
+    let unseen = Writes::start(app.db.clone(), Arc::new(ApiMetrics::new())).await.unwrap();
     let latest = latest_of_sessions_together(&unseen, her, &[30, 20]).await;
     assert_eq!(planned(&app, r).await, vec![(latest + chrono::Duration::hours(3)).timestamp()], "a new lane looked");
 }
