@@ -1,0 +1,182 @@
+//! Fan-out: due occurrences become one delivery per device, claimed so that scheduler processes share them.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{delivery, device, occurrence, record, user};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+use super::{Job, TickContext, TickOutcome, inflamed_users, is_broadcast, jobs, status};
+use crate::planning::{self, state};
+
+/// Turns due occurrences into deliveries, one per device of their owner, and plans each routine's next one. The
+/// deliveries wait to be claimed.
+pub async fn fan_out(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcome) -> anyhow::Result<()> {
+    fan_out_with(ctx, now, out, None).await.map(|_| ())
+}
+
+/// [`fan_out`], with the deliveries created already leased to this process, returned ready to send: each is
+/// spared a claim of its own, and on SQLite the wait for the one writer behind the next fan-out batch. Like a
+/// claimed delivery, one this process dies before recording is taken again once its lease ends.
+pub(super) async fn fan_out_leased(
+    ctx: &TickContext,
+    now: DateTime<Utc>,
+    out: &mut TickOutcome,
+) -> anyhow::Result<Vec<Job>> {
+    let lease_ends = std::time::Instant::now() + std::time::Duration::from_secs(ctx.push.lease_s);
+    fan_out_with(ctx, now, out, Some(lease_ends)).await
+}
+
+pub(super) async fn fan_out_with(
+    ctx: &TickContext,
+    now: DateTime<Utc>,
+    out: &mut TickOutcome,
+    lease_ends: Option<std::time::Instant>,
+) -> anyhow::Result<Vec<Job>> {
+    let txn = platform::db::begin_write(&ctx.db).await?;
+    let due = occurrence::Entity::find()
+        .filter(occurrence::Column::State.eq(state::PLANNED))
+        .filter(occurrence::Column::DueAt.lte(now))
+        .order_by_asc(occurrence::Column::DueAt)
+        .limit(ctx.push.batch)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .all(&txn)
+        .await?;
+    ctx.metrics.claim_batch.observe(due.len() as f64);
+    if due.is_empty() {
+        txn.commit().await?;
+        return Ok(Vec::new());
+    }
+    let user_ids: HashSet<Uuid> = due.iter().map(|o| o.user_id).collect();
+    let active: HashSet<Uuid> = user::Entity::find()
+        .filter(user::Column::Id.is_in(user_ids.clone()))
+        .filter(user::Column::Status.eq("active"))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    let mut devices: HashMap<Uuid, Vec<device::Model>> = HashMap::new();
+    for d in device::Entity::find().filter(device::Column::UserId.is_in(user_ids)).all(&txn).await? {
+        devices.entry(d.user_id).or_default().push(d);
+    }
+    let broadcast_ids: Vec<Uuid> = due.iter().filter(|o| is_broadcast(o)).map(|o| o.routine_id).collect();
+    let broadcasts: HashMap<Uuid, entity::broadcast::Model> = entity::broadcast::Entity::find()
+        .filter(entity::broadcast::Column::Id.is_in(broadcast_ids))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|b| (b.id, b))
+        .collect();
+    let locale_filters: HashMap<Uuid, Vec<String>> = broadcasts
+        .values()
+        .filter_map(|b| {
+            let audience: serde_json::Value = serde_json::from_str(&b.audience).ok()?;
+            let locales =
+                audience["locales"].as_array()?.iter().filter_map(|l| l.as_str().map(str::to_lowercase)).collect();
+            Some((b.id, locales))
+        })
+        .collect();
+    let grace = Duration::seconds(ctx.push.grace_s as i64);
+    let lease = lease_ends.map(|_| (now + Duration::seconds(ctx.push.lease_s as i64), ctx.instance.as_str()));
+    let ttl = Duration::seconds(ctx.push.ttl_s as i64);
+    let mut by_state: HashMap<&'static str, Vec<Uuid>> = HashMap::new();
+    let mut rows = Vec::new();
+    for occ in &due {
+        let new_state = if !active.contains(&occ.user_id) {
+            state::CANCELLED
+        } else if now - occ.due_at > grace {
+            state::MISSED
+        } else {
+            state::SENT
+        };
+        by_state.entry(new_state).or_default().push(occ.id);
+        out.claimed += 1;
+        if new_state == state::MISSED {
+            out.missed += 1;
+            ctx.metrics.missed.inc();
+            tracing::info!(occurrence.id = %occ.id, late_s = (now - occ.due_at).num_seconds(), "occurrence missed (past the grace period)");
+        }
+        if new_state == state::SENT {
+            let wanted = |d: &device::Model| match locale_filters.get(&occ.routine_id) {
+                Some(locales) if is_broadcast(occ) => crate::locale_matches(&d.locale, locales),
+                _ => true,
+            };
+            for d in devices.get(&occ.user_id).into_iter().flatten().filter(|d| wanted(d)) {
+                rows.push(new_delivery(occ, d, now, ttl, lease));
+            }
+        }
+    }
+    for (new_state, ids) in by_state {
+        for ids in ids.chunks(planning::IN_CHUNK) {
+            occurrence::Entity::update_many()
+                .col_expr(occurrence::Column::State, Expr::value(new_state))
+                .col_expr(occurrence::Column::UpdatedAt, Expr::value(now))
+                .filter(occurrence::Column::Id.is_in(ids.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+    }
+    let mut created = Vec::new();
+    for chunk in planning::in_chunks(rows) {
+        let insert = delivery::Entity::insert_many(chunk)
+            .on_conflict_do_nothing_on([delivery::Column::OccurrenceId, delivery::Column::DeviceId]);
+        if lease.is_some() {
+            // Only the rows this statement inserted are this process's to send.
+            if let sea_orm::TryInsertResult::Inserted(rows) = insert.exec_with_returning_many(&txn).await? {
+                created.extend(rows);
+            }
+        } else {
+            insert.exec(&txn).await?;
+        }
+    }
+    // Each routine's next occurrence comes strictly after the slot that fired (or now, when it fired late).
+    let fired: HashMap<Uuid, DateTime<Utc>> =
+        due.iter().filter(|o| o.kind == "routine").map(|o| (o.routine_id, now.max(o.due_at))).collect();
+    let mut routines = Vec::new();
+    for ids in fired.keys().copied().collect::<Vec<_>>().chunks(planning::IN_CHUNK) {
+        routines.extend(record::Entity::find().filter(record::Column::Id.is_in(ids.iter().copied())).all(&txn).await?);
+    }
+    planning::replan_many(&txn, &routines, |r| fired.get(&r.id).copied().unwrap_or(now), now).await?;
+    txn.commit().await?;
+    let Some(lease_ends) = lease_ends.filter(|_| !created.is_empty()) else { return Ok(Vec::new()) };
+    let occurrences: HashMap<Uuid, occurrence::Model> = due.into_iter().map(|o| (o.id, o)).collect();
+    let inflamed = inflamed_users(ctx, &created, &occurrences, now).await?;
+    let devices: HashMap<Uuid, device::Model> = devices.into_values().flatten().map(|d| (d.id, d)).collect();
+    Ok(jobs(created, lease_ends, &devices, &occurrences, &inflamed, &broadcasts))
+}
+
+pub(super) fn new_delivery(
+    occ: &occurrence::Model,
+    d: &device::Model,
+    now: DateTime<Utc>,
+    ttl: Duration,
+    lease: Option<(DateTime<Utc>, &str)>,
+) -> delivery::ActiveModel {
+    delivery::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        occurrence_id: Set(occ.id),
+        device_id: Set(d.id),
+        user_id: Set(occ.user_id),
+        provider: Set(d.platform.clone()),
+        status: Set(status::PENDING.into()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        lease_until: Set(lease.map(|(until, _)| until)),
+        leased_by: Set(lease.map(|(_, by)| by.to_owned())),
+        due_at: Set(occ.due_at),
+        expires_at: Set(occ.due_at.max(now) + ttl),
+        sent_at: Set(None),
+        last_status: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// Deliveries waiting to be sent, written literally so the claim uses the partial index `idx_deliveries_claim`
+/// (neither database matches a partial index against bound parameters).
+pub(super) fn waiting() -> sea_orm::sea_query::SimpleExpr {
+    Expr::cust(migration::DELIVERY_WAITING)
+}
