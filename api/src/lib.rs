@@ -4,6 +4,7 @@ pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod extract;
+pub mod http;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{ApiError, Problem};
-use crate::routes::records::limit_param;
+use crate::http::params::limit_param;
 use crate::startup::AppState;
 
 /// Registers the content routes.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
 use crate::extract::JsonBody;
-use crate::routes::records::record_id;
+use crate::http::params::record_id;
 use crate::services::devices::{self, Registration};
 use crate::startup::AppState;
 

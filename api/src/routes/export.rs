@@ -12,8 +12,8 @@ use std::io::Write;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
+use crate::http::views::view;
 use crate::routes::me::UserView;
-use crate::routes::records::view;
 use crate::services::records::Collection;
 use crate::startup::AppState;
 

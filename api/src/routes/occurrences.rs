@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
 use crate::extract::JsonBody;
-use crate::routes::records::{instant_param, record_id};
+use crate::http::params::{instant_param, record_id};
 use crate::services::snoozes;
 use crate::startup::AppState;
 

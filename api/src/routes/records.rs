@@ -1,23 +1,25 @@
 //! `/v1/massage-sessions`, `/v1/pump-sessions`, `/v1/symptom-checks`, `/v1/routines`: one set of handlers,
 //! configured per collection, documented per collection in `openapi::records`.
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self};
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
 use domain::VolumeUnit;
-use entity::record;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::http::conditional::{etag, if_match, none_match, with_etag};
+use crate::http::params::{
+    DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, instant_param, limit_param, record_id,
+};
+use crate::http::views::{shows_oz, unit_of, view, write_listed};
 use crate::routes::routines;
 use crate::services::pages::PageKey;
-use crate::services::records::{self, Collection, IfMatch, ListQuery};
+use crate::services::records::{self, Collection, ListQuery};
 use crate::startup::AppState;
 
 /// Registers every collection's routes.
@@ -37,144 +39,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             scope = scope.service(web::resource("/{id}/upcoming").route(web::get().to(routines::upcoming)));
         }
         cfg.service(scope);
-    }
-}
-
-/// Applies a JSON merge patch to a typed value and reads the result back, naming the field that no longer fits.
-pub fn merge_into<T: serde::Serialize + serde::de::DeserializeOwned>(
-    current: &T,
-    patch: &Value,
-) -> Result<T, ApiError> {
-    if !patch.is_object() {
-        return Err(ApiError::field("body", "must be a JSON object"));
-    }
-    let mut doc = serde_json::to_value(current).map_err(anyhow::Error::from)?;
-    records::merge_patch(&mut doc, patch);
-    crate::extract::parse(doc.to_string().as_bytes())
-}
-
-/// Default and largest page sizes.
-pub const DEFAULT_LIMIT: u64 = 50;
-pub const MAX_LIMIT: u64 = 200;
-
-/// The strong ETag of a version.
-pub fn etag(version: i64) -> String {
-    format!("\"{version}\"")
-}
-
-/// A record as the app sees it: its fields plus id, version and times; pump volumes also in oz for oz users.
-pub fn view(row: &record::Model, unit: VolumeUnit) -> Value {
-    let oz = Collection::from_name(&row.collection).is_some_and(|c| shows_oz(c, unit));
-    view_of(&row.data, row.id, row.version, row.created_at, row.updated_at, oz)
-}
-
-/// [`view`] from a record's parts; `oz` adds the oz figures of pump volumes.
-fn view_of(
-    data: &str,
-    id: Uuid,
-    version: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    oz: bool,
-) -> Value {
-    let mut obj = match serde_json::from_str::<Value>(data) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    };
-    obj.insert("id".into(), json!(id));
-    obj.insert("version".into(), json!(version));
-    obj.insert("created_at".into(), json!(created_at));
-    obj.insert("updated_at".into(), json!(updated_at));
-    if oz {
-        for side in ["left", "right"] {
-            if let Some(ml) = obj.get(&format!("volume_{side}_ml")).and_then(Value::as_f64) {
-                let oz = (ml / VolumeUnit::ML_PER_OZ * 100.0).round() / 100.0;
-                obj.insert(format!("volume_{side}_oz"), json!(oz));
-            }
-        }
-    }
-    Value::Object(obj)
-}
-
-/// Whether her records of `collection` show volumes in oz as well.
-fn shows_oz(collection: Collection, unit: VolumeUnit) -> bool {
-    collection == Collection::PumpSessions && unit == VolumeUnit::Oz
-}
-
-/// The unit she reads volumes in.
-pub fn unit_of(auth: &AuthUser) -> VolumeUnit {
-    VolumeUnit::parse(&auth.user.volume_unit).unwrap_or_default()
-}
-
-fn with_etag(mut response: HttpResponse, version: i64) -> HttpResponse {
-    if let Ok(v) = HeaderValue::from_str(&etag(version)) {
-        response.headers_mut().insert(header::ETAG, v);
-    }
-    response
-}
-
-/// Whether `If-None-Match` names `tag` (or is `*`): the client already holds it.
-fn none_match(req: &HttpRequest, tag: &str) -> bool {
-    req.headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
-}
-
-/// A record id from the path; anything that is not a UUID names no record of hers.
-pub fn record_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
-}
-
-/// Parses `If-Match`: `*` or a list of strong ETags; a malformed one matches nothing.
-fn if_match(req: &HttpRequest) -> Option<IfMatch> {
-    let raw = req.headers().get(header::IF_MATCH)?.to_str().ok()?.trim();
-    if raw == "*" {
-        return Some(IfMatch::Any);
-    }
-    let versions = raw.split(',').filter_map(|t| t.trim().strip_prefix('"')?.strip_suffix('"')?.parse().ok()).collect();
-    Some(IfMatch::Versions(versions))
-}
-
-/// An opaque keyset cursor for lists ordered by (time, id), newest first.
-pub fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}:{}", at.timestamp_millis(), id))
-}
-
-/// The (time, id) of a cursor from [`encode_cursor`]; `None` for anything else.
-pub fn decode_cursor(raw: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).ok()?).ok()?;
-    let (millis, id) = text.split_once(':')?;
-    Some((DateTime::from_timestamp_millis(millis.parse().ok()?)?, Uuid::parse_str(id).ok()?))
-}
-
-/// Reads a query parameter as an RFC 3339 instant (a bare `YYYY-MM-DD` means midnight UTC), recording an error
-/// under its name.
-pub fn instant_param(
-    params: &HashMap<String, String>,
-    name: &str,
-    v: &mut domain::Violations,
-) -> Option<DateTime<Utc>> {
-    let raw = params.get(name)?;
-    let parsed = DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc)).ok().or_else(|| {
-        chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok().map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
-    });
-    v.check(name, parsed.ok_or_else(|| "must be an RFC 3339 date-time such as 2027-01-01T00:00:00Z".to_owned()))
-}
-
-/// Reads `limit` (1 to `max`, default `default`).
-pub fn limit_param(params: &HashMap<String, String>, default: u64, max: u64, v: &mut domain::Violations) -> u64 {
-    match params.get("limit") {
-        None => default,
-        Some(raw) => v
-            .check(
-                "limit",
-                raw.parse::<u64>()
-                    .ok()
-                    .filter(|n| (1..=max).contains(n))
-                    .ok_or(format!("must be a whole number from 1 to {max}")),
-            )
-            .unwrap_or(default),
     }
 }
 
@@ -268,43 +132,6 @@ fn page_etag(change_seq: i64, unit: VolumeUnit) -> String {
     format!("W/\"{change_seq}-{}\"", unit.as_str())
 }
 
-/// Appends a listed record's JSON, the same as [`view`] gives: its stored fields, which this service wrote as one
-/// JSON object, are copied as they are, not parsed and written again. Pump volumes for oz users need the parse.
-fn write_listed(out: &mut String, row: &records::Listed, oz: bool) -> serde_json::Result<()> {
-    let stored = row.data.trim();
-    if oz || !(stored.starts_with('{') && stored.ends_with('}')) {
-        let view = view_of(&row.data, row.id, row.version, row.created_at, row.updated_at, oz);
-        out.push_str(&serde_json::to_string(&view)?);
-        return Ok(());
-    }
-    let fields = stored[1..stored.len() - 1].trim();
-    out.push('{');
-    out.push_str(fields);
-    if !fields.is_empty() {
-        out.push(',');
-    }
-    out.push_str("\"id\":\"");
-    out.push_str(row.id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
-    out.push_str("\",\"version\":");
-    out.push_str(&row.version.to_string());
-    push_instant(out, ",\"created_at\":", row.created_at);
-    push_instant(out, ",\"updated_at\":", row.updated_at);
-    out.push('}');
-    Ok(())
-}
-
-/// Appends `"key":` and an instant as serde writes it (RFC 3339, `Z`, as many fraction digits as it needs).
-///
-/// Written directly, not through serde: serde passes a formatted instant through its string escaper one
-/// character at a time, which a profile of a page of 50 put at 9% of the API's CPU. An RFC 3339 instant
-/// has nothing to escape.
-fn push_instant(out: &mut String, key: &str, at: DateTime<Utc>) {
-    out.push_str(key);
-    out.push('"');
-    out.push_str(&at.to_rfc3339_opts(SecondsFormat::AutoSi, true));
-    out.push('"');
-}
-
 /// Creates a record with a server-chosen id.
 pub async fn create_record(
     state: web::Data<AppState>,
@@ -380,113 +207,4 @@ pub async fn delete_record(
     let id = record_id(&path)?;
     records::delete(&state.writes, auth.user.id, **collection, id, if_match(&req), Utc::now()).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn instants_accept_rfc_3339_and_bare_dates() {
-        let params: HashMap<String, String> = [
-            ("a".to_owned(), "2027-01-02T03:04:05+01:00".to_owned()),
-            ("b".to_owned(), "2027-01-02".to_owned()),
-            ("c".to_owned(), "yesterday".to_owned()),
-        ]
-        .into();
-        let mut v = domain::Violations::new();
-        assert_eq!(instant_param(&params, "a", &mut v).unwrap().to_rfc3339(), "2027-01-02T02:04:05+00:00");
-        assert_eq!(instant_param(&params, "b", &mut v).unwrap().to_rfc3339(), "2027-01-02T00:00:00+00:00");
-        assert!(instant_param(&params, "c", &mut v).is_none());
-        assert_eq!(v.finish().unwrap_err()[0].field, "c");
-    }
-
-    #[test]
-    fn cursor_round_trips_and_garbage_is_refused() {
-        let row = record::Model {
-            id: Uuid::now_v7(),
-            user_id: Uuid::nil(),
-            collection: "pump_sessions".into(),
-            sort_at: DateTime::from_timestamp_millis(1_800_000_000_123).unwrap(),
-            side: None,
-            pump_type: None,
-            data: "{}".into(),
-            version: 1,
-            change_seq: 1,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-            deleted_at: None,
-        };
-        assert_eq!(decode_cursor(&encode_cursor(row.sort_at, row.id)), Some((row.sort_at, row.id)));
-        assert_eq!(decode_cursor("not-a-cursor"), None);
-    }
-
-    #[test]
-    fn a_listed_record_reads_the_same_as_its_view() {
-        let now = Utc::now();
-        for (collection, data) in [
-            (Collection::PumpSessions, json!({"volume_left_ml": 59.147, "notes": "a \"quoted\" }, {", "side": "both"})),
-            (Collection::SymptomChecks, json!({})),
-        ] {
-            let row = record::Model {
-                id: Uuid::now_v7(),
-                user_id: Uuid::nil(),
-                collection: collection.name().into(),
-                sort_at: now,
-                side: None,
-                pump_type: None,
-                data: data.to_string(),
-                version: 7,
-                change_seq: 3,
-                created_at: now - chrono::Duration::milliseconds(1500),
-                updated_at: now,
-                deleted_at: None,
-            };
-            // Instants with a fraction of any length and none (serde writes as many digits as they need).
-            let whole = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-            let tenth = DateTime::from_timestamp_millis(1_800_000_000_100).unwrap();
-            for (created_at, updated_at) in [(row.created_at, row.updated_at), (whole, tenth), (tenth, whole)] {
-                let row = record::Model { created_at, updated_at, ..row.clone() };
-                let listed = records::Listed {
-                    id: row.id,
-                    sort_at: row.sort_at,
-                    data: row.data.clone(),
-                    version: row.version,
-                    created_at: row.created_at,
-                    updated_at: row.updated_at,
-                };
-                for unit in [VolumeUnit::Ml, VolumeUnit::Oz] {
-                    let mut out = String::new();
-                    write_listed(&mut out, &listed, shows_oz(collection, unit)).unwrap();
-                    assert_eq!(
-                        serde_json::from_str::<Value>(&out).unwrap(),
-                        view(&row, unit),
-                        "{collection:?} {unit:?}"
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn pump_volumes_gain_an_oz_figure_for_oz_users() {
-        let row = record::Model {
-            id: Uuid::nil(),
-            user_id: Uuid::nil(),
-            collection: "pump_sessions".into(),
-            sort_at: Utc::now(),
-            side: None,
-            pump_type: None,
-            data: json!({"volume_left_ml": 59.147, "volume_right_ml": 0.0}).to_string(),
-            version: 2,
-            change_seq: 1,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-            deleted_at: None,
-        };
-        let oz = view(&row, VolumeUnit::Oz);
-        assert_eq!(oz["volume_left_oz"], 2.0);
-        assert_eq!(oz["version"], 2);
-        assert!(view(&row, VolumeUnit::Ml).get("volume_left_oz").is_none());
-    }
 }

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
-use crate::routes::records::{instant_param, record_id};
+use crate::http::params::{instant_param, record_id};
 use crate::services::records::{self, Collection};
 use crate::startup::AppState;
 

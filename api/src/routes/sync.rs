@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
-use crate::routes::records::{limit_param, unit_of, view};
+use crate::http::params::limit_param;
+use crate::http::views::{unit_of, view};
 use crate::services::records;
 use crate::startup::AppState;
 

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::auth::AdminUser;
 use crate::error::{ApiError, Problem};
 use crate::extract::JsonBody;
-use crate::routes::records::record_id;
+use crate::http::params::record_id;
 use crate::services::audit;
 use crate::startup::AppState;
 

@@ -13,8 +13,9 @@ use uuid::Uuid;
 use crate::auth::AdminUser;
 use crate::error::{ApiError, Problem};
 use crate::extract::JsonBody;
+use crate::http::params::record_id;
+use crate::http::views::merge_into;
 use crate::routes::content::GuideStep;
-use crate::routes::records::{merge_into, record_id};
 use crate::services::audit;
 use crate::startup::AppState;
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::AdminUser;
 use crate::error::{ApiError, Problem};
-use crate::routes::records::instant_param;
+use crate::http::params::instant_param;
 use crate::startup::AppState;
 
 /// Registers the statistics routes (inside the admin scope).
