@@ -2,103 +2,23 @@
 //! client id, optimistic concurrency by version, tombstones, and a per-user change sequence for delta sync.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use domain::FieldError;
-use domain::logs::{MassageSession, PumpSession, SymptomCheck};
-use domain::routine::Routine;
 use entity::{record, user};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect,
-};
-use serde::Serialize;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::services::writes::{NewRecord, Step, Writes};
 use futures_util::FutureExt;
-use platform::Database;
 use platform::db::WriteTxn;
 use std::sync::Arc;
 
-/// A kind of record, with its URL and its validation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Collection {
-    MassageSessions,
-    PumpSessions,
-    SymptomChecks,
-    Routines,
-}
+mod collection;
+mod reads;
 
-/// A validated record, ready to store.
-pub struct Parsed {
-    pub data: Value,
-    pub sort_at: Option<DateTime<Utc>>,
-    pub side: Option<String>,
-    pub pump_type: Option<String>,
-}
-
-fn enum_str<T: Serialize>(v: &T) -> Option<String> {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned))
-}
-
-fn to_data<T: Serialize>(v: &T) -> Result<Value, Vec<FieldError>> {
-    serde_json::to_value(v).map_err(|e| vec![FieldError::new("body", e.to_string())])
-}
-
-impl Collection {
-    /// Every collection.
-    pub const ALL: [Collection; 4] = [Self::MassageSessions, Self::PumpSessions, Self::SymptomChecks, Self::Routines];
-
-    /// The stored and synced name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::MassageSessions => "massage_sessions",
-            Self::PumpSessions => "pump_sessions",
-            Self::SymptomChecks => "symptom_checks",
-            Self::Routines => "routines",
-        }
-    }
-
-    /// The collection's URL.
-    pub fn path(self) -> &'static str {
-        match self {
-            Self::MassageSessions => "/v1/massage-sessions",
-            Self::PumpSessions => "/v1/pump-sessions",
-            Self::SymptomChecks => "/v1/symptom-checks",
-            Self::Routines => "/v1/routines",
-        }
-    }
-
-    /// The collection stored under `name`.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.name() == name)
-    }
-
-    /// Validates a whole record; `now` bounds the times she may log.
-    pub fn parse(self, body: &Value, now: DateTime<Utc>) -> Result<Parsed, Vec<FieldError>> {
-        Ok(match self {
-            Self::MassageSessions => {
-                let m = MassageSession::parse(body, now)?;
-                Parsed { data: to_data(&m)?, sort_at: Some(m.started_at), side: enum_str(&m.side), pump_type: None }
-            }
-            Self::PumpSessions => {
-                let p = PumpSession::parse(body, now)?;
-                let (side, pump_type) = (enum_str(&p.side), enum_str(&p.pump_type));
-                Parsed { data: to_data(&p)?, sort_at: Some(p.started_at), side, pump_type }
-            }
-            Self::SymptomChecks => {
-                let c = SymptomCheck::parse(body, now)?;
-                Parsed { data: to_data(&c)?, sort_at: Some(c.at), side: None, pump_type: None }
-            }
-            Self::Routines => {
-                let r = Routine::parse(body)?;
-                Parsed { data: to_data(&r)?, sort_at: None, side: None, pump_type: None }
-            }
-        })
-    }
-}
+pub use collection::{Collection, Parsed};
+pub use reads::{ListQuery, Listed, changes_since, list, load};
 
 /// An `If-Match` precondition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -388,158 +308,5 @@ pub async fn delete(
         .await
 }
 
-/// A listing request, already validated.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
-pub struct ListQuery {
-    pub limit: u64,
-    pub after: Option<(DateTime<Utc>, Uuid)>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-    pub side: Option<String>,
-    pub pump_type: Option<String>,
-}
-
-/// A record as a list shows it: the columns its view needs, not those only writes and sync use (each column
-/// of each row is copied and decoded on its own, so a page of 50 pays for every one of them).
-#[derive(Debug, Clone, FromQueryResult)]
-pub struct Listed {
-    pub id: Uuid,
-    pub sort_at: DateTime<Utc>,
-    pub data: String,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// Her live records of a collection, newest first; a page and whether more follow.
-pub async fn list(
-    db: &Database,
-    user_id: Uuid,
-    collection: Collection,
-    q: &ListQuery,
-) -> Result<(Vec<Listed>, bool), ApiError> {
-    let mut select = record::Entity::find()
-        .filter(record::Column::UserId.eq(user_id))
-        .filter(record::Column::Collection.eq(collection.name()))
-        .filter(record::Column::DeletedAt.is_null());
-    if let Some(from) = q.from {
-        select = select.filter(record::Column::SortAt.gte(from));
-    }
-    if let Some(to) = q.to {
-        select = select.filter(record::Column::SortAt.lt(to));
-    }
-    if let Some(side) = &q.side {
-        select = select.filter(record::Column::Side.eq(side.as_str()));
-    }
-    if let Some(pump_type) = &q.pump_type {
-        select = select.filter(record::Column::PumpType.eq(pump_type.as_str()));
-    }
-    if let Some((at, id)) = q.after {
-        select = select.filter(
-            Condition::any()
-                .add(record::Column::SortAt.lt(at))
-                .add(Condition::all().add(record::Column::SortAt.eq(at)).add(record::Column::Id.lt(id))),
-        );
-    }
-    let mut rows = select
-        .select_only()
-        .columns([
-            record::Column::Id,
-            record::Column::SortAt,
-            record::Column::Data,
-            record::Column::Version,
-            record::Column::CreatedAt,
-            record::Column::UpdatedAt,
-        ])
-        .order_by_desc(record::Column::SortAt)
-        .order_by_desc(record::Column::Id)
-        .limit(q.limit + 1)
-        .into_model::<Listed>()
-        .all(db)
-        .await?;
-    let more = rows.len() as u64 > q.limit;
-    rows.truncate(q.limit as usize);
-    Ok((rows, more))
-}
-
-/// Her changes (records and tombstones) after change number `since`, in order; a page and whether more follow.
-pub async fn changes_since(
-    db: &Database,
-    user_id: Uuid,
-    since: i64,
-    limit: u64,
-) -> Result<(Vec<record::Model>, bool), ApiError> {
-    let mut rows = record::Entity::find()
-        .filter(record::Column::UserId.eq(user_id))
-        .filter(record::Column::ChangeSeq.gt(since))
-        .order_by_asc(record::Column::ChangeSeq)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows, more))
-}
-
-/// Her live records of a collection with `sort_at` in `[from, to)`, parsed as `T`, oldest first.
-pub async fn load<T: serde::de::DeserializeOwned>(
-    db: &Database,
-    user_id: Uuid,
-    collection: Collection,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<(Uuid, T)>, ApiError> {
-    let rows = record::Entity::find()
-        .filter(record::Column::UserId.eq(user_id))
-        .filter(record::Column::Collection.eq(collection.name()))
-        .filter(record::Column::DeletedAt.is_null())
-        .filter(record::Column::SortAt.gte(from))
-        .filter(record::Column::SortAt.lt(to))
-        .order_by_asc(record::Column::SortAt)
-        .all(db)
-        .await?;
-    rows.into_iter().map(|r| Ok((r.id, serde_json::from_str(&r.data).map_err(anyhow::Error::from)?))).collect()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn merge_patch_follows_rfc_7396() {
-        let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}, "list": [1, 2]});
-        merge_patch(&mut doc, &json!({"a": "z", "c": {"f": null}, "list": [3]}));
-        assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}, "list": [3]}));
-    }
-
-    #[test]
-    fn preconditions_compare_versions() {
-        let rec = record::Model {
-            id: Uuid::nil(),
-            user_id: Uuid::nil(),
-            collection: "routines".into(),
-            sort_at: Utc::now(),
-            side: None,
-            pump_type: None,
-            data: "{}".into(),
-            version: 3,
-            change_seq: 1,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-            deleted_at: None,
-        };
-        assert!(check_precondition(&None, None).is_ok());
-        assert!(check_precondition(&Some(IfMatch::Any), Some(&rec)).is_ok());
-        assert!(check_precondition(&Some(IfMatch::Any), None).is_err());
-        assert!(check_precondition(&Some(IfMatch::Versions(vec![2, 3])), Some(&rec)).is_ok());
-        assert!(check_precondition(&Some(IfMatch::Versions(vec![2])), Some(&rec)).is_err());
-    }
-
-    #[test]
-    fn collections_round_trip_by_name() {
-        for c in Collection::ALL {
-            assert_eq!(Collection::from_name(c.name()), Some(c));
-        }
-    }
-}
+mod tests;
