@@ -75,7 +75,7 @@ impl std::fmt::Debug for Password {
     }
 }
 
-/// The name the app greets her with: 1-100 characters after trimming.
+/// The name the app greets the user's with: 1-100 characters after trimming.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
@@ -97,7 +97,7 @@ impl DisplayName {
     }
 }
 
-/// The unit she reads volumes in; volumes are always stored in ml.
+/// The unit the user reads volumes in; volumes are always stored in ml.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum VolumeUnit {

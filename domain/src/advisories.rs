@@ -1,4 +1,4 @@
-//! Red flags in her symptom checks and massage logs, each an advisory to contact a clinician: never a diagnosis.
+//! Red flags in the user's symptom checks and massage logs, each an advisory to contact a clinician: never a diagnosis.
 //!
 //! Thresholds follow the Academy of Breastfeeding Medicine's Clinical Protocol #36 (2022), University of Iowa
 //! Health Care's *Management of Mastitis* and BMJ Best Practice's *Mastitis*.
@@ -76,7 +76,7 @@ fn areas(c: &SymptomCheck) -> BTreeSet<(u8, u8)> {
     c.spots.iter().map(|s| (s.side as u8, s.quadrant as u8)).collect()
 }
 
-/// Every active advisory at `now`, from her symptom checks and massage sessions (any order).
+/// Every active advisory at `now`, from the user's symptom checks and massage sessions (any order).
 pub fn evaluate(
     tz: Tz,
     now: DateTime<Utc>,

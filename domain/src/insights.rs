@@ -1,4 +1,4 @@
-//! Her own numbers: pumping and massage per local day, and how pumping goes with and without massage.
+//! The user's own numbers: pumping and massage per local day, and how pumping goes with and without massage.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 
 use crate::logs::PumpSession;
 
-/// One local day of hers.
+/// One local day of the account.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DayStats {
-    /// Her local date.
+    /// The user's local date.
     pub date: NaiveDate,
     pub pump_sessions: u32,
     pub volume_left_ml: f64,
@@ -88,7 +88,7 @@ pub struct SessionGroup {
     pub average_volume_ml: Option<f64>,
 }
 
-/// Her pumping with massage (before or during) compared with her pumping without.
+/// Pumping with massage (before or during) compared with pumping without, for this account.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MassageEffect {
@@ -101,7 +101,7 @@ pub struct MassageEffect {
     pub insufficient_data: bool,
 }
 
-/// Compares her sessions with and without massage.
+/// Compares the user's sessions with and without massage.
 pub fn massage_effect(days: u32, pumps: &[PumpSession]) -> MassageEffect {
     let group = |with: bool| {
         let volumes: Vec<f64> = pumps.iter().filter(|p| p.with_massage() == with).map(PumpSession::total_ml).collect();

@@ -1,5 +1,5 @@
-//! When a routine fires: fixed local times, every N minutes inside a waking window, or N minutes after her last
-//! session; on chosen weekdays, outside her quiet hours, in her IANA time zone, exact across daylight saving.
+//! When a routine fires: fixed local times, every N minutes inside a waking window, or N minutes after the user's last
+//! session; on chosen weekdays, outside the user's quiet hours, in the user's IANA time zone, exact across daylight saving.
 //!
 //! Daylight saving: a local time that does not exist (spring forward) fires when the gap ends; a local time that
 //! occurs twice (fall back) fires once, at its first occurrence.
@@ -36,7 +36,7 @@ pub enum Schedule {
     Times(Vec<LocalTime>),
     /// Every `minutes` from the window's start up to its end (the window may wrap midnight).
     Every { minutes: u32, start: LocalTime, end: LocalTime },
-    /// `minutes` after her last logged session of the routine's kind, repeating until she logs one.
+    /// `minutes` after the user's last logged session of the routine's kind, repeating until the user logs one.
     AfterLast { minutes: u32 },
 }
 
@@ -75,7 +75,7 @@ fn hours_to_minutes(hours: f64) -> Result<u32, String> {
     Ok(minutes.round() as u32)
 }
 
-/// A routine's timing in her zone.
+/// A routine's timing in the user's zone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recurrence {
     pub schedule: Schedule,
@@ -182,8 +182,8 @@ impl Recurrence {
     }
 }
 
-/// The first instant at or after `at` outside her quiet hours: `at` itself, or the end of the quiet hours it
-/// falls in (a broadcast or an `after_last` reminder waits for her morning).
+/// The first instant at or after `at` outside the user's quiet hours: `at` itself, or the end of the quiet hours it
+/// falls in (a broadcast or an `after_last` reminder waits for the user's morning).
 pub fn defer_past_quiet(tz: Tz, quiet: Option<QuietHours>, at: DateTime<Utc>) -> DateTime<Utc> {
     let local = at.with_timezone(&tz).naive_local();
     match quiet {

@@ -1,4 +1,4 @@
-//! A routine as she writes it: what (massage, pump, both), when (a schedule), on which days, on or off.
+//! A routine as the user writes it: what (massage, pump, both), when (a schedule), on which days, on or off.
 
 use chrono::Weekday;
 use chrono_tz::Tz;
@@ -10,7 +10,7 @@ use crate::recurrence::{Recurrence, Schedule, Weekdays};
 use crate::time::{LocalTime, QuietHours};
 use crate::validation::FieldError;
 
-/// What a routine reminds her of.
+/// What a routine reminds the user of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -60,7 +60,7 @@ pub struct Window {
     pub end: String,
 }
 
-/// When a routine fires, in her local time.
+/// When a routine fires, in the user's local time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -69,7 +69,7 @@ pub enum ScheduleSpec {
     Times { times: Vec<String> },
     /// Every `hours` (0.5-12) inside a waking window.
     Every { hours: f64, window: Window },
-    /// `hours` (0.5-12) after her last logged session of the routine's kind.
+    /// `hours` (0.5-12) after the user's last logged session of the routine's kind.
     AfterLast { hours: f64 },
 }
 
@@ -79,7 +79,7 @@ pub enum ScheduleSpec {
 #[cfg_attr(feature = "openapi", schema(example = json!({"name": "Morning pumping", "kind": "massage_then_pump", "enabled": true,
     "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "schedule": {"type": "times", "times": ["07:00", "10:00", "13:00"]}})))]
 pub struct Routine {
-    /// A name she recognises, at most 100 characters.
+    /// A name the user recognises, at most 100 characters.
     pub name: Option<String>,
     pub kind: RoutineKind,
     pub enabled: bool,
@@ -121,7 +121,7 @@ impl Routine {
         r.finish(value)
     }
 
-    /// The routine's timing in a zone with her quiet hours.
+    /// The routine's timing in a zone with the user's quiet hours.
     pub fn recurrence(&self, tz: Tz, quiet: Option<QuietHours>) -> Recurrence {
         let weekdays: Vec<Weekday> = self.days.iter().map(|d| d.weekday()).collect();
         let t = |s: &str| LocalTime::parse(s).unwrap_or(LocalTime::parse("00:00").unwrap_or_else(|_| unreachable!()));

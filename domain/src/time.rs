@@ -1,4 +1,4 @@
-//! Her time zone, wall-clock times and quiet hours.
+//! The user's time zone, wall-clock times and quiet hours.
 
 use chrono::NaiveTime;
 use chrono_tz::Tz;

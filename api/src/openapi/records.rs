@@ -21,7 +21,7 @@ pub struct RecordMeta {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Pump volumes in US fluid ounces, present when her volume unit is `oz`.
+/// Pump volumes in US fluid ounces, present when the user's volume unit is `oz`.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct PumpVolumesOz {
@@ -192,7 +192,7 @@ impl Modify for RecordPaths {
                     .security(security.clone())
                     .response("401", problem("No valid access token"))
             };
-            let mut list = op("list", format!("Her {}s, newest first, a page at a time", d.noun))
+            let mut list = op("list", format!("The account's {}s, newest first, a page at a time", d.noun))
                 .parameter(query("limit", "1-200, default 50", Type::Integer))
                 .parameter(query("cursor", "The `next_cursor` of the previous page", Type::String))
                 .parameter(query("from", "Only those starting at or after this RFC 3339 instant", Type::String))
@@ -204,14 +204,20 @@ impl Modify for RecordPaths {
                 list = list.parameter(query("pump_type", "manual or electric", Type::String));
             }
             let list = list
-                .parameter(header("If-None-Match", "The list's ETag you hold: 304 while nothing of hers changed"))
+                .parameter(header(
+                    "If-None-Match",
+                    "The list's ETag you hold: 304 while nothing in the account changed",
+                ))
                 .response(
                     "200",
                     ResponseBuilder::new()
-                        .description("A page, with a weak `ETag` that changes whenever any record of hers does")
+                        .description("A page, with a weak `ETag` that changes whenever any record of the account does")
                         .content("application/json", json(schema_ref(&format!("{}Page", d.schema)))),
                 )
-                .response("304", ResponseBuilder::new().description("Nothing of hers changed since the ETag you hold"))
+                .response(
+                    "304",
+                    ResponseBuilder::new().description("Nothing in the account changed since the ETag you hold"),
+                )
                 .response("422", problem("A bad filter, limit or cursor"));
             let create = op("create", format!("Creates a {} with a server-chosen id", d.noun))
                 .request_body(Some(body(true)))
@@ -230,7 +236,7 @@ impl Modify for RecordPaths {
                 .parameter(header("If-None-Match", "The ETag you hold: 304 when unchanged"))
                 .response("200", ResponseBuilder::new().description("The record").content("application/json", stored()))
                 .response("304", ResponseBuilder::new().description("Unchanged since the ETag you hold"))
-                .response("404", problem("No such record of hers"));
+                .response("404", problem("No such record in this account"));
             let put = op(
                 "put",
                 format!("Creates or replaces a {} under a client-chosen id; repeating it changes nothing", d.noun),
@@ -259,14 +265,14 @@ impl Modify for RecordPaths {
                     .build(),
             ))
             .response("200", ResponseBuilder::new().description("Changed").content("application/json", stored()))
-            .response("404", problem("No such record of hers"))
+            .response("404", problem("No such record in this account"))
             .response("412", problem("If-Match does not match the current version"))
             .response("422", problem("Invalid fields, every one named"));
             let delete = op("delete", format!("Deletes a {}; a tombstone remains for sync", d.noun))
                 .parameter(id_param())
                 .parameter(header("If-Match", "An ETag: delete only that version"))
                 .response("204", ResponseBuilder::new().description("Deleted"))
-                .response("404", problem("No such record of hers"))
+                .response("404", problem("No such record in this account"))
                 .response("412", problem("If-Match does not match the current version"));
             openapi.paths.add_path_operation(&item_path, vec![HttpMethod::Get], get);
             openapi.paths.add_path_operation(&item_path, vec![HttpMethod::Put], put);

@@ -1,4 +1,4 @@
-//! `/v1/guides` and `/v1/tips`: published content, in her locale with English as the fallback.
+//! `/v1/guides` and `/v1/tips`: published content, in the user's locale with English as the fallback.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -96,7 +96,7 @@ fn locales(params: &HashMap<String, String>) -> Result<Vec<String>, ApiError> {
     Ok(out)
 }
 
-/// Published guides in her locale (English where a guide has no translation).
+/// Published guides in the user's locale (English where a guide has no translation).
 #[utoipa::path(get, path = "/v1/guides", tag = "content",
     params(("locale" = Option<String>, Query, description = "A language tag; default en")),
     responses((status = 200, body = Vec<GuideView>), (status = 422, body = Problem, content_type = "application/problem+json")))]
@@ -123,7 +123,7 @@ pub async fn list_guides(
     Ok(HttpResponse::Ok().json(best.into_iter().map(GuideView::from).collect::<Vec<_>>()))
 }
 
-/// One published guide in her locale (or English).
+/// One published guide in the user's locale (or English).
 #[utoipa::path(get, path = "/v1/guides/{slug}", tag = "content",
     params(("slug" = String, Path), ("locale" = Option<String>, Query, description = "A language tag; default en")),
     responses((status = 200, body = GuideView), (status = 404, body = Problem, content_type = "application/problem+json")))]
@@ -147,7 +147,7 @@ pub async fn get_guide(
     Err(ApiError::NotFound)
 }
 
-/// Published tips in her locale (or English), newest first; `limit` 1-100, default 20.
+/// Published tips in the user's locale (or English), newest first; `limit` 1-100, default 20.
 #[utoipa::path(get, path = "/v1/tips", tag = "content",
     params(("locale" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "1-100, default 20")),
     responses((status = 200, body = Vec<TipView>), (status = 422, body = Problem, content_type = "application/problem+json")))]

@@ -1,4 +1,4 @@
-//! `/v1/devices` (her push targets) and `/v1/push/vapid-public-key`.
+//! `/v1/devices` (the user's push targets) and `/v1/push/vapid-public-key`.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -46,7 +46,7 @@ pub struct DeviceRequest {
     pub locale: Option<String>,
 }
 
-/// A device as she sees it (keys and full tokens are never shown back).
+/// A device as the user sees it (keys and full tokens are never shown back).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeviceView {
     pub id: Uuid,
@@ -88,12 +88,12 @@ pub struct VapidPublicKey {
     pub public_key: String,
 }
 
-/// Registers a push target; registering one of her devices again updates it (200) instead of adding one. A target
-/// another account holds moves to hers and is answered 201, as a new one is.
+/// Registers a push target; registering one of the user's devices again updates it (200) instead of adding one. A target
+/// another account holds moves to this one and is answered 201, as a new one is.
 #[utoipa::path(post, path = "/v1/devices", tag = "devices", security(("bearer" = [])), request_body = DeviceRequest,
     responses(
-        (status = 201, body = DeviceView, description = "Registered (new to her account)"),
-        (status = 200, body = DeviceView, description = "Already one of her devices: updated"),
+        (status = 201, body = DeviceView, description = "Registered (new to the user's account)"),
+        (status = 200, body = DeviceView, description = "Already one of the user's devices: updated"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn register_device(
@@ -118,7 +118,7 @@ pub async fn register_device(
     Ok(response.json(DeviceView::from(row)))
 }
 
-/// Her devices.
+/// The user's devices.
 #[utoipa::path(get, path = "/v1/devices", tag = "devices", security(("bearer" = [])), responses((status = 200, body = Vec<DeviceView>)))]
 pub async fn list_devices(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
     let rows = devices::list(&state.db, auth.user.id).await?;

@@ -1,4 +1,4 @@
-//! `GET /v1/me/export`: everything she entered, as JSON or as a zip of CSV files.
+//! `GET /v1/me/export`: everything the user entered, as JSON or as a zip of CSV files.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -89,7 +89,7 @@ fn as_text(s: &str) -> String {
     if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() }
 }
 
-/// Her data as JSON (default) or, with `format=csv`, a zip holding `account.csv` and one CSV per collection.
+/// The user's data as JSON (default) or, with `format=csv`, a zip holding `account.csv` and one CSV per collection.
 #[utoipa::path(get, path = "/v1/me/export", tag = "me", security(("bearer" = [])),
     params(("format" = Option<String>, Query, description = "`json` (default) or `csv` (a zip of CSV files)")),
     responses(

@@ -1,4 +1,4 @@
-//! `/v1/me`: her own account.
+//! `/v1/me`: the user's own account.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -48,7 +48,7 @@ pub enum RoleDto {
     Admin,
 }
 
-/// An account as she sees it.
+/// An account as the user sees it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
     pub id: Uuid,
@@ -105,7 +105,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// Her account.
+/// The user's account.
 #[utoipa::path(get, path = "/v1/me", tag = "me", security(("bearer" = [])),
     responses(
         (status = 200, body = UserView),
@@ -115,7 +115,7 @@ pub async fn get_me(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpRe
     Ok(HttpResponse::Ok().json(UserView::from(auth.fresh(&state.db).await?)))
 }
 
-/// Changes her display name, time zone, volume unit or quiet hours.
+/// Changes the user's display name, time zone, volume unit or quiet hours.
 #[utoipa::path(patch, path = "/v1/me", tag = "me", security(("bearer" = [])), request_body = PatchMeRequest,
     responses(
         (status = 200, body = UserView),
@@ -141,7 +141,7 @@ pub async fn patch_me(
     Ok(HttpResponse::Ok().json(UserView::from(updated)))
 }
 
-/// Erases her account and everything of hers; her tokens stop working.
+/// Erases the account and everything in it; its tokens stop working.
 #[utoipa::path(delete, path = "/v1/me", tag = "me", security(("bearer" = [])),
     responses((status = 204, description = "Erased"),
         (status = 409, description = "The last active admin cannot be erased", body = crate::error::Problem, content_type = "application/problem+json")))]

@@ -1,4 +1,4 @@
-//! `/v1/occurrences`: her reminders with their status and per-device outcome; snooze and done.
+//! `/v1/occurrences`: the user's reminders with their status and per-device outcome; snooze and done.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
@@ -47,10 +47,10 @@ pub struct OccurrenceView {
     pub routine_id: Uuid,
     /// `massage`, `pump` or `massage_then_pump`.
     pub kind: String,
-    /// `routine`, or `snooze` for a re-reminder she asked for.
+    /// `routine`, or `snooze` for a re-reminder the user asked for.
     pub source: String,
     pub due_at: DateTime<Utc>,
-    /// `planned`, `sending`, `delivered`, `failed`, `no_devices` (due, but she had no device), `missed`, `done`
+    /// `planned`, `sending`, `delivered`, `failed`, `no_devices` (due, but the user had no device), `missed`, `done`
     /// or `snoozed`.
     pub status: String,
     pub deliveries: Vec<DeliveryView>,
@@ -106,7 +106,7 @@ fn view(o: occurrence::Model, deliveries: Vec<delivery::Model>) -> OccurrenceVie
     }
 }
 
-/// Her reminders due in `[from, to)` (default: the last and the next 24 hours; at most 31 days).
+/// The user's reminders due in `[from, to)` (default: the last and the next 24 hours; at most 31 days).
 #[utoipa::path(get, path = "/v1/occurrences", tag = "reminders", security(("bearer" = [])),
     params(("from" = Option<DateTime<Utc>>, Query), ("to" = Option<DateTime<Utc>>, Query)),
     responses((status = 200, body = Vec<OccurrenceView>), (status = 422, body = Problem, content_type = "application/problem+json")))]
@@ -148,7 +148,7 @@ pub async fn list_occurrences(
     Ok(HttpResponse::Ok().json(views))
 }
 
-/// Reminds her again in `minutes` (5-120) with a one-off re-reminder; this one becomes `snoozed`. A reminder has
+/// Reminds the user again in `minutes` (5-120) with a one-off re-reminder; this one becomes `snoozed`. A reminder has
 /// at most one pending re-reminder: snoozing it (or the re-reminder) again moves that one. At most
 /// 12 re-reminders an hour per account.
 #[utoipa::path(post, path = "/v1/occurrences/{id}/snooze", tag = "reminders", security(("bearer" = [])),

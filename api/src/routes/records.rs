@@ -78,11 +78,11 @@ fn list_query(collection: Collection, params: &HashMap<String, String>) -> Resul
     Ok(ListQuery { limit, after, from, to, side, pump_type })
 }
 
-/// Lists her records, newest first, a page at a time, with a weak `ETag` of her change number and unit;
+/// Lists the user's records, newest first, a page at a time, with a weak `ETag` of the user's change number and unit;
 /// `If-None-Match` with it gives 304.
 ///
-/// Her change number is read first and the page second, so a page is at least as new as the number it is sent
-/// and kept under (see `services::pages`). A page she asked for before, with nothing of hers changed since, is
+/// The user's change number is read first and the page second, so a page is at least as new as the number it is sent
+/// and kept under (see `services::pages`). A page the user asked for before, with nothing of hers changed since, is
 /// sent again as it was.
 pub async fn list_records(
     state: web::Data<AppState>,
@@ -125,7 +125,7 @@ pub async fn list_records(
     Ok(response.content_type(mime::APPLICATION_JSON).body(body))
 }
 
-/// The weak ETag of her lists: her change number and the unit her volumes are shown in.
+/// The weak ETag of the user's lists: the user's change number and the unit the user's volumes are shown in.
 ///
 /// Weak, as two bodies may carry it: a page read while a write of hers committed may already show that write.
 fn page_etag(change_seq: i64, unit: VolumeUnit) -> String {

@@ -20,7 +20,7 @@ use crate::startup::AppState;
 pub struct UpcomingFire {
     /// The instant, UTC.
     pub at: DateTime<Utc>,
-    /// The same instant on her wall clock, with its offset.
+    /// The same instant on the user's wall clock, with its offset.
     #[schema(example = "2027-03-28T03:00:00+02:00")]
     pub local: String,
 }
@@ -33,7 +33,7 @@ pub struct Upcoming {
     pub fires: Vec<UpcomingFire>,
 }
 
-/// The next `count` (1-100, default 10) fire instants after `from` (default now), in UTC and her local time.
+/// The next `count` (1-100, default 10) fire instants after `from` (default now), in UTC and the user's local time.
 #[utoipa::path(get, path = "/v1/routines/{id}/upcoming", tag = "routines", security(("bearer" = [])),
     params(
         ("id" = uuid::Uuid, Path, description = "The routine"),

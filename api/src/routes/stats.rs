@@ -1,4 +1,4 @@
-//! Her numbers and red flags: `/v1/stats/daily`, `/v1/insights/massage-effect`, `/v1/advisories`.
+//! The user's numbers and red flags: `/v1/stats/daily`, `/v1/insights/massage-effect`, `/v1/advisories`.
 
 use actix_web::{HttpResponse, web};
 use chrono::{Duration, NaiveDate, NaiveTime, Utc};
@@ -26,7 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// The longest range of days one request may ask for.
 pub const MAX_DAYS: i64 = 366;
 
-/// Days of her stats.
+/// Days of the user's stats.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DailyStats {
     #[schema(example = "Europe/Berlin")]
@@ -34,7 +34,7 @@ pub struct DailyStats {
     pub days: Vec<DayStats>,
 }
 
-/// Her active advisories.
+/// The user's active advisories.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Advisories {
     pub advisories: Vec<Advisory>,
@@ -47,7 +47,7 @@ fn zone(auth: &AuthUser) -> TimeZoneName {
     TimeZoneName::parse(&auth.user.timezone).unwrap_or_default()
 }
 
-/// A local date: `YYYY-MM-DD`, or an RFC 3339 instant taken on her clock.
+/// A local date: `YYYY-MM-DD`, or an RFC 3339 instant taken on the user's clock.
 fn date_param(
     params: &HashMap<String, String>,
     name: &str,
@@ -61,7 +61,7 @@ fn date_param(
     v.check(name, parsed.ok_or_else(|| "must be a date written YYYY-MM-DD".to_owned()))
 }
 
-/// Per local day from `from` to `to` (inclusive, her dates; default the last 7 days): pump sessions, volumes,
+/// Per local day from `from` to `to` (inclusive, the user's dates; default the last 7 days): pump sessions, volumes,
 /// massage sessions and the average volume per pump session.
 #[utoipa::path(get, path = "/v1/stats/daily", tag = "insights", security(("bearer" = [])),
     params(
@@ -101,7 +101,7 @@ pub async fn daily(
     Ok(HttpResponse::Ok().json(DailyStats { timezone: tz.name().to_owned(), days }))
 }
 
-/// Her average volume per pump session with massage (before or during) against without, over the last `days`
+/// The user's average volume per pump session with massage (before or during) against without, over the last `days`
 /// (1-365, default 30); `insufficient_data` when either group has fewer than 5 sessions.
 #[utoipa::path(get, path = "/v1/insights/massage-effect", tag = "insights", security(("bearer" = [])),
     params(("days" = Option<u32>, Query, description = "1-365, default 30")),
@@ -130,7 +130,7 @@ pub async fn massage_effect(
     Ok(HttpResponse::Ok().json(insights::massage_effect(days, &pumps)))
 }
 
-/// Active advisories from her recent symptom checks and massage logs, by the red-flag rules: each names its
+/// Active advisories from the user's recent symptom checks and massage logs, by the red-flag rules: each names its
 /// rule, says to contact a lactation consultant or clinician, lists the entries behind it and cites its source.
 #[utoipa::path(get, path = "/v1/advisories", tag = "insights", security(("bearer" = [])),
     responses((status = 200, body = Advisories)))]

@@ -53,7 +53,7 @@ fn decode(raw: &str) -> Option<i64> {
 
 /// Changes after `since` (absent: from the beginning), oldest first, `limit` (1-500, default 100) at a time.
 ///
-/// The cursor is her change sequence, not a clock: changes committed by two devices at once are never skipped.
+/// The cursor is the user's change sequence, not a clock: changes committed by two devices at once are never skipped.
 /// A record changed several times since the cursor appears once, at its latest change.
 #[utoipa::path(get, path = "/v1/sync", tag = "sync", security(("bearer" = [])),
     params(

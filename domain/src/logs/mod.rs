@@ -1,4 +1,4 @@
-//! What she logs: massage sessions, pump sessions and symptom checks, validated field by field.
+//! What the user logs: massage sessions, pump sessions and symptom checks, validated field by field.
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
@@ -72,7 +72,7 @@ pub struct MassageSession {
     pub duration_s: u32,
     pub side: Side,
     pub pressure: Pressure,
-    /// The slug of the guide she followed.
+    /// The slug of the guide the user followed.
     pub guide: Option<String>,
     pub context: MassageContext,
     #[serde(default)]
@@ -105,7 +105,7 @@ pub struct PumpSession {
     pub notes: Option<String>,
 }
 
-/// How she feels: engorgement, pain, spots, redness, temperature.
+/// How the user feels: engorgement, pain, spots, redness, temperature.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(example = json!({"at": "2027-01-04T08:00:00Z", "engorgement": 3, "pain": 4,
@@ -261,7 +261,7 @@ impl PumpSession {
         self.volume_left_ml + self.volume_right_ml
     }
 
-    /// Whether she massaged before or during this session.
+    /// Whether the user massaged before or during this session.
     pub fn with_massage(&self) -> bool {
         self.massage_before || self.massage_during
     }

@@ -1,5 +1,5 @@
 //! `/admin/v1/broadcasts`: a message to every matching device, through the reminders' delivery path, each user
-//! reached at the end of her quiet hours if it would fall inside them.
+//! reached at the end of the user's quiet hours if it would fall inside them.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -75,7 +75,7 @@ pub struct BroadcastRequest {
     pub title: String,
     pub body: String,
     pub audience: Audience,
-    /// When to send (default now); each user gets it at the end of her quiet hours if it falls inside them.
+    /// When to send (default now); each user gets it at the end of their quiet hours if it falls inside them.
     pub send_at: Option<DateTime<Utc>>,
 }
 

@@ -1,4 +1,4 @@
-//! `/admin/v1/users`: find, inspect (never her health entries), disable, enable, erase, change role.
+//! `/admin/v1/users`: find, inspect (never the user's health entries), disable, enable, erase, change role.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -60,7 +60,7 @@ impl From<user::Model> for AdminUserView {
     }
 }
 
-/// How much she uses milkflow, without her entries themselves.
+/// How much the user uses milkflow, without the entries themselves.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserCounts {
     /// Massage and pump sessions and symptom checks.
@@ -164,7 +164,7 @@ async fn find(db: &impl sea_orm::ConnectionTrait, id: Uuid) -> Result<user::Mode
     user::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound)
 }
 
-/// One account with counts of her sessions, devices and routines (never the entries themselves).
+/// One account with counts of the user's sessions, devices and routines (never the entries themselves).
 #[utoipa::path(operation_id = "admin_get_user", get, path = "/admin/v1/users/{id}", tag = "admin", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = AdminUserDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_user(
@@ -187,7 +187,7 @@ pub async fn get_user(
     Ok(HttpResponse::Ok().json(AdminUserDetail { user: u.into(), counts }))
 }
 
-/// Disables an account: her sessions end, logins are refused and her reminders stop.
+/// Disables an account: the user's sessions end, logins are refused and the user's reminders stop.
 #[utoipa::path(operation_id = "admin_disable_user", post, path = "/admin/v1/users/{id}/disable", tag = "admin", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = AdminUserView), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json")))]
@@ -199,7 +199,7 @@ pub async fn disable_user(
 ) -> Result<HttpResponse, ApiError> {
     let id = record_id(&path)?;
     if id == admin.0.user.id {
-        return Err(ApiError::Conflict("an admin cannot disable herself".into()));
+        return Err(ApiError::Conflict("an admin cannot disable their own account".into()));
     }
     let now = Utc::now();
     let txn = platform::db::begin_write(&state.db).await?;
@@ -230,7 +230,7 @@ pub async fn disable_user(
     Ok(HttpResponse::Ok().json(AdminUserView::from(u)))
 }
 
-/// Enables an account again; her routines are planned afresh.
+/// Enables an account again; the user's routines are planned afresh.
 #[utoipa::path(operation_id = "admin_enable_user", post, path = "/admin/v1/users/{id}/enable", tag = "admin", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = AdminUserView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn enable_user(
@@ -259,7 +259,7 @@ pub async fn enable_user(
     Ok(HttpResponse::Ok().json(AdminUserView::from(u)))
 }
 
-/// Erases an account and everything of hers (as `DELETE /v1/me` does); the last active admin cannot be erased.
+/// Erases an account and everything in the account (as `DELETE /v1/me` does); the last active admin cannot be erased.
 #[utoipa::path(operation_id = "admin_delete_user", delete, path = "/admin/v1/users/{id}", tag = "admin", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json")))]
