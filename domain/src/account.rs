@@ -163,6 +163,15 @@ pub enum UserStatus {
 }
 
 impl UserStatus {
+    /// Parses the stored form.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "active" => Ok(Self::Active),
+            "disabled" => Ok(Self::Disabled),
+            _ => Err("must be active or disabled".into()),
+        }
+    }
+
     /// The stored form.
     pub fn as_str(self) -> &'static str {
         match self {

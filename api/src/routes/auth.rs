@@ -64,7 +64,7 @@ pub struct TokenResponse {
 }
 
 fn tokens(state: &AppState, signed_in: accounts::SignedIn) -> Result<TokenResponse, ApiError> {
-    let role = domain::Role::parse(&signed_in.user.role).map_err(|e| anyhow::anyhow!("stored role: {e}"))?;
+    let role = domain::Role::from(signed_in.user.role);
     let access_token = state.jwt.issue(signed_in.user.id, role, Utc::now()).map_err(anyhow::Error::from)?;
     Ok(TokenResponse {
         access_token,
@@ -158,7 +158,7 @@ async fn entity_user(state: &AppState, id: uuid::Uuid) -> Result<entity::user::M
     entity::user::Entity::find_by_id(id)
         .one(&state.db)
         .await?
-        .filter(|u| u.status == domain::UserStatus::Active.as_str())
+        .filter(|u| u.status == entity::user::Status::Active)
         .ok_or(ApiError::Unauthorized("the account is not active"))
 }
 

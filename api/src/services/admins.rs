@@ -1,7 +1,7 @@
 //! Admin accounts: creation, the start-up bootstrap, and the guard that keeps one active admin.
 
 use chrono::{DateTime, Utc};
-use domain::{Email, Password, Role, TimeZoneName, UserStatus, Violations};
+use domain::{Email, Password, Role, TimeZoneName, Violations};
 use entity::user;
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -64,8 +64,8 @@ pub async fn bootstrap_admin(
     let hash = password::hash(secret.expose().to_owned()).await?;
     let txn = platform::db::begin_write(db).await?;
     user::Entity::update_many()
-        .col_expr(user::Column::Role, Expr::value(Role::Admin.as_str()))
-        .col_expr(user::Column::Status, Expr::value(UserStatus::Active.as_str()))
+        .col_expr(user::Column::Role, Expr::value(user::Role::Admin))
+        .col_expr(user::Column::Status, Expr::value(user::Status::Active))
         .col_expr(user::Column::PasswordHash, Expr::value(hash))
         .col_expr(user::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))
@@ -87,8 +87,8 @@ async fn active_admins(db: &impl ConnectionTrait, lock: bool) -> Result<Vec<Uuid
     let mut query = user::Entity::find()
         .select_only()
         .column(user::Column::Id)
-        .filter(user::Column::Role.eq(Role::Admin.as_str()))
-        .filter(user::Column::Status.eq(UserStatus::Active.as_str()));
+        .filter(user::Column::Role.eq(user::Role::Admin))
+        .filter(user::Column::Status.eq(user::Status::Active));
     if lock {
         query = query.lock(LockType::Update);
     }

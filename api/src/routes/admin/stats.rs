@@ -135,7 +135,7 @@ pub async fn usage_stats(state: web::Data<AppState>, _admin: AdminUser) -> Resul
     let now = Utc::now();
     let db = &state.db;
     let users = user::Entity::find().count(db).await?;
-    let disabled_users = user::Entity::find().filter(user::Column::Status.eq("disabled")).count(db).await?;
+    let disabled_users = user::Entity::find().filter(user::Column::Status.eq(user::Status::Disabled)).count(db).await?;
     let active_since = |days: i64| async move {
         let since = now - Duration::days(days);
         let writers: Vec<Uuid> = record::Entity::find()

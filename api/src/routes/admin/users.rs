@@ -52,8 +52,8 @@ impl From<user::Model> for AdminUserView {
             email: u.email,
             display_name: u.display_name,
             timezone: u.timezone,
-            role: u.role,
-            status: u.status,
+            role: sea_orm::ActiveEnum::to_value(&u.role),
+            status: sea_orm::ActiveEnum::to_value(&u.status),
             locked_until: u.locked_until,
             created_at: u.created_at,
         }
@@ -117,12 +117,7 @@ pub async fn list_users(
     let limit = limit_param(&params, 50, 200, &mut v);
     let from = instant_param(&params, "created_from", &mut v);
     let to = instant_param(&params, "created_to", &mut v);
-    let status = params.get("status").and_then(|s| {
-        v.check(
-            "status",
-            ["active", "disabled"].contains(&s.as_str()).then(|| s.clone()).ok_or("must be active or disabled".into()),
-        )
-    });
+    let status = params.get("status").and_then(|s| v.check("status", domain::UserStatus::parse(s)));
     let cursor = params
         .get("cursor")
         .and_then(|c| v.check("cursor", decode_cursor(c).ok_or("is not a cursor from this list".into())));
@@ -138,7 +133,7 @@ pub async fn list_users(
         q = q.filter(user::Column::CreatedAt.lt(to));
     }
     if let Some(status) = status {
-        q = q.filter(user::Column::Status.eq(status));
+        q = q.filter(user::Column::Status.eq(user::Status::from(status)));
     }
     if let Some((at, id)) = cursor {
         q = q.filter(
@@ -206,7 +201,7 @@ pub async fn disable_user(
     find(&txn, id).await?;
     admins::keep_an_active_admin(&txn, id, "disabled").await?;
     user::Entity::update_many()
-        .col_expr(user::Column::Status, Expr::value("disabled"))
+        .col_expr(user::Column::Status, Expr::value(user::Status::Disabled))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))
         .filter(user::Column::Id.eq(id))
         .exec(&txn)
@@ -244,7 +239,7 @@ pub async fn enable_user(
     let txn = platform::db::begin_write(&state.db).await?;
     find(&txn, id).await?;
     user::Entity::update_many()
-        .col_expr(user::Column::Status, Expr::value("active"))
+        .col_expr(user::Column::Status, Expr::value(user::Status::Active))
         .col_expr(user::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))
         .filter(user::Column::Id.eq(id))
@@ -314,7 +309,7 @@ pub async fn set_role(
         admins::keep_an_active_admin(&txn, id, "demoted").await?;
     }
     user::Entity::update_many()
-        .col_expr(user::Column::Role, Expr::value(role.as_str()))
+        .col_expr(user::Column::Role, Expr::value(user::Role::from(role)))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))
         .filter(user::Column::Id.eq(id))
         .exec(&txn)
