@@ -1,4 +1,5 @@
-//! Middleware every response passes: method guard, metrics and the request log, security headers.
+//! Middleware every response passes: a guard against input nothing should see, then metrics, the request log
+//! and the security headers.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -29,40 +30,48 @@ pub fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Refuses a method token longer than any real one with 501, before it reaches the log or the metrics.
-pub async fn refuse_long_methods(
+/// Refuses, before the log or the metrics see it, a method token longer than any real one (501) and a query
+/// parameter holding a NUL character (422 naming it: no database stores one).
+pub async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if req.method().as_str().len() <= LONGEST_METHOD {
-        return Ok(next.call(req).await?.map_into_left_body());
-    }
-    let problem = Problem::for_status(StatusCode::NOT_IMPLEMENTED, Some("unknown HTTP method".into()));
-    let (req, _) = req.into_parts();
-    Ok(ServiceResponse::new(req, problem.respond()).map_into_right_body())
-}
-
-/// Refuses a query parameter holding a NUL character with a 422 naming it (no database stores one).
-pub async fn refuse_nul_in_query(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let query = req.query_string();
-    let spelled = query.as_bytes().windows(3).any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0');
-    let field = spelled
-        .then(|| url::form_urlencoded::parse(query.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0')))
-        .flatten()
-        .map(|(k, _)| k.replace('\0', ""));
-    let Some(field) = field else { return Ok(next.call(req).await?.map_into_left_body()) };
-    let response = actix_web::ResponseError::error_response(&crate::error::ApiError::field(
-        &field,
-        "must not contain NUL characters",
-    ));
+    let refusal = if req.method().as_str().len() > LONGEST_METHOD {
+        Some(Problem::for_status(StatusCode::NOT_IMPLEMENTED, Some("unknown HTTP method".into())).respond())
+    } else {
+        nul_in_query(req.query_string()).map(|field| {
+            actix_web::ResponseError::error_response(&crate::error::ApiError::field(
+                &field,
+                "must not contain NUL characters",
+            ))
+        })
+    };
+    let Some(mut response) = refusal else { return Ok(next.call(req).await?.map_into_left_body()) };
+    secure(response.headers_mut());
     let (req, _) = req.into_parts();
     Ok(ServiceResponse::new(req, response).map_into_right_body())
 }
 
-/// Adds `x-request-id` to every response, counts it in the metrics and logs one line per request.
+/// The query parameter (its name) whose name or value holds a NUL character.
+fn nul_in_query(query: &str) -> Option<String> {
+    let spelled = query.as_bytes().windows(3).any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0');
+    spelled
+        .then(|| url::form_urlencoded::parse(query.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0')))
+        .flatten()
+        .map(|(k, _)| k.replace('\0', ""))
+}
+
+/// `X-Content-Type-Options: nosniff`, and `Cache-Control: no-store` unless a handler chose otherwise: responses
+/// carry tokens or account data, which no shared or browser cache may keep.
+fn secure(headers: &mut actix_web::http::header::HeaderMap) {
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
+/// Adds `x-request-id` and the security headers ([`secure`]) to every response, counts it in the metrics and logs
+/// one line per request.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -83,25 +92,11 @@ pub async fn observe(
     if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
         res.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
     }
+    secure(res.headers_mut());
     if status >= 500 {
         tracing::error!(status, elapsed_ms, "request finished");
     } else {
         tracing::info!(status, elapsed_ms, "request finished");
-    }
-    Ok(res)
-}
-
-/// `X-Content-Type-Options: nosniff` on every response, and `Cache-Control: no-store` unless a handler chose
-/// otherwise: responses carry tokens or her data, which no shared or browser cache may keep.
-pub async fn security_headers(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let mut res = next.call(req).await?;
-    let headers = res.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     Ok(res)
 }

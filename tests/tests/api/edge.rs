@@ -40,6 +40,7 @@ async fn invented_methods_add_no_metric_series(app: TestApp) {
 async fn a_method_longer_than_any_real_one_is_refused_early(app: TestApp) {
     let r = send_method(&app, &"ZZMETHOD".repeat(100), "/v1/me").await;
     assert_eq!(r.status(), 501);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let text = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
     assert!(!text.contains("ZZMETHOD"), "{text}");
