@@ -1,6 +1,6 @@
 //! The API's own Prometheus metrics: requests, their durations, and how record writes were committed.
 
-use platform::metrics::register;
+use platform::metrics::{defined, register};
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 
 /// The API's metrics, registered in the process's registry.
@@ -17,11 +17,6 @@ pub struct ApiMetrics {
     pub writes_begun_ahead: IntCounter,
     /// New records inserted by one statement with the others waiting with them (not each by its own write).
     pub records_inserted_together: IntCounter,
-}
-
-/// A metric definition that cannot fail: its name, help and labels are literals checked by the tests.
-fn defined<T>(metric: Result<T, prometheus::Error>) -> T {
-    metric.expect("valid metric definition")
 }
 
 impl ApiMetrics {

@@ -11,6 +11,11 @@ pub fn registry() -> Registry {
     Registry::new_custom(Some("milkflow".into()), None).unwrap_or_default()
 }
 
+/// A metric definition that cannot fail: its name, help and labels are literals checked by the tests.
+pub fn defined<T>(metric: Result<T, prometheus::Error>) -> T {
+    metric.expect("valid metric definition")
+}
+
 /// Registers `metric` in `registry` and gives it back (a name registered twice keeps the first).
 pub fn register<C: Collector + Clone + 'static>(registry: &Registry, metric: C) -> C {
     let _ = registry.register(Box::new(metric.clone()));

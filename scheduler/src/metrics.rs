@@ -1,6 +1,6 @@
 //! The scheduler's Prometheus metrics: deliveries, lateness, claims, ticks and the backlog.
 
-use platform::metrics::register;
+use platform::metrics::{defined, register};
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// The metrics of reminder delivery, registered in the process's registry.
@@ -27,11 +27,6 @@ impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Metrics")
     }
-}
-
-/// A metric definition that cannot fail: its name, help and labels are literals checked by the tests.
-fn defined<T>(metric: Result<T, prometheus::Error>) -> T {
-    metric.expect("valid metric definition")
 }
 
 impl Metrics {
