@@ -58,8 +58,11 @@ pub async fn bootstrap_admin(
     }
     let (parsed, secret) = credentials(email, password)?;
     let Some(existing) = find_by_email(db, &parsed).await? else {
-        create_admin(db, email, password, now).await?;
-        return Ok(());
+        return match create_admin(db, email, password, now).await {
+            // Another process starting at the same moment created it.
+            Err(ApiError::Conflict(_)) => Ok(()),
+            other => other.map(|_| ()),
+        };
     };
     let hash = password::hash(secret.expose().to_owned()).await?;
     let txn = platform::db::begin_write(db).await?;

@@ -10,6 +10,7 @@ on_both_databases!(
     two_admins_stepping_down_at_once_leave_one,
     start_up_restores_the_configured_admin_when_no_active_admin_exists,
     start_up_creates_a_new_configured_admin_when_the_only_admins_are_disabled,
+    two_processes_starting_at_once_both_start_and_create_one_admin,
 );
 
 async fn token(app: &TestApp, email: &str, password: &str) -> String {
@@ -93,4 +94,17 @@ async fn start_up_creates_a_new_configured_admin_when_the_only_admins_are_disabl
     let restarted = app.another_api_with(settings).await;
     let admin = token(&restarted, &email, ADMIN_PASSWORD).await;
     assert_eq!(restarted.get("/admin/v1/users", Some(&admin)).await.status, 200);
+}
+
+async fn two_processes_starting_at_once_both_start_and_create_one_admin(app: TestApp) {
+    use sea_orm::ConnectionTrait;
+    app.db.execute_unprepared("UPDATE users SET status = 'disabled' WHERE role = 'admin'").await.unwrap();
+    let mut settings = app.settings.clone();
+    let email = unique_email();
+    settings.admin_email = Some(email.clone());
+    // Each build panics if it fails; both must start.
+    let (a, b) = tokio::join!(app.another_api_with(settings.clone()), app.another_api_with(settings));
+    assert_eq!(app.count("users", &format!("email = '{}' AND role = 'admin'", email.to_lowercase())).await, 1);
+    token(&a, &email, ADMIN_PASSWORD).await;
+    token(&b, &email, ADMIN_PASSWORD).await;
 }
