@@ -233,6 +233,9 @@ async fn queue_put(
         assert!(tokio::time::Instant::now() < deadline, "the write was never queued");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    // `waiting()` counts a send's permit, taken just before its write is put in the queue, on another thread: a
+    // moment for that to finish, or the next write could reach the queue first (seen once under a full run).
+    tokio::time::sleep(Duration::from_millis(20)).await;
     handle
 }
 
