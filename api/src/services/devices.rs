@@ -180,14 +180,15 @@ async fn moved_away(
     new_owner: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
+    use scheduler::tick::status;
     use sea_orm::sea_query::Expr;
     let dropped = delivery::Entity::update_many()
-        .col_expr(delivery::Column::Status, Expr::value("pruned"))
+        .col_expr(delivery::Column::Status, Expr::value(status::PRUNED))
         .col_expr(delivery::Column::LastError, Expr::value(domain::FailureReason::Gone.as_str()))
         .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
         .filter(delivery::Column::DeviceId.eq(e.id))
         .filter(delivery::Column::UserId.eq(e.user_id))
-        .filter(delivery::Column::Status.is_in(["pending", "retrying"]))
+        .filter(delivery::Column::Status.is_in([status::PENDING, status::RETRYING]))
         .exec(txn)
         .await?
         .rows_affected;

@@ -6,8 +6,7 @@ use entity::{occurrence, record};
 use scheduler::planning::state;
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -56,15 +55,11 @@ pub async fn snooze(
         txn.commit().await?;
         return Ok(Snoozed { occurrence: moved, created: false });
     }
-    let recent = occurrence::Entity::find()
-        .filter(occurrence::Column::UserId.eq(user))
-        .filter(occurrence::Column::Kind.eq("snooze"))
-        .filter(occurrence::Column::CreatedAt.gt(now - Duration::hours(1)))
-        .count(&txn)
-        .await?;
+    let (recent, oldest) = snoozes_in_the_last_hour(&txn, user, now).await?;
     if recent >= MAX_SNOOZES_PER_HOUR {
         tracing::warn!("snooze refused: the hourly limit is reached");
-        return Err(ApiError::TooManyRequests(retry_after(&txn, user, now).await?));
+        let wait = (oldest.unwrap_or(now) + Duration::hours(1) - now).num_seconds().max(1) as u64;
+        return Err(ApiError::TooManyRequests(wait));
     }
     if o.state != state::SNOOZED {
         close(&txn, &o, state::SNOOZED, now).await?;
@@ -87,20 +82,24 @@ pub async fn snooze(
     Ok(Snoozed { occurrence: again, created: true })
 }
 
-/// Seconds until the oldest snooze of the last hour leaves the window.
-async fn retry_after(txn: &impl ConnectionTrait, user: Uuid, now: DateTime<Utc>) -> Result<u64, ApiError> {
-    let oldest = occurrence::Entity::find()
+/// How many re-reminders `user` created in the hour before `now`, and when the oldest of them was created.
+async fn snoozes_in_the_last_hour(
+    txn: &impl ConnectionTrait,
+    user: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(u64, Option<DateTime<Utc>>), ApiError> {
+    let (count, oldest) = occurrence::Entity::find()
         .filter(occurrence::Column::UserId.eq(user))
         .filter(occurrence::Column::Kind.eq("snooze"))
         .filter(occurrence::Column::CreatedAt.gt(now - Duration::hours(1)))
         .select_only()
+        .column_as(occurrence::Column::Id.count(), "count")
         .column_as(occurrence::Column::CreatedAt.min(), "oldest")
-        .into_tuple::<Option<DateTime<Utc>>>()
+        .into_tuple::<(i64, Option<DateTime<Utc>>)>()
         .one(txn)
         .await?
-        .flatten()
-        .unwrap_or(now);
-    Ok((oldest + Duration::hours(1) - now).num_seconds().max(1) as u64)
+        .unwrap_or((0, None));
+    Ok((u64::try_from(count).unwrap_or(0), oldest))
 }
 
 /// Her occurrence `id` (not cancelled), locked for this transaction.
