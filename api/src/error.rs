@@ -52,6 +52,21 @@ impl ApiError {
     }
 }
 
+impl From<store::StoreError> for ApiError {
+    fn from(e: store::StoreError) -> Self {
+        use store::StoreError as S;
+        match e {
+            S::Validation(fields) => Self::Validation(fields),
+            S::NotFound => Self::NotFound,
+            S::Conflict(message) => Self::Conflict(message),
+            S::PreconditionFailed => Self::PreconditionFailed,
+            S::Unavailable => Self::Unavailable,
+            S::Database(e) => Self::Database(e),
+            S::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {

@@ -22,7 +22,7 @@ use crate::middleware;
 pub struct AppState {
     pub db: Database,
     /// Her record writes, committed in groups (see `services::writes`).
-    pub writes: crate::services::writes::Writes,
+    pub writes: store::writes::Writes,
     pub jwt: JwtKeys,
     pub openapi_yaml: String,
     /// The VAPID public key web clients subscribe with.
@@ -42,7 +42,7 @@ pub struct AppState {
     /// Pages of her records as last sent, sent again while she has changed nothing.
     pub pages: crate::services::pages::PageCache,
     /// Her change number, read for the requests waiting at once by one query.
-    pub change_numbers: crate::services::seqs::ChangeNumbers,
+    pub change_numbers: store::seqs::ChangeNumbers,
 }
 
 /// A built API server, with the embedded scheduler when asked for.
@@ -86,6 +86,7 @@ impl Application {
         }
         let registry = platform::metrics::registry();
         let metrics = Arc::new(crate::metrics::ApiMetrics::registered_in(&registry));
+        let write_metrics = Arc::new(store::metrics::WriteMetrics::registered_in(&registry));
         let scheduler = if with_scheduler {
             let delivery_metrics = Arc::new(scheduler::metrics::Metrics::registered_in(&registry));
             let mut s = Scheduler::build(&settings, db.clone(), delivery_metrics).await?;
@@ -102,7 +103,7 @@ impl Application {
         let vapid = push::vapid::VapidKeys::load(&settings, &db).await?;
         let state = web::Data::new(AppState {
             db: db.clone(),
-            writes: crate::services::writes::Writes::start(db.clone(), metrics.clone()).await?,
+            writes: store::writes::Writes::start(db.clone(), write_metrics).await?,
             jwt,
             openapi_yaml: crate::openapi::yaml()?,
             vapid_public_key: vapid.public_key.clone(),
@@ -113,7 +114,7 @@ impl Application {
             trusted_proxies: settings.edge.trusted_proxies.clone(),
             accounts: Default::default(),
             pages: crate::services::pages::PageCache::with_capacity(settings.page_cache_mib * 1024 * 1024),
-            change_numbers: crate::services::seqs::ChangeNumbers::start(db.clone()),
+            change_numbers: store::seqs::ChangeNumbers::start(db.clone()),
         });
         let listener = TcpListener::bind(settings.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on MILKFLOW_LISTEN={}: {e}", settings.listen))?;

@@ -94,11 +94,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         devices += phones.len();
         user::Entity::insert_many(users).exec(&txn).await?;
         device::Entity::insert_many(phones).exec(&txn).await?;
-        for chunk in routines.chunks(scheduler::planning::IN_CHUNK) {
+        for chunk in routines.chunks(::store::planning::IN_CHUNK) {
             let rows: Vec<record::ActiveModel> = chunk.iter().cloned().map(Into::into).collect();
             record::Entity::insert_many(rows).exec(&txn).await?;
         }
-        let next = scheduler::planning::replan_many(&txn, &routines, |_| slot - Duration::seconds(1), now).await?;
+        let next = ::store::planning::replan_many(&txn, &routines, |_| slot - Duration::seconds(1), now).await?;
         planned += next.values().filter(|due| **due == slot).count();
         txn.commit().await?;
         if (first / CHUNK) % 20 == 19 {

@@ -3,8 +3,8 @@
 //! API's rates are reported as a share of this one, so a table tells the cost of the data layer apart from
 //! the cost of everything around it.
 
-use api::services::records::{self, Collection, ListQuery};
-use api::services::writes::Writes;
+use ::store::records::{self, Collection, ListQuery};
+use ::store::writes::Writes;
 use chrono::{Duration, Utc};
 use entity::user;
 use platform::db::DatabaseKind;

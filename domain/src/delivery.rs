@@ -65,6 +65,12 @@ impl FailureReason {
     }
 }
 
+/// Whether a device's locale is one of `locales` (lower-case language tags; `de` matches `de-AT`).
+pub fn locale_matches(device_locale: &str, locales: &[String]) -> bool {
+    let locale = device_locale.to_lowercase().replace('_', "-");
+    locales.iter().any(|l| locale == *l || locale.starts_with(&format!("{l}-")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

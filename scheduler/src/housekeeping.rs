@@ -7,8 +7,8 @@ use platform::Database;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use std::collections::HashMap;
 
-use crate::planning::state;
 use crate::tick::status;
+use store::planning::state;
 
 /// How long an expired refresh token is kept (reuse of a just-expired token is still recognised).
 pub const EXPIRED_TOKEN_GRACE: Duration = Duration::days(1);

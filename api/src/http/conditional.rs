@@ -3,7 +3,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 
-use crate::services::records::IfMatch;
+use store::records::IfMatch;
 
 /// The strong ETag of a version.
 pub fn etag(version: i64) -> String {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::services::records::{self, Collection};
+use store::records::{self, Collection};
 
 /// Applies a JSON merge patch to a typed value and reads the result back, naming the field that no longer fits.
 pub fn merge_into<T: serde::Serialize + serde::de::DeserializeOwned>(

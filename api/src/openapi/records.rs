@@ -8,7 +8,7 @@ use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder, Schema};
 use utoipa::{Modify, ToSchema};
 
-use crate::services::records::Collection;
+use store::records::Collection;
 
 /// Fields every stored record carries besides its own.
 #[derive(ToSchema)]

@@ -4,17 +4,17 @@
 //!   [`LOCK_FOR`]; attempts during a lock are not counted, so an attacker's address never locks out the owner's.
 
 mod address;
-pub mod store;
+pub mod backend;
 
 pub use address::client_address;
-pub use store::LimitStore;
+pub use backend::LimitStore;
 
 use chrono::{DateTime, Duration, Utc};
 use std::net::IpAddr;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use store::StoreError;
+use backend::StoreError;
 
 /// Failed logins in a row from one address that lock the account for that address.
 pub const LOCK_AFTER_FAILURES: i64 = 5;

@@ -14,8 +14,8 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
 use crate::http::views::view;
 use crate::routes::me::UserView;
-use crate::services::records::Collection;
 use crate::startup::AppState;
+use store::records::Collection;
 
 /// Registers the export route.
 pub fn routes(cfg: &mut web::ServiceConfig) {

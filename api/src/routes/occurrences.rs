@@ -3,10 +3,10 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use entity::{delivery, occurrence};
-use scheduler::planning::state;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use store::planning::state;
 use utoipa::ToSchema;
 use uuid::Uuid;
 

@@ -19,8 +19,8 @@ use crate::http::params::{
 use crate::http::views::{shows_oz, unit_of, view, write_listed};
 use crate::routes::routines;
 use crate::services::pages::PageKey;
-use crate::services::records::{self, Collection, ListQuery};
 use crate::startup::AppState;
+use store::records::{self, Collection, ListQuery};
 
 /// Registers every collection's routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {

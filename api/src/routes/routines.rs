@@ -4,16 +4,16 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::TimeZoneName;
 use domain::routine::Routine;
-use scheduler::planning;
 use serde::Serialize;
 use std::collections::HashMap;
+use store::planning;
 use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
 use crate::http::params::{instant_param, record_id};
-use crate::services::records::{self, Collection};
 use crate::startup::AppState;
+use store::records::{self, Collection};
 
 /// One planned firing.
 #[derive(Debug, Serialize, ToSchema)]

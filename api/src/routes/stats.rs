@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
-use crate::services::records::{self, Collection};
 use crate::startup::AppState;
+use store::records::{self, Collection};
 
 /// Registers the stats, insights and advisories routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -137,7 +137,7 @@ pub async fn massage_effect(
 pub async fn list_advisories(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();
     // The same evaluation keeps the scheduler's reminders gentle.
-    let advisories = scheduler::advice::active(&state.db, &auth.fresh(&state.db).await?, now).await?;
+    let advisories = store::advice::active(&state.db, &auth.fresh(&state.db).await?, now).await?;
     Ok(HttpResponse::Ok().json(Advisories {
         advisories,
         disclaimer: "milkflow does not diagnose. These notes follow published lactation guidance; when in doubt, contact your lactation consultant or clinician.",

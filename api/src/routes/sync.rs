@@ -13,8 +13,8 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
 use crate::http::params::limit_param;
 use crate::http::views::{unit_of, view};
-use crate::services::records;
 use crate::startup::AppState;
+use store::records;
 
 /// One change: the record's current state, or its tombstone.
 #[derive(Debug, Serialize, ToSchema)]

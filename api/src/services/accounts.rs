@@ -159,7 +159,7 @@ pub async fn update_profile(
     let updated = row.update(&txn).await?;
     if replan {
         // Her reminders follow her zone and quiet hours: plan them again.
-        scheduler::planning::replan_all(&txn, updated.id, now).await?;
+        store::planning::replan_all(&txn, updated.id, now).await?;
     }
     txn.commit().await?;
     Ok(updated)

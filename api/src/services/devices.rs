@@ -180,8 +180,8 @@ async fn moved_away(
     new_owner: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    use scheduler::tick::status;
     use sea_orm::sea_query::Expr;
+    use store::delivery_status as status;
     let dropped = delivery::Entity::update_many()
         .col_expr(delivery::Column::Status, Expr::value(status::PRUNED))
         .col_expr(delivery::Column::LastError, Expr::value(domain::FailureReason::Gone.as_str()))

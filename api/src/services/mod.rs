@@ -5,8 +5,5 @@ pub mod admins;
 pub mod audit;
 pub mod devices;
 pub mod pages;
-pub mod records;
-pub mod seqs;
 pub mod sessions;
 pub mod snoozes;
-pub mod writes;

@@ -9,7 +9,7 @@ use actix_web::web::Bytes;
 use std::time::Duration;
 use uuid::Uuid;
 
-use crate::services::records::{Collection, ListQuery};
+use store::records::{Collection, ListQuery};
 
 /// A page not asked for in this time is dropped, whatever room is left.
 const KEPT_IDLE_FOR: Duration = Duration::from_secs(10 * 60);

@@ -3,11 +3,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{occurrence, record};
-use scheduler::planning::state;
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
+use store::planning::state;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -130,7 +130,7 @@ pub async fn close(
         && o.kind == "routine"
         && let Some(routine) = record::Entity::find_by_id(o.routine_id).one(txn).await?
     {
-        scheduler::planning::replan(txn, &routine, now.max(o.due_at), now).await?;
+        store::planning::replan(txn, &routine, now.max(o.due_at), now).await?;
     }
     Ok(())
 }

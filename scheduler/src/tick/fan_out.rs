@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 use super::{Job, TickContext, TickOutcome, inflamed_users, is_broadcast, jobs, status};
-use crate::planning::{self, state};
+use store::planning::{self, state};
 
 /// Turns due occurrences into deliveries, one per device of their owner, and plans each routine's next one. The
 /// deliveries wait to be claimed.
@@ -100,7 +100,7 @@ pub(super) async fn fan_out_with(
         }
         if new_state == state::SENT {
             let wanted = |d: &device::Model| match locale_filters.get(&occ.routine_id) {
-                Some(locales) if is_broadcast(occ) => crate::locale_matches(&d.locale, locales),
+                Some(locales) if is_broadcast(occ) => domain::delivery::locale_matches(&d.locale, locales),
                 _ => true,
             };
             for d in devices.get(&occ.user_id).into_iter().flatten().filter(|d| wanted(d)) {

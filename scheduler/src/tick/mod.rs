@@ -10,8 +10,8 @@ use platform::{Database, PushSettings};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::planning::state;
 use push::webpush::WebPush;
+use store::planning::state;
 
 mod fan_out;
 mod outcomes;
@@ -26,14 +26,7 @@ use outcomes::record_outcomes;
 use send::{Finished, Job, claim, inflamed_users, is_broadcast, jobs, pipeline};
 
 /// Delivery states.
-pub mod status {
-    pub const PENDING: &str = "pending";
-    pub const RETRYING: &str = "retrying";
-    pub const DELIVERED: &str = "delivered";
-    pub const FAILED: &str = "failed";
-    pub const PRUNED: &str = "pruned";
-    pub const EXPIRED: &str = "expired";
-}
+pub use store::delivery_status as status;
 
 /// What a tick needs.
 #[derive(Clone)]

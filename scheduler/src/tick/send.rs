@@ -225,7 +225,7 @@ pub(super) async fn inflamed_users(
         .map(|d| d.user_id)
         .collect();
     let owners = user::Entity::find().filter(user::Column::Id.is_in(pump_users)).all(&ctx.db).await?;
-    let inflamed = crate::advice::active_many(&ctx.db, &owners, now)
+    let inflamed = store::advice::active_many(&ctx.db, &owners, now)
         .await?
         .into_iter()
         .filter(|(_, advisories)| domain::advisories::inflammation_active(advisories))

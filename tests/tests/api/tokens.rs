@@ -108,7 +108,7 @@ async fn token_made_to_live_longer_than_the_lifetime_is_unauthorized(app: TestAp
 async fn admin_extractor_admits_admins_and_refuses_users(app: TestApp) {
     let state = web::Data::new(api::AppState {
         db: app.db.clone(),
-        writes: api::services::writes::Writes::start(app.db.clone(), Default::default()).await.unwrap(),
+        writes: store::writes::Writes::start(app.db.clone(), Default::default()).await.unwrap(),
         jwt: JwtKeys::new(&secrecy::SecretString::from(TEST_JWT_SECRET)),
         openapi_yaml: String::new(),
         vapid_public_key: String::new(),
@@ -119,7 +119,7 @@ async fn admin_extractor_admits_admins_and_refuses_users(app: TestApp) {
         trusted_proxies: Vec::new(),
         accounts: Default::default(),
         pages: Default::default(),
-        change_numbers: api::services::seqs::ChangeNumbers::start(app.db.clone()),
+        change_numbers: store::seqs::ChangeNumbers::start(app.db.clone()),
     });
     let service = test::init_service(App::new().app_data(state).route(
         "/admin-only",

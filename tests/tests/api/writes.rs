@@ -2,10 +2,6 @@
 //! answer it would get alone; one that fails, panics or changes nothing takes nothing of its own with it and
 //! costs its neighbours nothing but a rerun.
 
-use api::error::ApiError;
-use api::metrics::ApiMetrics;
-use api::services::records::{self, Collection, IfMatch};
-use api::services::writes::{Step, Writes};
 use futures_util::FutureExt;
 use milkflow_tests::{TestApp, on_both_databases, pump_body};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -13,6 +9,10 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use store::StoreError;
+use store::metrics::WriteMetrics;
+use store::records::{self, Collection, IfMatch};
+use store::writes::{Step, Writes};
 use tokio::sync::{Notify, oneshot};
 use uuid::Uuid;
 
@@ -44,7 +44,7 @@ async fn writes_waiting_together_commit_together_and_each_keeps_its_own_answer(a
     assert_eq!(put_theirs.status, 201);
     let seq_before = change_seq(&app, her).await;
 
-    let metrics = Arc::new(ApiMetrics::new());
+    let metrics = Arc::new(WriteMetrics::new());
     let writes = Writes::start(app.db.clone(), metrics.clone()).await.unwrap();
 
     // A first write holds the lane inside its transaction while the others queue up behind it.
@@ -76,7 +76,7 @@ async fn writes_waiting_together_commit_together_and_each_keeps_its_own_answer(a
                             .filter(entity::user::Column::Id.eq(her))
                             .exec(txn)
                             .await?;
-                        Err::<Step<()>, _>(ApiError::BadRequest("refused on purpose".into()))
+                        Err::<Step<()>, _>(StoreError::Conflict("refused on purpose".into()))
                     }
                     .boxed()
                 })
@@ -101,9 +101,9 @@ async fn writes_waiting_together_commit_together_and_each_keeps_its_own_answer(a
     let (first, again) = (first.await.unwrap().unwrap(), again.await.unwrap().unwrap());
     assert!(first.1 != again.1, "exactly one of two identical PUTs creates: {} and {}", first.1, again.1);
     assert_eq!((first.0.id, first.0.version, again.0.version), (new, 1, 1));
-    assert!(matches!(taken.await.unwrap(), Err(ApiError::Conflict(_))), "an id of another user's record");
-    assert!(matches!(failing.await.unwrap(), Err(ApiError::BadRequest(_))));
-    assert!(matches!(panicking.await.unwrap(), Err(ApiError::Internal(_))));
+    assert!(matches!(taken.await.unwrap(), Err(StoreError::Conflict(_))), "an id of another user's record");
+    assert!(matches!(failing.await.unwrap(), Err(StoreError::Conflict(m)) if m == "refused on purpose"));
+    assert!(matches!(panicking.await.unwrap(), Err(StoreError::Internal(_))));
     let mut seqs = vec![std::cmp::max(first.0.change_seq, again.0.change_seq)];
     for p in plain_puts {
         let (row, created) = p.await.unwrap().unwrap();
@@ -169,7 +169,7 @@ async fn another_in_her_lane(app: &TestApp, writes: &Writes, her: Uuid) -> Uuid 
 }
 
 /// Holds `writes`' lane inside a first write's transaction until the returned `Notify` is notified.
-async fn hold_lane(writes: &Writes, her: Uuid) -> (tokio::task::JoinHandle<Result<(), ApiError>>, Arc<Notify>) {
+async fn hold_lane(writes: &Writes, her: Uuid) -> (tokio::task::JoinHandle<Result<(), StoreError>>, Arc<Notify>) {
     hold_lane_having_taken(writes, her, 0).await
 }
 
@@ -178,7 +178,7 @@ async fn hold_lane_having_taken(
     writes: &Writes,
     her: Uuid,
     taken: i64,
-) -> (tokio::task::JoinHandle<Result<(), ApiError>>, Arc<Notify>) {
+) -> (tokio::task::JoinHandle<Result<(), StoreError>>, Arc<Notify>) {
     let (running_tx, running) = oneshot::channel();
     let go = Arc::new(Notify::new());
     let gate = tokio::spawn({
@@ -222,7 +222,7 @@ async fn queue_put(
     id: Uuid,
     body: serde_json::Value,
     if_match: Option<IfMatch>,
-) -> tokio::task::JoinHandle<Result<(entity::record::Model, bool), ApiError>> {
+) -> tokio::task::JoinHandle<Result<(entity::record::Model, bool), StoreError>> {
     let before = writes.waiting();
     let handle = tokio::spawn({
         let writes = writes.clone();
@@ -271,7 +271,7 @@ async fn a_routine_written_inside_a_batch_counts_the_sessions_after_it(app: Test
     ] {
         assert_eq!(app.put(&path, &body, &token).await.status, 201, "{path}");
     }
-    let writes = Writes::start(app.db.clone(), Arc::new(ApiMetrics::new())).await.unwrap();
+    let writes = Writes::start(app.db.clone(), Arc::new(WriteMetrics::new())).await.unwrap();
     let (gate, go) = hold_lane(&writes, her).await;
     let (earlier, later) = (pump_body(100, 30.0, 30.0), pump_body(30, 40.0, 40.0));
     let routine = serde_json::json!({"kind": "pump", "schedule": {"type": "after_last", "hours": 3}});
@@ -292,7 +292,7 @@ async fn a_routine_written_inside_a_batch_counts_the_sessions_after_it(app: Test
 /// owner's change numbers in the order they came, and her routine counting from her last session is planned
 /// from the latest of them.
 async fn new_records_waiting_together_are_inserted_together(app: TestApp) {
-    let metrics = Arc::new(ApiMetrics::new());
+    let metrics = Arc::new(WriteMetrics::new());
     let writes = Writes::start(app.db.clone(), metrics.clone()).await.unwrap();
     let (token, _) = app.signed_up().await;
     let her = her_id(&app, &token).await;
@@ -343,7 +343,7 @@ async fn new_records_waiting_together_are_inserted_together(app: TestApp) {
 /// by it lasts); each is then written as it would be alone: the twelve with their owners' next numbers in the
 /// order they came, the thirteenth refused.
 async fn a_new_record_of_no_account_waiting_with_others_costs_them_nothing(app: TestApp) {
-    let metrics = Arc::new(ApiMetrics::new());
+    let metrics = Arc::new(WriteMetrics::new());
     let writes = Writes::start(app.db.clone(), metrics.clone()).await.unwrap();
     let (token, _) = app.signed_up().await;
     let her = her_id(&app, &token).await;
@@ -370,7 +370,7 @@ async fn a_new_record_of_no_account_waiting_with_others_costs_them_nothing(app: 
                 assert_eq!((row.id, row.user_id), (id, owner));
                 seqs.entry(owner).or_default().push(row.change_seq);
             }
-            Err(e) => assert!(owner == nobody && matches!(e, ApiError::NotFound), "{e:?}"),
+            Err(e) => assert!(owner == nobody && matches!(e, StoreError::NotFound), "{e:?}"),
         }
     }
     assert_eq!(seqs[&her], (1..=7).map(|n| hers_before + n).collect::<Vec<_>>());
@@ -413,7 +413,7 @@ async fn latest_of_sessions_together(writes: &Writes, her: Uuid, minutes_ago: &[
 /// numbers her records after the last batch's: here the gate takes three of her numbers and the five new
 /// records waiting behind it get the next five. (SQLite has one writer: nothing is begun ahead there.)
 async fn a_batch_begun_while_the_last_committed_numbers_after_it(app: TestApp) {
-    let metrics = Arc::new(ApiMetrics::new());
+    let metrics = Arc::new(WriteMetrics::new());
     let writes = Writes::start(app.db.clone(), metrics.clone()).await.unwrap();
     let (token, _) = app.signed_up().await;
     let her = her_id(&app, &token).await;
@@ -442,7 +442,7 @@ async fn routine_after_last(app: &TestApp, token: &str) -> Uuid {
 /// last session, and does not look again while her next batch is numbered from there. A routine written
 /// elsewhere took her next number, so the lane's next batch looks, finds it, and plans it from its sessions.
 async fn a_lane_looks_up_her_routines_again_once_her_number_moved_on(app: TestApp) {
-    let writes = Writes::start(app.db.clone(), Arc::new(ApiMetrics::new())).await.unwrap();
+    let writes = Writes::start(app.db.clone(), Arc::new(WriteMetrics::new())).await.unwrap();
     let (token, _) = app.signed_up().await;
     let her = her_id(&app, &token).await;
     let first = latest_of_sessions_together(&writes, her, &[100, 90]).await;
@@ -457,7 +457,7 @@ async fn a_lane_looks_up_her_routines_again_once_her_number_moved_on(app: TestAp
 /// number there does not look up her routines, so her new sessions leave the routine's plan as it was; a lane
 /// that has not seen her looks, and plans it from them.
 async fn a_lane_spares_the_routine_lookup_while_her_number_is_where_it_left_it(app: TestApp) {
-    let writes = Writes::start(app.db.clone(), Arc::new(ApiMetrics::new())).await.unwrap();
+    let writes = Writes::start(app.db.clone(), Arc::new(WriteMetrics::new())).await.unwrap();
     let (token, _) = app.signed_up().await;
     let her = her_id(&app, &token).await;
     let first = latest_of_sessions_together(&writes, her, &[100, 90]).await;
@@ -479,7 +479,7 @@ async fn a_lane_spares_the_routine_lookup_while_her_number_is_where_it_left_it(a
         .unwrap();
     latest_of_sessions_together(&writes, her, &[60, 50]).await;
     assert_eq!(planned(&app, r).await, planned_first, "the lane did not look");
-    let unseen = Writes::start(app.db.clone(), Arc::new(ApiMetrics::new())).await.unwrap();
+    let unseen = Writes::start(app.db.clone(), Arc::new(WriteMetrics::new())).await.unwrap();
     let latest = latest_of_sessions_together(&unseen, her, &[30, 20]).await;
     assert_eq!(planned(&app, r).await, vec![(latest + chrono::Duration::hours(3)).timestamp()], "a new lane looked");
 }

@@ -186,7 +186,7 @@ pub async fn create_broadcast(
         .all(&txn)
         .await?
     {
-        if locales.as_ref().is_none_or(|l| scheduler::locale_matches(&d.locale, l)) {
+        if locales.as_ref().is_none_or(|l| domain::delivery::locale_matches(&d.locale, l)) {
             *per_user.entry(d.user_id).or_default() += 1;
         }
     }
@@ -214,8 +214,8 @@ pub async fn create_broadcast(
                 routine_id: Set(id),
                 kind: Set("broadcast".into()),
                 routine_kind: Set("broadcast".into()),
-                due_at: Set(defer_past_quiet(tz.tz(), scheduler::planning::quiet_hours(u), send_at)),
-                state: Set(scheduler::planning::state::PLANNED.into()),
+                due_at: Set(defer_past_quiet(tz.tz(), store::planning::quiet_hours(u), send_at)),
+                state: Set(store::planning::state::PLANNED.into()),
                 created_at: Set(now),
                 updated_at: Set(now),
                 snoozed_from: Set(None),

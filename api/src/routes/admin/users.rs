@@ -213,9 +213,9 @@ pub async fn disable_user(
         .exec(&txn)
         .await?;
     occurrence::Entity::update_many()
-        .col_expr(occurrence::Column::State, Expr::value(scheduler::planning::state::CANCELLED))
+        .col_expr(occurrence::Column::State, Expr::value(store::planning::state::CANCELLED))
         .filter(occurrence::Column::UserId.eq(id))
-        .filter(occurrence::Column::State.eq(scheduler::planning::state::PLANNED))
+        .filter(occurrence::Column::State.eq(store::planning::state::PLANNED))
         .exec(&txn)
         .await?;
     audit::record(&txn, &admin.actor(&req), "user.disable", "user", Some(id.to_string()), json!({}), now).await?;
@@ -245,7 +245,7 @@ pub async fn enable_user(
         .filter(user::Column::Id.eq(id))
         .exec(&txn)
         .await?;
-    scheduler::planning::replan_all(&txn, id, now).await?;
+    store::planning::replan_all(&txn, id, now).await?;
     audit::record(&txn, &admin.actor(&req), "user.enable", "user", Some(id.to_string()), json!({}), now).await?;
     let u = find(&txn, id).await?;
     txn.commit().await?;

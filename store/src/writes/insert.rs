@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::{MAX_BATCH, NewRecord};
-use crate::services::records;
+use crate::records;
 
 /// How many owners a lane remembers in [`Lane::routine_free`] (about 50 bytes each) before it forgets them all.
 pub(super) const ROUTINE_FREE_KEPT: usize = 65_536;
@@ -69,16 +69,16 @@ pub(super) async fn insert_all(
     }
     for (owner, (first, _)) in &numbered {
         if routine_free.get(owner) == Some(&(first - 1)) {
-            scheduler::planning::tell_no_routine_counts_from_last_session(txn, *owner);
+            crate::planning::tell_no_routine_counts_from_last_session(txn, *owner);
         }
     }
-    scheduler::planning::look_up_routines_once(txn, &ordered).await?;
+    crate::planning::look_up_routines_once(txn, &ordered).await?;
     for row in &ordered {
-        scheduler::planning::after_change(txn, row, row.updated_at).await?;
+        crate::planning::after_change(txn, row, row.updated_at).await?;
     }
     let routine_free = numbered
         .into_iter()
-        .filter(|(owner, _)| scheduler::planning::knows_no_routine_counts_from_last_session(txn, *owner))
+        .filter(|(owner, _)| crate::planning::knows_no_routine_counts_from_last_session(txn, *owner))
         .map(|(owner, (_, last))| (owner, last))
         .collect();
     Ok(Some((ordered, routine_free)))

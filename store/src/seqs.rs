@@ -16,7 +16,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::StoreError;
 
 /// Queries under way at once; a read that finds all of them busy waits for the next one to start.
 const READERS: usize = 4;
@@ -27,7 +27,7 @@ const MAX_BATCH: usize = 256;
 /// Reads handed over and not yet taken by a query, before a request waits to hand its read over.
 const QUEUE: usize = 4096;
 
-type Answer = Result<Option<i64>, ApiError>;
+type Answer = Result<Option<i64>, StoreError>;
 
 struct Ask {
     user_id: Uuid,
@@ -60,8 +60,8 @@ impl ChangeNumbers {
     }
 }
 
-fn readers_gone() -> ApiError {
-    ApiError::Internal(anyhow::anyhow!("the change-number readers have stopped"))
+fn readers_gone() -> StoreError {
+    StoreError::Internal(anyhow::anyhow!("the change-number readers have stopped"))
 }
 
 /// One reader: takes every read waiting (up to [`MAX_BATCH`]), answers them from one query, and again.
@@ -88,9 +88,9 @@ async fn serve(db: Database, asks: Arc<Mutex<mpsc::Receiver<Ask>>>) {
                 }
                 for ask in batch.drain(..) {
                     let error = if unavailable {
-                        ApiError::Unavailable
+                        StoreError::Unavailable
                     } else {
-                        ApiError::Internal(anyhow::anyhow!("reading change numbers: {e}"))
+                        StoreError::Internal(anyhow::anyhow!("reading change numbers: {e}"))
                     };
                     let _ = ask.reply.send(Err(error));
                 }

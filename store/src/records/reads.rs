@@ -6,7 +6,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter,
 use uuid::Uuid;
 
 use super::Collection;
-use crate::error::ApiError;
+use crate::StoreError;
 use platform::Database;
 
 /// A listing request, already validated.
@@ -38,7 +38,7 @@ pub async fn list(
     user_id: Uuid,
     collection: Collection,
     q: &ListQuery,
-) -> Result<(Vec<Listed>, bool), ApiError> {
+) -> Result<(Vec<Listed>, bool), StoreError> {
     let mut select = record::Entity::find()
         .filter(record::Column::UserId.eq(user_id))
         .filter(record::Column::Collection.eq(collection.name()))
@@ -89,7 +89,7 @@ pub async fn changes_since(
     user_id: Uuid,
     since: i64,
     limit: u64,
-) -> Result<(Vec<record::Model>, bool), ApiError> {
+) -> Result<(Vec<record::Model>, bool), StoreError> {
     let mut rows = record::Entity::find()
         .filter(record::Column::UserId.eq(user_id))
         .filter(record::Column::ChangeSeq.gt(since))
@@ -109,7 +109,7 @@ pub async fn load<T: serde::de::DeserializeOwned>(
     collection: Collection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Vec<(Uuid, T)>, ApiError> {
+) -> Result<Vec<(Uuid, T)>, StoreError> {
     let rows = record::Entity::find()
         .filter(record::Column::UserId.eq(user_id))
         .filter(record::Column::Collection.eq(collection.name()))

@@ -29,8 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::metrics::ApiMetrics;
+use crate::StoreError;
+use crate::metrics::WriteMetrics;
 
 mod insert;
 mod lane;
@@ -64,7 +64,7 @@ pub struct Writes {
 /// What a lane needs.
 struct Lane {
     db: Database,
-    metrics: Arc<ApiMetrics>,
+    metrics: Arc<WriteMetrics>,
     /// On PostgreSQL, the next batch's transaction, begun on another connection while the last batch committed
     /// (see [`Lane::commit`]).
     ready: Option<WriteTxn>,
@@ -76,7 +76,7 @@ struct Lane {
 impl Writes {
     /// Starts the lanes (tasks of the current runtime; they end when the last `Writes` is dropped). On SQLite the
     /// lane writes through a connection of its own ([`platform::db::writer`]); `db` serves reads.
-    pub async fn start(db: Database, metrics: Arc<ApiMetrics>) -> Result<Self, DbErr> {
+    pub async fn start(db: Database, metrics: Arc<WriteMetrics>) -> Result<Self, DbErr> {
         let count = if db.get_database_backend() == DbBackend::Sqlite { 1 } else { POSTGRES_LANES };
         let writer = platform::db::writer(&db).await?;
         let lanes = (0..count)
@@ -106,10 +106,10 @@ impl Writes {
     /// answers once it is committed (or rolled back, or has failed).
     /// `work` may run more than once (again alone, when its batch could not keep it), each time in a new
     /// transaction, and must then do the same.
-    pub async fn run<T, F>(&self, user_id: Uuid, work: F) -> Result<T, ApiError>
+    pub async fn run<T, F>(&self, user_id: Uuid, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<T>, ApiError>> + Send + 'static,
+        F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<T>, StoreError>> + Send + 'static,
     {
         self.submit(user_id, work, None).await
     }
@@ -117,18 +117,20 @@ impl Writes {
     /// [`Writes::run`] for a write that inserts `new` when its id is free (and does `work` otherwise): such
     /// writes waiting together are inserted by one multi-row statement, each with the next of her change
     /// numbers, and answered `(row, true)`. When any id of them is in use, each runs its `work` instead.
-    pub async fn insert<F>(&self, new: NewRecord, work: F) -> Result<(record::Model, bool), ApiError>
+    pub async fn insert<F>(&self, new: NewRecord, work: F) -> Result<(record::Model, bool), StoreError>
     where
-        F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<(record::Model, bool)>, ApiError>> + Send + 'static,
+        F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<(record::Model, bool)>, StoreError>>
+            + Send
+            + 'static,
     {
         let user_id = new.user_id;
         self.submit(user_id, work, Some((new, |row| (row, true)))).await
     }
 
-    async fn submit<T, F>(&self, user_id: Uuid, work: F, insert: Option<Insertion<T>>) -> Result<T, ApiError>
+    async fn submit<T, F>(&self, user_id: Uuid, work: F, insert: Option<Insertion<T>>) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<T>, ApiError>> + Send + 'static,
+        F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<T>, StoreError>> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let slot = Slot { work, insert, outcome: None, reply, span: tracing::Span::current() };
@@ -149,8 +151,8 @@ pub struct NewRecord {
     pub row: record::ActiveModel,
 }
 
-fn lane_gone() -> ApiError {
-    ApiError::Internal(anyhow::anyhow!("the write lane has stopped"))
+fn lane_gone() -> StoreError {
+    StoreError::Internal(anyhow::anyhow!("the write lane has stopped"))
 }
 
 /// A write waiting in a lane, its type hidden.
@@ -176,8 +178,8 @@ struct Slot<T, F> {
     work: F,
     /// For [`Writes::insert`]: its new record, and its answer from the inserted row.
     insert: Option<Insertion<T>>,
-    outcome: Option<Result<Step<T>, ApiError>>,
-    reply: oneshot::Sender<Result<T, ApiError>>,
+    outcome: Option<Result<Step<T>, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
     /// The request's span, so what the write logs carries its request id.
     span: tracing::Span,
 }
@@ -185,12 +187,12 @@ struct Slot<T, F> {
 impl<T, F> Pending for Slot<T, F>
 where
     T: Send + 'static,
-    F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<T>, ApiError>> + Send + 'static,
+    F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<T>, StoreError>> + Send + 'static,
 {
     fn run<'t>(&'t mut self, txn: &'t WriteTxn) -> BoxFuture<'t, bool> {
         Box::pin(async move {
             let work = AssertUnwindSafe((self.work)(txn)).catch_unwind().instrument(self.span.clone());
-            let outcome = work.await.unwrap_or_else(|_| Err(ApiError::Internal(anyhow::anyhow!("a write panicked"))));
+            let outcome = work.await.unwrap_or_else(|_| Err(StoreError::Internal(anyhow::anyhow!("a write panicked"))));
             let keep = matches!(outcome, Ok(Step::Commit(_)));
             self.outcome = Some(outcome);
             keep
@@ -203,7 +205,7 @@ where
             (Some(Ok(Step::Commit(_))), Err(e)) => Err(shared_error(e)),
             (Some(Err(e)), _) => Err(e),
             (None, Err(e)) => Err(shared_error(e)),
-            (None, Ok(())) => Err(ApiError::Internal(anyhow::anyhow!("a write was answered before it ran"))),
+            (None, Ok(())) => Err(StoreError::Internal(anyhow::anyhow!("a write was answered before it ran"))),
         };
         // A request that went away meanwhile no longer waits for its answer.
         let _ = self.reply.send(answer);
@@ -215,8 +217,8 @@ where
 
     fn found_database_unreachable(&self) -> bool {
         match &self.outcome {
-            Some(Err(ApiError::Unavailable)) => true,
-            Some(Err(ApiError::Database(e))) => platform::db::is_unavailable(e),
+            Some(Err(StoreError::Unavailable)) => true,
+            Some(Err(StoreError::Database(e))) => platform::db::is_unavailable(e),
             _ => false,
         }
     }
@@ -228,17 +230,17 @@ where
     fn inserted(self: Box<Self>, row: record::Model) {
         let answer = match self.insert {
             Some((_, from_row)) => Ok(from_row(row)),
-            None => Err(ApiError::Internal(anyhow::anyhow!("a write that inserts nothing was answered with a row"))),
+            None => Err(StoreError::Internal(anyhow::anyhow!("a write that inserts nothing was answered with a row"))),
         };
         let _ = self.reply.send(answer);
     }
 }
 
 /// Each write's own copy of an error of their shared transaction (its begin or its commit).
-fn shared_error(e: &DbErr) -> ApiError {
+fn shared_error(e: &DbErr) -> StoreError {
     if platform::db::is_unavailable(e) {
-        ApiError::Unavailable
+        StoreError::Unavailable
     } else {
-        ApiError::Database(DbErr::Custom(e.to_string()))
+        StoreError::Database(DbErr::Custom(e.to_string()))
     }
 }

@@ -8,8 +8,8 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, 
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::services::writes::{NewRecord, Step, Writes};
+use crate::StoreError;
+use crate::writes::{NewRecord, Step, Writes};
 use futures_util::FutureExt;
 use platform::db::WriteTxn;
 use std::sync::Arc;
@@ -29,20 +29,20 @@ pub enum IfMatch {
     Versions(Vec<i64>),
 }
 
-fn check_precondition(if_match: &Option<IfMatch>, live: Option<&record::Model>) -> Result<(), ApiError> {
+fn check_precondition(if_match: &Option<IfMatch>, live: Option<&record::Model>) -> Result<(), StoreError> {
     let ok = match (if_match, live) {
         (None, _) => true,
         (Some(IfMatch::Any), found) => found.is_some(),
         (Some(IfMatch::Versions(v)), Some(found)) => v.contains(&found.version),
         (Some(IfMatch::Versions(_)), None) => false,
     };
-    if ok { Ok(()) } else { Err(ApiError::PreconditionFailed) }
+    if ok { Ok(()) } else { Err(StoreError::PreconditionFailed) }
 }
 
 /// Takes the owner's next change number; on PostgreSQL this also locks her row, so her writes commit in
 /// the order of their numbers and a sync never skips a number that commits late.
-async fn next_seq(db: &impl ConnectionTrait, user_id: Uuid) -> Result<i64, ApiError> {
-    take_seqs(db, user_id, 1).await?.ok_or(ApiError::NotFound)
+async fn next_seq(db: &impl ConnectionTrait, user_id: Uuid) -> Result<i64, StoreError> {
+    take_seqs(db, user_id, 1).await?.ok_or(StoreError::NotFound)
 }
 
 /// Takes the owner's next `count` change numbers (as [`next_seq`] takes one) and gives the last of them;
@@ -62,7 +62,7 @@ pub async fn find_live(
     user_id: Uuid,
     collection: Collection,
     id: Uuid,
-) -> Result<Option<record::Model>, ApiError> {
+) -> Result<Option<record::Model>, StoreError> {
     Ok(record::Entity::find_by_id(id)
         .filter(record::Column::UserId.eq(user_id))
         .filter(record::Column::Collection.eq(collection.name()))
@@ -82,9 +82,9 @@ pub async fn put(
     body: &Value,
     if_match: Option<IfMatch>,
     now: DateTime<Utc>,
-) -> Result<(record::Model, bool), ApiError> {
+) -> Result<(record::Model, bool), StoreError> {
     let now = now.trunc_subsecs(3);
-    let parsed = collection.parse(body, now).map_err(ApiError::Validation)?;
+    let parsed = collection.parse(body, now).map_err(StoreError::Validation)?;
     check_guide(writes.db(), &parsed).await?;
     let put = Arc::new(Put { user_id, collection, id, data: parsed.data.to_string(), parsed, if_match, now });
     if put.if_match.is_some() {
@@ -107,7 +107,7 @@ struct Put {
 }
 
 impl Put {
-    async fn run(self: Arc<Self>, txn: &WriteTxn) -> Result<Step<(record::Model, bool)>, ApiError> {
+    async fn run(self: Arc<Self>, txn: &WriteTxn) -> Result<Step<(record::Model, bool)>, StoreError> {
         let Self { user_id, collection, id, ref parsed, ref data, ref if_match, now } = *self;
         let seq = next_seq(txn, user_id).await?;
         if if_match.is_none() {
@@ -119,7 +119,7 @@ impl Put {
             // (`exec_with_returning_many`: a conflict gives no rows, where the one-row form reports an error.)
             let inserted = record::Entity::insert(row).on_conflict(if_new).exec_with_returning_many(txn).await?;
             if let Some(row) = inserted.into_iter().next() {
-                scheduler::planning::after_change(txn, &row, now).await?;
+                crate::planning::after_change(txn, &row, now).await?;
                 return Ok(Step::Commit((row, true)));
             }
         }
@@ -127,7 +127,7 @@ impl Put {
         if let Some(e) = &existing
             && (e.user_id != user_id || e.collection != collection.name())
         {
-            return Err(ApiError::Conflict("this id is already used by another record".into()));
+            return Err(StoreError::Conflict("this id is already used by another record".into()));
         }
         let live = existing.as_ref().filter(|e| e.deleted_at.is_none());
         check_precondition(if_match, live)?;
@@ -148,7 +148,7 @@ impl Put {
             }
             None => new_row(id, user_id, collection, parsed, data.clone(), seq, now).insert(txn).await?,
         };
-        scheduler::planning::after_change(txn, &row, now).await?;
+        crate::planning::after_change(txn, &row, now).await?;
         Ok(Step::Commit((row, created)))
     }
 }
@@ -177,7 +177,7 @@ fn new_row(
 }
 
 /// A massage session may name only a guide that exists.
-async fn check_guide(db: &impl ConnectionTrait, parsed: &Parsed) -> Result<(), ApiError> {
+async fn check_guide(db: &impl ConnectionTrait, parsed: &Parsed) -> Result<(), StoreError> {
     let Some(slug) = parsed.data.get("guide").and_then(Value::as_str) else { return Ok(()) };
     let found = entity::guide::Entity::find()
         .filter(entity::guide::Column::Slug.eq(slug))
@@ -185,7 +185,7 @@ async fn check_guide(db: &impl ConnectionTrait, parsed: &Parsed) -> Result<(), A
         .one(db)
         .await?;
     if found.is_none() {
-        return Err(ApiError::field("guide", "is not the slug of a published guide"));
+        return Err(StoreError::field("guide", "is not the slug of a published guide"));
     }
     Ok(())
 }
@@ -216,9 +216,9 @@ pub async fn patch(
     patch: &Value,
     if_match: Option<IfMatch>,
     now: DateTime<Utc>,
-) -> Result<record::Model, ApiError> {
+) -> Result<record::Model, StoreError> {
     if !patch.is_object() {
-        return Err(ApiError::field("body", "must be a JSON object"));
+        return Err(StoreError::field("body", "must be a JSON object"));
     }
     let now = now.trunc_subsecs(3);
     let change = Arc::new((patch.clone(), if_match));
@@ -228,11 +228,11 @@ pub async fn patch(
             async move {
                 let (patch, if_match) = &*change;
                 let seq = next_seq(txn, user_id).await?;
-                let existing = find_live(txn, user_id, collection, id).await?.ok_or(ApiError::NotFound)?;
+                let existing = find_live(txn, user_id, collection, id).await?.ok_or(StoreError::NotFound)?;
                 check_precondition(if_match, Some(&existing))?;
                 let mut merged: Value = serde_json::from_str(&existing.data).map_err(anyhow::Error::from)?;
                 merge_patch(&mut merged, patch);
-                let parsed = collection.parse(&merged, now).map_err(ApiError::Validation)?;
+                let parsed = collection.parse(&merged, now).map_err(StoreError::Validation)?;
                 check_guide(txn, &parsed).await?;
                 let data = parsed.data.to_string();
                 if data == existing.data {
@@ -244,7 +244,7 @@ pub async fn patch(
                 row.version = Set(version);
                 fill(&mut row, &parsed, data, seq, now, created_at);
                 let row = row.update(txn).await?;
-                scheduler::planning::after_change(txn, &row, now).await?;
+                crate::planning::after_change(txn, &row, now).await?;
                 Ok(Step::Commit(row))
             }
             .boxed()
@@ -281,14 +281,14 @@ pub async fn delete(
     id: Uuid,
     if_match: Option<IfMatch>,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let now = now.trunc_subsecs(3);
     writes
         .run(user_id, move |txn| {
             let if_match = if_match.clone();
             async move {
                 let seq = next_seq(txn, user_id).await?;
-                let existing = find_live(txn, user_id, collection, id).await?.ok_or(ApiError::NotFound)?;
+                let existing = find_live(txn, user_id, collection, id).await?.ok_or(StoreError::NotFound)?;
                 check_precondition(&if_match, Some(&existing))?;
                 let version = existing.version + 1;
                 let mut row: record::ActiveModel = existing.into();
@@ -300,7 +300,7 @@ pub async fn delete(
                 row.updated_at = Set(now);
                 row.deleted_at = Set(Some(now));
                 let row = row.update(txn).await?;
-                scheduler::planning::after_change(txn, &row, now).await?;
+                crate::planning::after_change(txn, &row, now).await?;
                 Ok(Step::Commit(()))
             }
             .boxed()

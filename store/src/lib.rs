@@ -1,0 +1,13 @@
+//! milkflow's data layer: the queries and use-cases the API and the scheduler share (records and their group
+//! commit, planning reminders, loading advisories, change numbers). Handlers never see how a write commits.
+
+pub mod advice;
+pub mod delivery_status;
+pub mod error;
+pub mod metrics;
+pub mod planning;
+pub mod records;
+pub mod seqs;
+pub mod writes;
+
+pub use error::StoreError;
