@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use domain::{Email, Role, TimeZoneName};
-use entity::{device, record, user};
+use entity::{device, user};
 use platform::db::DatabaseKind;
 use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
 use uuid::Uuid;
@@ -49,7 +49,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "name": "Burst", "kind": "pump", "schedule": {"type": "times", "times": [slot.format("%H:%M").to_string()]}
     }))
     .map_err(|e| anyhow::anyhow!("routine: {e:?}"))?;
-    let data = serde_json::to_string(&routine)?;
     let (mut planned, mut devices) = (0usize, 0usize);
     for first in (0..args.users).step_by(CHUNK) {
         let txn = db.begin().await?;
@@ -75,29 +74,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 last_success_at: Set(None),
             });
             for seq in 1..=args.routines_per_user {
-                routines.push(record::Model {
-                    id: Uuid::now_v7(),
-                    user_id: id,
-                    collection: "routines".into(),
-                    sort_at: now,
-                    side: None,
-                    pump_type: None,
-                    data: data.clone(),
-                    version: 1,
-                    change_seq: seq as i64,
-                    created_at: now,
-                    updated_at: now,
-                    deleted_at: None,
-                });
+                let body = domain::RecordBody::Routine(routine.clone());
+                routines.push(::store::records::Record::new(Uuid::now_v7(), id, body, seq as i64, now));
             }
         }
         devices += phones.len();
         user::Entity::insert_many(users).exec(&txn).await?;
         device::Entity::insert_many(phones).exec(&txn).await?;
-        for chunk in routines.chunks(::store::planning::IN_CHUNK) {
-            let rows: Vec<record::ActiveModel> = chunk.iter().cloned().map(Into::into).collect();
-            record::Entity::insert_many(rows).exec(&txn).await?;
-        }
+        ::store::records::insert_stored(&txn, &routines).await?;
         let next = ::store::planning::replan_many(&txn, &routines, |_| slot - Duration::seconds(1), now).await?;
         planned += next.values().filter(|due| **due == slot).count();
         txn.commit().await?;

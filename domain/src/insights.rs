@@ -26,6 +26,15 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
+/// One local day's sums, as the database adds them up.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DayTotals {
+    pub pump_sessions: u32,
+    pub volume_left_ml: f64,
+    pub volume_right_ml: f64,
+    pub massage_sessions: u32,
+}
+
 /// Every local day from `from` to `to` (inclusive), with pump sessions and massage starts counted on the local
 /// day they started.
 pub fn daily(
@@ -35,43 +44,36 @@ pub fn daily(
     pumps: &[PumpSession],
     massages: &[DateTime<Utc>],
 ) -> Vec<DayStats> {
-    let mut days: BTreeMap<NaiveDate, DayStats> = from
-        .iter_days()
-        .take_while(|d| *d <= to)
-        .map(|date| {
-            (
-                date,
-                DayStats {
-                    date,
-                    pump_sessions: 0,
-                    volume_left_ml: 0.0,
-                    volume_right_ml: 0.0,
-                    volume_total_ml: 0.0,
-                    average_volume_ml: None,
-                    massage_sessions: 0,
-                },
-            )
-        })
-        .collect();
+    let mut totals: BTreeMap<NaiveDate, DayTotals> = BTreeMap::new();
     for p in pumps {
-        if let Some(d) = days.get_mut(&p.started_at.with_timezone(&tz).date_naive()) {
-            d.pump_sessions += 1;
-            d.volume_left_ml += p.volume_left_ml;
-            d.volume_right_ml += p.volume_right_ml;
-        }
+        let d = totals.entry(p.started_at.with_timezone(&tz).date_naive()).or_default();
+        d.pump_sessions += 1;
+        d.volume_left_ml += p.volume_left_ml;
+        d.volume_right_ml += p.volume_right_ml;
     }
     for m in massages {
-        if let Some(d) = days.get_mut(&m.with_timezone(&tz).date_naive()) {
-            d.massage_sessions += 1;
-        }
+        totals.entry(m.with_timezone(&tz).date_naive()).or_default().massage_sessions += 1;
     }
-    days.into_values()
-        .map(|mut d| {
-            d.volume_left_ml = round1(d.volume_left_ml);
-            d.volume_right_ml = round1(d.volume_right_ml);
-            d.volume_total_ml = round1(d.volume_left_ml + d.volume_right_ml);
-            d.average_volume_ml = (d.pump_sessions > 0).then(|| round1(d.volume_total_ml / f64::from(d.pump_sessions)));
-            d
+    daily_from_totals(from, to, &totals)
+}
+
+/// Every local day from `from` to `to` (inclusive) from its sums (a day without any has none).
+pub fn daily_from_totals(from: NaiveDate, to: NaiveDate, totals: &BTreeMap<NaiveDate, DayTotals>) -> Vec<DayStats> {
+    from.iter_days()
+        .take_while(|d| *d <= to)
+        .map(|date| {
+            let t = totals.get(&date).copied().unwrap_or_default();
+            let (left, right) = (round1(t.volume_left_ml), round1(t.volume_right_ml));
+            let total = round1(left + right);
+            DayStats {
+                date,
+                pump_sessions: t.pump_sessions,
+                volume_left_ml: left,
+                volume_right_ml: right,
+                volume_total_ml: total,
+                average_volume_ml: (t.pump_sessions > 0).then(|| round1(total / f64::from(t.pump_sessions))),
+                massage_sessions: t.massage_sessions,
+            }
         })
         .collect()
 }
@@ -106,10 +108,18 @@ pub fn massage_effect(days: u32, pumps: &[PumpSession]) -> MassageEffect {
     let group = |with: bool| {
         let volumes: Vec<f64> = pumps.iter().filter(|p| p.with_massage() == with).map(PumpSession::total_ml).collect();
         let sessions = volumes.len() as u32;
-        let average_volume_ml = (sessions > 0).then(|| round1(volumes.iter().sum::<f64>() / f64::from(sessions)));
-        SessionGroup { sessions, average_volume_ml }
+        (sessions, (sessions > 0).then(|| volumes.iter().sum::<f64>() / f64::from(sessions)))
     };
-    let (with_massage, without_massage) = (group(true), group(false));
+    massage_effect_from(days, group(true), group(false))
+}
+
+/// [`massage_effect`] from each group's count and average total volume per session, as the database gives them.
+pub fn massage_effect_from(days: u32, with: (u32, Option<f64>), without: (u32, Option<f64>)) -> MassageEffect {
+    let group = |(sessions, average): (u32, Option<f64>)| SessionGroup {
+        sessions,
+        average_volume_ml: average.filter(|_| sessions > 0).map(round1),
+    };
+    let (with_massage, without_massage) = (group(with), group(without));
     let difference_ml = match (with_massage.average_volume_ml, without_massage.average_volume_ml) {
         (Some(a), Some(b)) => Some(round1(a - b)),
         _ => None,

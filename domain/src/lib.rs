@@ -6,6 +6,7 @@ pub mod delivery;
 pub mod fields;
 pub mod insights;
 pub mod logs;
+pub mod records;
 pub mod recurrence;
 pub mod routine;
 pub mod time;
@@ -13,5 +14,6 @@ pub mod validation;
 
 pub use account::{DisplayName, Email, Password, Role, UserStatus, VolumeUnit};
 pub use delivery::FailureReason;
+pub use records::{RecordBody, RecordKind};
 pub use time::{LocalTime, QuietHours, TimeZoneName};
 pub use validation::{FieldError, Violations};

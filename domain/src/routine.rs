@@ -13,6 +13,11 @@ use crate::validation::FieldError;
 /// What a routine reminds the user of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "orm", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "orm",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::N(24))", rename_all = "snake_case")
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RoutineKind {
     Massage,

@@ -4,36 +4,13 @@ use chrono::{DateTime, Duration, Utc};
 use domain::TimeZoneName;
 use domain::advisories::{self, Advisory, Entry, MassageSpots};
 use domain::logs::{MassageSession, SymptomCheck};
-use entity::{record, user};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use domain::{RecordBody, RecordKind};
+use entity::user;
+use sea_orm::{ConnectionTrait, DbErr};
 use std::collections::HashMap;
-use uuid::Uuid;
 
-/// Their records of `collection` since `since`, oldest first, parsed as `T` (rows that do not parse are skipped).
-async fn load<T: serde::de::DeserializeOwned>(
-    db: &impl ConnectionTrait,
-    user_ids: &[Uuid],
-    collection: &str,
-    since: DateTime<Utc>,
-) -> Result<HashMap<Uuid, Vec<(Uuid, T)>>, DbErr> {
-    let mut by_user: HashMap<Uuid, Vec<(Uuid, T)>> = HashMap::new();
-    for ids in user_ids.chunks(crate::planning::IN_CHUNK) {
-        let rows = record::Entity::find()
-            .filter(record::Column::UserId.is_in(ids.iter().copied()))
-            .filter(record::Column::Collection.eq(collection))
-            .filter(record::Column::DeletedAt.is_null())
-            .filter(record::Column::SortAt.gte(since))
-            .order_by_asc(record::Column::SortAt)
-            .all(db)
-            .await?;
-        for r in rows {
-            if let Ok(item) = serde_json::from_str(&r.data) {
-                by_user.entry(r.user_id).or_default().push((r.id, item));
-            }
-        }
-    }
-    Ok(by_user)
-}
+use crate::records::load;
+use uuid::Uuid;
 
 /// Her active advisories at `now`, from her symptom checks and massage logs of the last days.
 pub async fn active(
@@ -52,8 +29,19 @@ pub async fn active_many(
 ) -> Result<HashMap<Uuid, Vec<Advisory>>, DbErr> {
     let since = now - Duration::days(advisories::LUMP_WINDOW_DAYS);
     let ids: Vec<Uuid> = owners.iter().map(|o| o.id).collect();
-    let mut checks = load::<SymptomCheck>(db, &ids, "symptom_checks", since).await?;
-    let mut massages = load::<MassageSession>(db, &ids, "massage_sessions", since).await?;
+    let far = now + Duration::days(1);
+    let mut checks: HashMap<Uuid, Vec<(Uuid, SymptomCheck)>> = HashMap::new();
+    let mut massages: HashMap<Uuid, Vec<(Uuid, MassageSession)>> = HashMap::new();
+    for r in load(db, &ids, RecordKind::SymptomChecks, since, far).await? {
+        if let Some(RecordBody::Symptom(c)) = r.body {
+            checks.entry(r.user_id).or_default().push((r.id, c));
+        }
+    }
+    for r in load(db, &ids, RecordKind::MassageSessions, since, far).await? {
+        if let Some(RecordBody::Massage(m)) = r.body {
+            massages.entry(r.user_id).or_default().push((r.id, m));
+        }
+    }
     let mut out = HashMap::new();
     for owner in owners {
         let checks: Vec<Entry<SymptomCheck>> = checks

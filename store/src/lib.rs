@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod planning;
 pub mod records;
 pub mod seqs;
+pub mod stats;
 pub mod writes;
 
 pub use error::StoreError;

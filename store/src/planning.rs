@@ -4,12 +4,15 @@
 use chrono::{DateTime, Utc};
 use domain::routine::{Routine, RoutineKind};
 use domain::{LocalTime, QuietHours, TimeZoneName};
-use entity::{occurrence, record, user};
+use domain::{RecordBody, RecordKind};
+use entity::{massage_session, occurrence, pump_session, routine, user};
 use platform::db::WriteTxn;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
+
+use crate::records::Record;
 
 /// Occurrence states.
 pub mod state {
@@ -27,11 +30,11 @@ pub fn quiet_hours(u: &user::Model) -> Option<QuietHours> {
     QuietHours::new(LocalTime::parse(start).ok()?, LocalTime::parse(end).ok()?).ok()
 }
 
-/// The session collection an `after_last` routine of this kind counts from.
-pub fn session_collection(kind: RoutineKind) -> &'static str {
+/// The kind of session an `after_last` routine of this kind counts from.
+pub fn session_kind(kind: RoutineKind) -> RecordKind {
     match kind {
-        RoutineKind::Massage => "massage_sessions",
-        RoutineKind::Pump | RoutineKind::MassageThenPump => "pump_sessions",
+        RoutineKind::Massage => RecordKind::MassageSessions,
+        RoutineKind::Pump | RoutineKind::MassageThenPump => RecordKind::PumpSessions,
     }
 }
 
@@ -43,27 +46,43 @@ fn kind_name(kind: RoutineKind) -> &'static str {
     }
 }
 
-/// When she last logged a session of `collection`.
+/// When the user last logged a session of `kind` (a kind of session: massage or pump).
 pub async fn last_session(
     db: &impl ConnectionTrait,
     user_id: Uuid,
-    collection: &str,
+    kind: RecordKind,
 ) -> Result<Option<DateTime<Utc>>, DbErr> {
-    Ok(record::Entity::find()
-        .filter(record::Column::UserId.eq(user_id))
-        .filter(record::Column::Collection.eq(collection))
-        .filter(record::Column::DeletedAt.is_null())
-        .order_by_desc(record::Column::SortAt)
-        .one(db)
-        .await?
-        .map(|r| r.sort_at))
+    use sea_orm::sea_query::{Expr, Func};
+    let latest: Option<Option<DateTime<Utc>>> = match kind {
+        RecordKind::MassageSessions => {
+            massage_session::Entity::find()
+                .select_only()
+                .expr(Func::max(Expr::col(massage_session::Column::StartedAt)))
+                .filter(massage_session::Column::UserId.eq(user_id))
+                .filter(massage_session::Column::DeletedAt.is_null())
+                .into_tuple()
+                .one(db)
+                .await?
+        }
+        _ => {
+            pump_session::Entity::find()
+                .select_only()
+                .expr(Func::max(Expr::col(pump_session::Column::StartedAt)))
+                .filter(pump_session::Column::UserId.eq(user_id))
+                .filter(pump_session::Column::DeletedAt.is_null())
+                .into_tuple()
+                .one(db)
+                .await?
+        }
+    };
+    Ok(latest.flatten())
 }
 
 /// Cancels the routine's planned occurrence and plans its next one strictly after `after` (if it is live
 /// and enabled and its owner is active). Returns the new due time.
 pub async fn replan(
     db: &impl ConnectionTrait,
-    routine: &record::Model,
+    routine: &Record,
     after: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, DbErr> {
@@ -75,8 +94,8 @@ pub async fn replan(
 /// each routine's next occurrence comes strictly after `after(routine)`. Returns the new due times.
 pub async fn replan_many(
     db: &impl ConnectionTrait,
-    routines: &[record::Model],
-    after: impl Fn(&record::Model) -> DateTime<Utc>,
+    routines: &[Record],
+    after: impl Fn(&Record) -> DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<HashMap<Uuid, DateTime<Utc>>, DbErr> {
     let mut planned = HashMap::new();
@@ -93,17 +112,12 @@ pub async fn replan_many(
             .exec(db)
             .await?;
     }
-    let live: Vec<(&record::Model, Routine)> = routines
+    let live: Vec<(&Record, &Routine)> = routines
         .iter()
-        .filter(|r| r.deleted_at.is_none())
-        .filter_map(|r| match serde_json::from_str::<serde_json::Value>(&r.data).ok().map(|v| Routine::parse(&v)) {
-            Some(Ok(spec)) => Some((r, spec)),
-            _ => {
-                tracing::warn!(routine.id = %r.id, "stored routine does not parse; not planned");
-                None
-            }
+        .filter_map(|r| match &r.body {
+            Some(RecordBody::Routine(spec)) if r.deleted_at.is_none() && spec.enabled => Some((r, spec)),
+            _ => None,
         })
-        .filter(|(_, spec)| spec.enabled)
         .collect();
     let owner_ids: HashSet<Uuid> = live.iter().map(|(r, _)| r.user_id).collect();
     let mut owners: HashMap<Uuid, user::Model> = HashMap::new();
@@ -112,7 +126,7 @@ pub async fn replan_many(
             owners.insert(u.id, u);
         }
     }
-    let mut last_sessions: HashMap<(Uuid, &'static str), Option<DateTime<Utc>>> = HashMap::new();
+    let mut last_sessions: HashMap<(Uuid, RecordKind), Option<DateTime<Utc>>> = HashMap::new();
     let mut rows = Vec::new();
     for (routine, spec) in &live {
         let Some(owner) = owners.get(&routine.user_id).filter(|o| o.status == user::Status::Active) else { continue };
@@ -120,7 +134,7 @@ pub async fn replan_many(
         // Only `after_last` schedules read her last session; fixed times and intervals never wait on it.
         let last = match spec.schedule {
             domain::routine::ScheduleSpec::AfterLast { .. } => {
-                let key = (owner.id, session_collection(spec.kind));
+                let key = (owner.id, session_kind(spec.kind));
                 match last_sessions.get(&key) {
                     Some(found) => *found,
                     None => {
@@ -172,17 +186,27 @@ async fn insert_occurrences(db: &impl ConnectionTrait, rows: Vec<occurrence::Act
     Ok(())
 }
 
-/// Her routines that are not deleted.
-async fn live_routines(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<record::Model>, DbErr> {
-    live_routines_where(record::Column::UserId.eq(user_id)).all(db).await
+/// The user's routines that are not deleted.
+async fn live_routines(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<Record>, DbErr> {
+    live_routines_where(routine::Column::UserId.eq(user_id))
+        .all(db)
+        .await
+        .map(|rows| rows.into_iter().map(Record::from).collect())
 }
 
 /// The routines that are not deleted, of the owners `owners` selects.
-fn live_routines_where(owners: sea_orm::sea_query::SimpleExpr) -> sea_orm::Select<record::Entity> {
-    record::Entity::find()
-        .filter(owners)
-        .filter(record::Column::Collection.eq("routines"))
-        .filter(record::Column::DeletedAt.is_null())
+fn live_routines_where(owners: sea_orm::sea_query::SimpleExpr) -> sea_orm::Select<routine::Entity> {
+    routine::Entity::find().filter(owners).filter(routine::Column::DeletedAt.is_null())
+}
+
+/// The routines `ids` (deleted or not).
+pub async fn routines_by_id(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Record>, DbErr> {
+    let mut found = Vec::with_capacity(ids.len());
+    for ids in ids.chunks(IN_CHUNK) {
+        let rows = routine::Entity::find().filter(routine::Column::Id.is_in(ids.iter().copied())).all(db).await?;
+        found.extend(rows.into_iter().map(Record::from));
+    }
+    Ok(found)
 }
 
 /// Plans all her routines again (her zone, quiet hours or status changed).
@@ -209,20 +233,22 @@ pub fn tell_no_routine_counts_from_last_session(txn: &WriteTxn, owner: Uuid) {
 }
 
 /// A routine's spec, when it counts from her last session (`after_last`).
-fn counting_from_last_session(r: &record::Model) -> Option<Routine> {
-    serde_json::from_str::<serde_json::Value>(&r.data)
-        .ok()
-        .and_then(|v| Routine::parse(&v).ok())
-        .filter(|spec| matches!(spec.schedule, domain::routine::ScheduleSpec::AfterLast { .. }))
+fn counting_from_last_session(r: &Record) -> Option<&Routine> {
+    match &r.body {
+        Some(RecordBody::Routine(spec)) if matches!(spec.schedule, domain::routine::ScheduleSpec::AfterLast { .. }) => {
+            Some(spec)
+        }
+        _ => None,
+    }
 }
 
 /// For new sessions of several owners written in one transaction, which has locked their rows: looks up all
 /// their live routines in one query, and keeps for each owner with no `after_last` routine the fact
 /// [`after_change`] would learn by a query of her own. A batch of sessions of 64 users took 64 queries.
-pub async fn look_up_routines_once(txn: &WriteTxn, changed: &[record::Model]) -> Result<(), DbErr> {
+pub async fn look_up_routines_once(txn: &WriteTxn, changed: &[Record]) -> Result<(), DbErr> {
     let mut owners: Vec<Uuid> = changed
         .iter()
-        .filter(|r| matches!(r.collection.as_str(), "pump_sessions" | "massage_sessions"))
+        .filter(|r| matches!(r.kind, RecordKind::PumpSessions | RecordKind::MassageSessions))
         .map(|r| r.user_id)
         .filter(|owner| txn.recall(NO_AFTER_LAST_ROUTINE, *owner).is_none())
         .collect();
@@ -231,9 +257,13 @@ pub async fn look_up_routines_once(txn: &WriteTxn, changed: &[record::Model]) ->
     if owners.len() < 2 {
         return Ok(()); // One owner: `after_change` asks the same one query.
     }
-    let routines = live_routines_where(record::Column::UserId.is_in(platform::db::padded(owners.clone(), &[8, 64])))
-        .all(txn)
-        .await?;
+    let routines: Vec<Record> =
+        live_routines_where(routine::Column::UserId.is_in(platform::db::padded(owners.clone(), &[8, 64])))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(Record::from)
+            .collect();
     let counting: HashSet<Uuid> =
         routines.iter().filter(|r| counting_from_last_session(r).is_some()).map(|r| r.user_id).collect();
     for owner in owners.into_iter().filter(|owner| !counting.contains(owner)) {
@@ -246,13 +276,13 @@ pub async fn look_up_routines_once(txn: &WriteTxn, changed: &[record::Model]) ->
 /// a session collection. Call it inside the transaction that wrote the record. Once a transaction has found
 /// that she has no `after_last` routine it does not look again for her next session, until it writes one of
 /// her routines (every writer of her routines holds the lock it holds: see [`WriteTxn::recall`]).
-pub async fn after_change(txn: &WriteTxn, changed: &record::Model, now: DateTime<Utc>) -> Result<(), DbErr> {
-    match changed.collection.as_str() {
-        "routines" => {
+pub async fn after_change(txn: &WriteTxn, changed: &Record, now: DateTime<Utc>) -> Result<(), DbErr> {
+    match changed.kind {
+        RecordKind::Routines => {
             txn.forget(NO_AFTER_LAST_ROUTINE, changed.user_id);
             replan(txn, changed, now, now).await?;
         }
-        collection @ ("pump_sessions" | "massage_sessions") => {
+        session @ (RecordKind::PumpSessions | RecordKind::MassageSessions) => {
             if txn.recall(NO_AFTER_LAST_ROUTINE, changed.user_id) == Some(true) {
                 return Ok(());
             }
@@ -260,7 +290,7 @@ pub async fn after_change(txn: &WriteTxn, changed: &record::Model, now: DateTime
             for r in live_routines(txn, changed.user_id).await? {
                 let Some(spec) = counting_from_last_session(&r) else { continue };
                 after_last = true;
-                if session_collection(spec.kind) == collection {
+                if session_kind(spec.kind) == session {
                     replan(txn, &r, now, now).await?;
                 }
             }
@@ -268,7 +298,7 @@ pub async fn after_change(txn: &WriteTxn, changed: &record::Model, now: DateTime
                 txn.learn(NO_AFTER_LAST_ROUTINE, changed.user_id, true);
             }
         }
-        _ => {}
+        RecordKind::SymptomChecks => {}
     }
     Ok(())
 }

@@ -2,13 +2,12 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::VolumeUnit;
-use entity::record;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use store::records::{self, Collection};
+use store::records::{self, Collection, Record};
 
 /// Applies a JSON merge patch to a typed value and reads the result back, naming the field that no longer fits.
 pub fn merge_into<T: serde::Serialize + serde::de::DeserializeOwned>(
@@ -24,29 +23,16 @@ pub fn merge_into<T: serde::Serialize + serde::de::DeserializeOwned>(
 }
 
 /// A record as the app sees it: its fields plus id, version and times; pump volumes also in oz for oz users.
-pub fn view(row: &record::Model, unit: VolumeUnit) -> Value {
-    let oz = Collection::from_name(&row.collection).is_some_and(|c| shows_oz(c, unit));
-    view_of(&row.data, row.id, row.version, row.created_at, row.updated_at, oz)
-}
-
-/// [`view`] from a record's parts; `oz` adds the oz figures of pump volumes.
-pub fn view_of(
-    data: &str,
-    id: Uuid,
-    version: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    oz: bool,
-) -> Value {
-    let mut obj = match serde_json::from_str::<Value>(data) {
-        Ok(Value::Object(map)) => map,
+pub fn view(row: &Record, unit: VolumeUnit) -> Value {
+    let mut obj = match row.body.as_ref().map(serde_json::to_value) {
+        Some(Ok(Value::Object(map))) => map,
         _ => Map::new(),
     };
-    obj.insert("id".into(), json!(id));
-    obj.insert("version".into(), json!(version));
-    obj.insert("created_at".into(), json!(created_at));
-    obj.insert("updated_at".into(), json!(updated_at));
-    if oz {
+    obj.insert("id".into(), json!(row.id));
+    obj.insert("version".into(), json!(row.version));
+    obj.insert("created_at".into(), json!(row.created_at));
+    obj.insert("updated_at".into(), json!(row.updated_at));
+    if shows_oz(row.kind, unit) {
         for side in ["left", "right"] {
             if let Some(ml) = obj.get(&format!("volume_{side}_ml")).and_then(Value::as_f64) {
                 let oz = (ml / VolumeUnit::ML_PER_OZ * 100.0).round() / 100.0;
@@ -67,16 +53,18 @@ pub fn unit_of(auth: &AuthUser) -> VolumeUnit {
     VolumeUnit::parse(&auth.user.volume_unit).unwrap_or_default()
 }
 
-/// Appends a listed record's JSON, the same as [`view`] gives: its stored fields, which this service wrote as one
-/// JSON object, are copied as they are, not parsed and written again. Pump volumes for oz users need the parse.
-pub fn write_listed(out: &mut String, row: &records::Listed, oz: bool) -> serde_json::Result<()> {
-    let stored = row.data.trim();
-    if oz || !(stored.starts_with('{') && stored.ends_with('}')) {
-        let view = view_of(&row.data, row.id, row.version, row.created_at, row.updated_at, oz);
-        out.push_str(&serde_json::to_string(&view)?);
-        return Ok(());
-    }
-    let fields = stored[1..stored.len() - 1].trim();
+/// Appends a listed record's JSON, the same as [`view`] gives: its typed fields serialised straight into the
+/// page, then its id, version and times. Pump volumes for oz users go through [`view`].
+pub fn write_listed(out: &mut String, row: &Record, oz: bool) -> serde_json::Result<()> {
+    let fields = match &row.body {
+        Some(body) if !oz => serde_json::to_string(body)?,
+        _ => {
+            let unit = if oz { VolumeUnit::Oz } else { VolumeUnit::Ml };
+            out.push_str(&serde_json::to_string(&view(row, unit))?);
+            return Ok(());
+        }
+    };
+    let fields = fields.strip_prefix('{').and_then(|f| f.strip_suffix('}')).unwrap_or_default();
     out.push('{');
     out.push_str(fields);
     if !fields.is_empty() {
@@ -107,48 +95,34 @@ pub fn push_instant(out: &mut String, key: &str, at: DateTime<Utc>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::{RecordBody, RecordKind};
+
+    fn record(kind: RecordKind, body: Value) -> Record {
+        let now = Utc::now();
+        let body = RecordBody::parse(kind, &body, now).unwrap();
+        Record { version: 7, ..Record::new(Uuid::now_v7(), Uuid::nil(), body, 3, now) }
+    }
 
     #[test]
     fn a_listed_record_reads_the_same_as_its_view() {
         let now = Utc::now();
-        for (collection, data) in [
-            (Collection::PumpSessions, json!({"volume_left_ml": 59.147, "notes": "a \"quoted\" }, {", "side": "both"})),
-            (Collection::SymptomChecks, json!({})),
-        ] {
-            let row = record::Model {
-                id: Uuid::now_v7(),
-                user_id: Uuid::nil(),
-                collection: collection.name().into(),
-                sort_at: now,
-                side: None,
-                pump_type: None,
-                data: data.to_string(),
-                version: 7,
-                change_seq: 3,
-                created_at: now - chrono::Duration::milliseconds(1500),
-                updated_at: now,
-                deleted_at: None,
-            };
+        let pump = json!({"started_at": now, "ended_at": now, "volume_left_ml": 59.147, "volume_right_ml": 0,
+            "pump_type": "manual", "mode": "single", "notes": "a \"quoted\" }, {"});
+        let routine = json!({"kind": "pump", "schedule": {"type": "every", "hours": 2, "window": {"start": "06:00", "end": "22:00"}}});
+        for row in [record(RecordKind::PumpSessions, pump), record(RecordKind::Routines, routine)] {
             // Instants with a fraction of any length and none (serde writes as many digits as they need).
             let whole = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
             let tenth = DateTime::from_timestamp_millis(1_800_000_000_100).unwrap();
             for (created_at, updated_at) in [(row.created_at, row.updated_at), (whole, tenth), (tenth, whole)] {
-                let row = record::Model { created_at, updated_at, ..row.clone() };
-                let listed = records::Listed {
-                    id: row.id,
-                    sort_at: row.sort_at,
-                    data: row.data.clone(),
-                    version: row.version,
-                    created_at: row.created_at,
-                    updated_at: row.updated_at,
-                };
+                let row = Record { created_at, updated_at, ..row.clone() };
                 for unit in [VolumeUnit::Ml, VolumeUnit::Oz] {
                     let mut out = String::new();
-                    write_listed(&mut out, &listed, shows_oz(collection, unit)).unwrap();
+                    write_listed(&mut out, &row, shows_oz(row.kind, unit)).unwrap();
                     assert_eq!(
                         serde_json::from_str::<Value>(&out).unwrap(),
                         view(&row, unit),
-                        "{collection:?} {unit:?}"
+                        "{:?} {unit:?}",
+                        row.kind
                     );
                 }
             }
@@ -157,23 +131,15 @@ mod tests {
 
     #[test]
     fn pump_volumes_gain_an_oz_figure_for_oz_users() {
-        let row = record::Model {
-            id: Uuid::nil(),
-            user_id: Uuid::nil(),
-            collection: "pump_sessions".into(),
-            sort_at: Utc::now(),
-            side: None,
-            pump_type: None,
-            data: json!({"volume_left_ml": 59.147, "volume_right_ml": 0.0}).to_string(),
-            version: 2,
-            change_seq: 1,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-            deleted_at: None,
-        };
+        let now = Utc::now();
+        let row = record(
+            RecordKind::PumpSessions,
+            json!({"started_at": now, "ended_at": now, "volume_left_ml": 59.147, "volume_right_ml": 0,
+                "pump_type": "manual", "mode": "single"}),
+        );
         let oz = view(&row, VolumeUnit::Oz);
         assert_eq!(oz["volume_left_oz"], 2.0);
-        assert_eq!(oz["version"], 2);
+        assert_eq!(oz["version"], 7);
         assert!(view(&row, VolumeUnit::Ml).get("volume_left_oz").is_none());
     }
 }

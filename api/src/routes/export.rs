@@ -4,8 +4,6 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use domain::VolumeUnit;
-use entity::record;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::io::Write;
@@ -106,19 +104,13 @@ pub async fn export(
         Some("csv") => true,
         Some(_) => return Err(ApiError::field("format", "must be one of: json, csv")),
     };
-    let rows = record::Entity::find()
-        .filter(record::Column::UserId.eq(auth.user.id))
-        .filter(record::Column::DeletedAt.is_null())
-        .order_by_asc(record::Column::SortAt)
-        .order_by_asc(record::Column::Id)
-        .all(&state.db)
-        .await?;
+    let rows = store::records::all_live(&state.db, auth.user.id).await?;
     let me = auth.fresh(&state.db).await?;
     let unit = VolumeUnit::parse(&me.volume_unit).unwrap_or_default();
     let mut by_collection: Map<String, Value> =
         Collection::ALL.iter().map(|c| (c.name().to_owned(), json!([]))).collect();
     for row in &rows {
-        if let Some(Value::Array(items)) = by_collection.get_mut(&row.collection) {
+        if let Some(Value::Array(items)) = by_collection.get_mut(row.kind.name()) {
             items.push(view(row, unit));
         }
     }

@@ -109,7 +109,7 @@ pub async fn list_records(
     }
     let (rows, more) = records::list(&state.db, auth.user.id, **collection, &key.query).await?;
     let next_cursor = if more { rows.last().map(|r| encode_cursor(r.sort_at, r.id)) } else { None };
-    let mut body = String::with_capacity(64 + rows.iter().map(|r| r.data.len() + 160).sum::<usize>());
+    let mut body = String::with_capacity(64 + rows.len() * 400);
     body.push_str("{\"items\":[");
     for (i, row) in rows.iter().enumerate() {
         if i > 0 {

@@ -3,7 +3,6 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::TimeZoneName;
-use domain::routine::Routine;
 use serde::Serialize;
 use std::collections::HashMap;
 use store::planning;
@@ -68,12 +67,11 @@ pub async fn upcoming(
     let from = instant_param(&params, "from", &mut v).unwrap_or_else(Utc::now);
     v.finish().map_err(ApiError::Validation)?;
     let row = records::find_live(&state.db, auth.user.id, Collection::Routines, id).await?.ok_or(ApiError::NotFound)?;
-    let body: serde_json::Value = serde_json::from_str(&row.data).map_err(anyhow::Error::from)?;
-    let routine = Routine::parse(&body).map_err(|e| anyhow::anyhow!("stored routine invalid: {e:?}"))?;
+    let Some(domain::RecordBody::Routine(routine)) = row.body else { return Err(ApiError::NotFound) };
     // Her zone and quiet hours as they stand now: the preview must match what the scheduler plans.
     let me = auth.fresh(&state.db).await?;
     let tz = TimeZoneName::parse(&me.timezone).unwrap_or_default();
-    let last = planning::last_session(&state.db, auth.user.id, planning::session_collection(routine.kind)).await?;
+    let last = planning::last_session(&state.db, auth.user.id, planning::session_kind(routine.kind)).await?;
     let fires = routine
         .recurrence(tz.tz(), planning::quiet_hours(&me))
         .upcoming(from, count, last)

@@ -5,7 +5,6 @@ use chrono::{Duration, NaiveDate, NaiveTime, Utc};
 use domain::TimeZoneName;
 use domain::advisories::Advisory;
 use domain::insights::{self, DayStats, MassageEffect};
-use domain::logs::{MassageSession, PumpSession};
 use domain::recurrence::resolve;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -14,7 +13,6 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
 use crate::startup::AppState;
-use store::records::{self, Collection};
 
 /// Registers the stats, insights and advisories routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -84,20 +82,14 @@ pub async fn daily(
         v.push("from", format!("the range may cover at most {MAX_DAYS} days"));
     }
     v.finish().map_err(ApiError::Validation)?;
-    let start = resolve(tz.tz(), from.and_time(NaiveTime::MIN));
-    let end = resolve(tz.tz(), (to + Duration::days(1)).and_time(NaiveTime::MIN));
-    let pumps: Vec<PumpSession> = records::load(&state.db, auth.user.id, Collection::PumpSessions, start, end)
-        .await?
-        .into_iter()
-        .map(|(_, p)| p)
+    let local_midnight = |d: NaiveDate| resolve(tz.tz(), d.and_time(NaiveTime::MIN));
+    let bounds: Vec<_> = from
+        .iter_days()
+        .take_while(|d| *d <= to)
+        .map(|d| (d, local_midnight(d), local_midnight(d + Duration::days(1))))
         .collect();
-    let massages: Vec<_> =
-        records::load::<MassageSession>(&state.db, auth.user.id, Collection::MassageSessions, start, end)
-            .await?
-            .into_iter()
-            .map(|(_, m)| m.started_at)
-            .collect();
-    let days = insights::daily(tz.tz(), from, to, &pumps, &massages);
+    let totals = store::stats::daily_totals(&state.db, auth.user.id, &bounds).await?;
+    let days = insights::daily_from_totals(from, to, &totals);
     Ok(HttpResponse::Ok().json(DailyStats { timezone: tz.name().to_owned(), days }))
 }
 
@@ -121,13 +113,9 @@ pub async fn massage_effect(
     };
     let now = Utc::now();
     let since = now - Duration::days(i64::from(days));
-    let pumps: Vec<PumpSession> =
-        records::load(&state.db, auth.user.id, Collection::PumpSessions, since, now + Duration::minutes(5))
-            .await?
-            .into_iter()
-            .map(|(_, p)| p)
-            .collect();
-    Ok(HttpResponse::Ok().json(insights::massage_effect(days, &pumps)))
+    let (with, without) =
+        store::stats::massage_effect_totals(&state.db, auth.user.id, since, now + Duration::minutes(5)).await?;
+    Ok(HttpResponse::Ok().json(insights::massage_effect_from(days, with, without)))
 }
 
 /// Active advisories from the user's recent symptom checks and massage logs, by the red-flag rules: each names its

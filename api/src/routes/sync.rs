@@ -83,7 +83,7 @@ pub async fn sync(
     let changes = rows
         .iter()
         .map(|r| Change {
-            collection: r.collection.clone(),
+            collection: r.kind.name().to_owned(),
             id: r.id,
             op: if r.deleted_at.is_some() { "delete" } else { "upsert" },
             version: r.version,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use domain::{
     DisplayName, Email, LocalTime, Password, QuietHours, Role, TimeZoneName, UserStatus, Violations, VolumeUnit,
 };
-use entity::{delivery, device, occurrence, record, refresh_token, user};
+use entity::{delivery, device, occurrence, refresh_token, user};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, SqlErr};
 use std::net::IpAddr;
 use uuid::Uuid;
@@ -182,7 +182,7 @@ pub async fn erase_in(txn: &impl sea_orm::ConnectionTrait, user_id: Uuid) -> Res
     delivery::Entity::delete_many().filter(delivery::Column::UserId.eq(user_id)).exec(txn).await?;
     occurrence::Entity::delete_many().filter(occurrence::Column::UserId.eq(user_id)).exec(txn).await?;
     device::Entity::delete_many().filter(device::Column::UserId.eq(user_id)).exec(txn).await?;
-    record::Entity::delete_many().filter(record::Column::UserId.eq(user_id)).exec(txn).await?;
+    store::records::erase_all_of(txn, user_id).await?;
     let deleted = user::Entity::delete_by_id(user_id).exec(txn).await?;
     if deleted.rows_affected == 0 {
         return Err(ApiError::NotFound);

@@ -2,7 +2,7 @@
 //! snoozes per account an hour, and a re-reminder that says what the original said (a broadcast's own copy).
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{occurrence, record};
+use entity::occurrence;
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
@@ -128,7 +128,7 @@ pub async fn close(
         .await?;
     if o.state == state::PLANNED
         && o.kind == "routine"
-        && let Some(routine) = record::Entity::find_by_id(o.routine_id).one(txn).await?
+        && let Some(routine) = store::planning::routines_by_id(txn, &[o.routine_id]).await?.pop()
     {
         store::planning::replan(txn, &routine, now.max(o.due_at), now).await?;
     }

@@ -1,7 +1,7 @@
 //! Fan-out: due occurrences become one delivery per device, claimed so that scheduler processes share them.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{delivery, device, occurrence, record, user};
+use entity::{delivery, device, occurrence, user};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::{HashMap, HashSet};
@@ -134,10 +134,7 @@ pub(super) async fn fan_out_with(
     // Each routine's next occurrence comes strictly after the slot that fired (or now, when it fired late).
     let fired: HashMap<Uuid, DateTime<Utc>> =
         due.iter().filter(|o| o.kind == "routine").map(|o| (o.routine_id, now.max(o.due_at))).collect();
-    let mut routines = Vec::new();
-    for ids in fired.keys().copied().collect::<Vec<_>>().chunks(planning::IN_CHUNK) {
-        routines.extend(record::Entity::find().filter(record::Column::Id.is_in(ids.iter().copied())).all(&txn).await?);
-    }
+    let routines = planning::routines_by_id(&txn, &fired.keys().copied().collect::<Vec<_>>()).await?;
     planning::replan_many(&txn, &routines, |r| fired.get(&r.id).copied().unwrap_or(now), now).await?;
     txn.commit().await?;
     let Some(lease_ends) = lease_ends.filter(|_| !created.is_empty()) else { return Ok(Vec::new()) };

@@ -1,13 +1,13 @@
-//! Reading records: pages of a list, changes since a sync cursor, and whole histories for reports.
+//! Reading records: pages of a list, changes since a sync cursor, and spans of time for reports.
 
 use chrono::{DateTime, Utc};
-use entity::record;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
+use domain::RecordKind;
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::Collection;
+use super::Record;
+use super::tables::{Table, on_table};
 use crate::StoreError;
-use platform::Database;
 
 /// A listing request, already validated.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
@@ -20,104 +20,158 @@ pub struct ListQuery {
     pub pump_type: Option<String>,
 }
 
-/// A record as a list shows it: the columns its view needs, not those only writes and sync use (each column
-/// of each row is copied and decoded on its own, so a page of 50 pays for every one of them).
-#[derive(Debug, Clone, FromQueryResult)]
-pub struct Listed {
-    pub id: Uuid,
-    pub sort_at: DateTime<Utc>,
-    pub data: String,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// Her live records of a collection, newest first; a page and whether more follow.
+/// The user's live records of `kind`, newest first; a page and whether more follow.
 pub async fn list(
-    db: &Database,
+    db: &impl ConnectionTrait,
     user_id: Uuid,
-    collection: Collection,
+    kind: RecordKind,
     q: &ListQuery,
-) -> Result<(Vec<Listed>, bool), StoreError> {
-    let mut select = record::Entity::find()
-        .filter(record::Column::UserId.eq(user_id))
-        .filter(record::Column::Collection.eq(collection.name()))
-        .filter(record::Column::DeletedAt.is_null());
-    if let Some(from) = q.from {
-        select = select.filter(record::Column::SortAt.gte(from));
-    }
-    if let Some(to) = q.to {
-        select = select.filter(record::Column::SortAt.lt(to));
-    }
-    if let Some(side) = &q.side {
-        select = select.filter(record::Column::Side.eq(side.as_str()));
-    }
-    if let Some(pump_type) = &q.pump_type {
-        select = select.filter(record::Column::PumpType.eq(pump_type.as_str()));
-    }
-    if let Some((at, id)) = q.after {
-        select = select.filter(
-            Condition::any()
-                .add(record::Column::SortAt.lt(at))
-                .add(Condition::all().add(record::Column::SortAt.eq(at)).add(record::Column::Id.lt(id))),
-        );
-    }
-    let mut rows = select
-        .select_only()
-        .columns([
-            record::Column::Id,
-            record::Column::SortAt,
-            record::Column::Data,
-            record::Column::Version,
-            record::Column::CreatedAt,
-            record::Column::UpdatedAt,
-        ])
-        .order_by_desc(record::Column::SortAt)
-        .order_by_desc(record::Column::Id)
-        .limit(q.limit + 1)
-        .into_model::<Listed>()
-        .all(db)
-        .await?;
+) -> Result<(Vec<Record>, bool), StoreError> {
+    let mut rows: Vec<Record> = on_table!(kind, t => {
+        let at = <t::Entity as Table>::LISTED_BY;
+        let mut select = t::Entity::find()
+            .filter(t::Column::UserId.eq(user_id))
+            .filter(t::Column::DeletedAt.is_null());
+        if let Some(from) = q.from {
+            select = select.filter(at.gte(from));
+        }
+        if let Some(to) = q.to {
+            select = select.filter(at.lt(to));
+        }
+        if let Some((after, id)) = q.after {
+            select = select.filter(
+                Condition::any()
+                    .add(at.lt(after))
+                    .add(Condition::all().add(at.eq(after)).add(t::Column::Id.lt(id))),
+            );
+        }
+        select = filter_choices(select, kind, q);
+        select
+            .order_by_desc(at)
+            .order_by_desc(t::Column::Id)
+            .limit(q.limit + 1)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(Record::from)
+            .collect()
+    });
     let more = rows.len() as u64 > q.limit;
     rows.truncate(q.limit as usize);
     Ok((rows, more))
 }
 
-/// Her changes (records and tombstones) after change number `since`, in order; a page and whether more follow.
+/// The side and pump-type filters, on the kinds that have them (the API refuses them on the others).
+fn filter_choices<E: EntityTrait>(
+    mut select: sea_orm::Select<E>,
+    kind: RecordKind,
+    q: &ListQuery,
+) -> sea_orm::Select<E> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let has_side = matches!(kind, RecordKind::MassageSessions | RecordKind::PumpSessions);
+    if let Some(side) = q.side.as_deref().filter(|_| has_side) {
+        select = select.filter(Expr::col("side").eq(side));
+    }
+    if let Some(pump_type) = q.pump_type.as_deref().filter(|_| kind == RecordKind::PumpSessions) {
+        select = select.filter(Expr::col("pump_type").eq(pump_type));
+    }
+    select
+}
+
+/// The user's changes (records and tombstones of every kind) after change number `since`, in order; a page and
+/// whether more follow. Each table gives its first `limit + 1` changes by its sync index, and the page is the
+/// first of them all: every change of the page is among those.
 pub async fn changes_since(
-    db: &Database,
+    db: &impl ConnectionTrait,
     user_id: Uuid,
     since: i64,
     limit: u64,
-) -> Result<(Vec<record::Model>, bool), StoreError> {
-    let mut rows = record::Entity::find()
-        .filter(record::Column::UserId.eq(user_id))
-        .filter(record::Column::ChangeSeq.gt(since))
-        .order_by_asc(record::Column::ChangeSeq)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
+) -> Result<(Vec<Record>, bool), StoreError> {
+    let mut rows = Vec::new();
+    for kind in RecordKind::ALL {
+        on_table!(kind, t => {
+            let found = t::Entity::find()
+                .filter(t::Column::UserId.eq(user_id))
+                .filter(t::Column::ChangeSeq.gt(since))
+                .order_by_asc(t::Column::ChangeSeq)
+                .limit(limit + 1)
+                .all(db)
+                .await?;
+            rows.extend(found.into_iter().map(Record::from));
+        });
+    }
+    rows.sort_unstable_by_key(|r| r.change_seq);
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     Ok((rows, more))
 }
 
-/// Her live records of a collection with `sort_at` in `[from, to)`, parsed as `T`, oldest first.
-pub async fn load<T: serde::de::DeserializeOwned>(
-    db: &Database,
-    user_id: Uuid,
-    collection: Collection,
+/// The live records of `kind` of the users `user_ids` that happened in `[from, to)`, oldest first.
+pub async fn load(
+    db: &impl ConnectionTrait,
+    user_ids: &[Uuid],
+    kind: RecordKind,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Vec<(Uuid, T)>, StoreError> {
-    let rows = record::Entity::find()
-        .filter(record::Column::UserId.eq(user_id))
-        .filter(record::Column::Collection.eq(collection.name()))
-        .filter(record::Column::DeletedAt.is_null())
-        .filter(record::Column::SortAt.gte(from))
-        .filter(record::Column::SortAt.lt(to))
-        .order_by_asc(record::Column::SortAt)
-        .all(db)
-        .await?;
-    rows.into_iter().map(|r| Ok((r.id, serde_json::from_str(&r.data).map_err(anyhow::Error::from)?))).collect()
+) -> Result<Vec<Record>, sea_orm::DbErr> {
+    let mut rows = Vec::new();
+    for ids in user_ids.chunks(crate::planning::IN_CHUNK) {
+        on_table!(kind, t => {
+            let at = <t::Entity as Table>::LISTED_BY;
+            let found = t::Entity::find()
+                .filter(t::Column::UserId.is_in(ids.iter().copied()))
+                .filter(t::Column::DeletedAt.is_null())
+                .filter(at.gte(from))
+                .filter(at.lt(to))
+                .order_by_asc(at)
+                .all(db)
+                .await?;
+            rows.extend(found.into_iter().map(Record::from));
+        });
+    }
+    Ok(rows)
+}
+
+/// Every live record of the user, each kind oldest first (exports).
+pub async fn all_live(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<Record>, sea_orm::DbErr> {
+    let mut rows = Vec::new();
+    for kind in RecordKind::ALL {
+        on_table!(kind, t => {
+            let found = t::Entity::find()
+                .filter(t::Column::UserId.eq(user_id))
+                .filter(t::Column::DeletedAt.is_null())
+                .order_by_asc(<t::Entity as Table>::LISTED_BY)
+                .order_by_asc(t::Column::Id)
+                .all(db)
+                .await?;
+            rows.extend(found.into_iter().map(Record::from));
+        });
+    }
+    Ok(rows)
+}
+
+/// How many live records of `kinds` the user has.
+pub async fn count_live(db: &impl ConnectionTrait, user_id: Uuid, kinds: &[RecordKind]) -> Result<u64, sea_orm::DbErr> {
+    use sea_orm::PaginatorTrait;
+    let mut count = 0;
+    for kind in kinds {
+        count += on_table!(*kind, t => {
+            t::Entity::find()
+                .filter(t::Column::UserId.eq(user_id))
+                .filter(t::Column::DeletedAt.is_null())
+                .count(db)
+                .await?
+        });
+    }
+    Ok(count)
+}
+
+/// Erases every record and tombstone of the user (the account is being deleted).
+pub async fn erase_all_of(db: &impl ConnectionTrait, user_id: Uuid) -> Result<(), sea_orm::DbErr> {
+    for kind in RecordKind::ALL {
+        on_table!(kind, t => {
+            t::Entity::delete_many().filter(t::Column::UserId.eq(user_id)).exec(db).await?;
+        });
+    }
+    Ok(())
 }

@@ -15,7 +15,6 @@
 //! by one multi-row statement, after one `UPDATE` of each owner's change number (on PostgreSQL, in the same
 //! statement); when any of their ids is in use, they go the way above instead.
 
-use entity::record;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use platform::Database;
@@ -31,6 +30,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::metrics::WriteMetrics;
+use crate::records::Record;
 
 mod insert;
 mod lane;
@@ -117,13 +117,11 @@ impl Writes {
     /// [`Writes::run`] for a write that inserts `new` when its id is free (and does `work` otherwise): such
     /// writes waiting together are inserted by one multi-row statement, each with the next of her change
     /// numbers, and answered `(row, true)`. When any id of them is in use, each runs its `work` instead.
-    pub async fn insert<F>(&self, new: NewRecord, work: F) -> Result<(record::Model, bool), StoreError>
+    pub async fn insert<F>(&self, new: NewRecord, work: F) -> Result<(Record, bool), StoreError>
     where
-        F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<(record::Model, bool)>, StoreError>>
-            + Send
-            + 'static,
+        F: for<'t> FnMut(&'t WriteTxn) -> BoxFuture<'t, Result<Step<(Record, bool)>, StoreError>> + Send + 'static,
     {
-        let user_id = new.user_id;
+        let user_id = new.record.user_id;
         self.submit(user_id, work, Some((new, |row| (row, true)))).await
     }
 
@@ -146,9 +144,8 @@ impl Writes {
 
 /// A record a write inserts when its id is free.
 pub struct NewRecord {
-    pub user_id: Uuid,
-    /// Every column but `change_seq`, which is hers next when it is inserted.
-    pub row: record::ActiveModel,
+    /// Every field but `change_seq`, which is the owner's next when it is inserted.
+    pub record: Record,
 }
 
 fn lane_gone() -> StoreError {
@@ -168,11 +165,11 @@ trait Pending: Send {
     /// The new record it inserts when its id is free, if it is such a write ([`Writes::insert`]).
     fn insertion(&self) -> Option<&NewRecord>;
     /// Answers with the row inserted for its [`Pending::insertion`], once committed.
-    fn inserted(self: Box<Self>, row: record::Model);
+    fn inserted(self: Box<Self>, row: Record);
 }
 
 /// A new record, and the answer of the write that inserts it, made from the inserted row.
-type Insertion<T> = (NewRecord, fn(record::Model) -> T);
+type Insertion<T> = (NewRecord, fn(Record) -> T);
 
 struct Slot<T, F> {
     work: F,
@@ -227,7 +224,7 @@ where
         self.insert.as_ref().map(|(new, _)| new)
     }
 
-    fn inserted(self: Box<Self>, row: record::Model) {
+    fn inserted(self: Box<Self>, row: Record) {
         let answer = match self.insert {
             Some((_, from_row)) => Ok(from_row(row)),
             None => Err(StoreError::Internal(anyhow::anyhow!("a write that inserts nothing was answered with a row"))),

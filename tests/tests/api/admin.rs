@@ -135,7 +135,9 @@ async fn an_admin_erases_an_account_completely(app: TestApp) {
     app.post_auth("/v1/pump-sessions", &milkflow_tests::pump_body(60, 50.0, 50.0), token).await;
     assert_eq!(app.send(Method::DELETE, &format!("/admin/v1/users/{id}"), None, Some(&admin)).await.status, 204);
     app.get(&format!("/admin/v1/users/{id}"), Some(&admin)).await.assert_problem(404);
-    assert_eq!(app.count("records", "1 = 1").await, 0);
+    for table in ["massage_sessions", "pump_sessions", "symptom_checks", "routines"] {
+        assert_eq!(app.count(table, "1 = 1").await, 0, "{table}");
+    }
     app.get("/v1/me", Some(token)).await.assert_problem(401);
 }
 

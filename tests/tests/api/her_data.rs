@@ -161,7 +161,16 @@ async fn erasing_her_account_leaves_zero_rows_of_hers_in_every_table(app: TestAp
     assert!(outcome.claimed >= 2, "{outcome:?}");
     let mut tables = tables_with_user_id(&app).await;
     tables.sort();
-    for expected in ["records", "refresh_tokens", "devices", "occurrences", "deliveries"] {
+    for expected in [
+        "massage_sessions",
+        "pump_sessions",
+        "symptom_checks",
+        "routines",
+        "refresh_tokens",
+        "devices",
+        "occurrences",
+        "deliveries",
+    ] {
         assert!(tables.contains(&expected.to_owned()), "{expected} not found among {tables:?}");
     }
     tables.push("users".into());

@@ -81,7 +81,9 @@ async fn invalid_routine_is_refused_naming_every_field(app: TestApp) {
     let bad = json!({"kind": "nap", "days": ["someday"], "schedule": {"type": "every", "hours": 0.25, "window": {"start": "6am", "end": "22:00"}}});
     let r = app.post_auth("/v1/routines", &bad, &token).await;
     assert_eq!(r.error_fields(), vec!["kind", "days", "schedule.hours", "schedule.window.start"]);
-    assert_eq!(app.count("records", "1 = 1").await, 0);
+    for table in ["massage_sessions", "pump_sessions", "symptom_checks", "routines"] {
+        assert_eq!(app.count(table, "1 = 1").await, 0, "{table}");
+    }
 }
 
 async fn upcoming_of_another_users_routine_is_not_found_and_count_is_bounded(app: TestApp) {

@@ -5,7 +5,7 @@
 use futures_util::FutureExt;
 use milkflow_tests::{TestApp, on_both_databases, pump_body};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,7 +115,7 @@ async fn writes_waiting_together_commit_together_and_each_keeps_its_own_answer(a
     assert_eq!(change_seq(&app, her).await, seq_before + 6);
     seqs.sort_unstable();
     assert_eq!(seqs, (seq_before + 1..=seq_before + 6).collect::<Vec<_>>(), "one change number each");
-    let hers = entity::record::Entity::find().filter(entity::record::Column::UserId.eq(her)).count(&app.db).await;
+    let hers = records::count_live(&app.db, her, &domain::RecordKind::ALL).await;
     assert_eq!(hers.unwrap(), 6);
     assert_eq!(app.get(&format!("/v1/pump-sessions/{theirs}"), Some(&theirs_token)).await.status, 200);
     assert_eq!(app.get(&format!("/v1/pump-sessions/{theirs}"), Some(&token)).await.status, 404);
@@ -222,7 +222,7 @@ async fn queue_put(
     id: Uuid,
     body: serde_json::Value,
     if_match: Option<IfMatch>,
-) -> tokio::task::JoinHandle<Result<(entity::record::Model, bool), StoreError>> {
+) -> tokio::task::JoinHandle<Result<(records::Record, bool), StoreError>> {
     let before = writes.waiting();
     let handle = tokio::spawn({
         let writes = writes.clone();
@@ -376,15 +376,15 @@ async fn a_new_record_of_no_account_waiting_with_others_costs_them_nothing(app: 
     assert_eq!(seqs[&her], (1..=7).map(|n| hers_before + n).collect::<Vec<_>>());
     assert_eq!(seqs[&other], (1..=5).map(|n| others_before + n).collect::<Vec<_>>());
     assert_eq!((change_seq(&app, her).await, change_seq(&app, other).await), (hers_before + 7, others_before + 5));
-    let kept = entity::record::Entity::find().filter(entity::record::Column::UserId.is_in([her, other]));
-    assert_eq!(kept.count(&app.db).await.unwrap(), 12);
+    let kept = |owner| records::count_live(&app.db, owner, &domain::RecordKind::ALL);
+    assert_eq!(kept(her).await.unwrap() + kept(other).await.unwrap(), 12);
     assert!(metrics.writes_rerun.get() >= 1, "the refused write ran again alone");
     assert_eq!(metrics.records_inserted_together.get(), 0, "the statement of all thirteen kept nothing");
 }
 
 /// New sessions of hers, `minutes_ago`, queued behind a held lane (whose write first takes `taken` of her
 /// change numbers) so that they are inserted together; gives their rows, in the order given.
-async fn sessions_together(writes: &Writes, her: Uuid, taken: i64, minutes_ago: &[i64]) -> Vec<entity::record::Model> {
+async fn sessions_together(writes: &Writes, her: Uuid, taken: i64, minutes_ago: &[i64]) -> Vec<records::Record> {
     let (gate, go) = hold_lane_having_taken(writes, her, taken).await;
     let mut queued = Vec::new();
     for &minutes in minutes_ago {
@@ -465,9 +465,9 @@ async fn a_lane_spares_the_routine_lookup_while_her_number_is_where_it_left_it(a
     let r = routine_after_last(&app, &token).await;
     let planned_first = vec![(first + chrono::Duration::hours(3)).timestamp()];
     assert_eq!(planned(&app, r).await, planned_first);
-    entity::record::Entity::update_many()
-        .col_expr(entity::record::Column::ChangeSeq, Expr::value(0))
-        .filter(entity::record::Column::Id.eq(r))
+    entity::routine::Entity::update_many()
+        .col_expr(entity::routine::Column::ChangeSeq, Expr::value(0))
+        .filter(entity::routine::Column::Id.eq(r))
         .exec(&app.db)
         .await
         .unwrap();

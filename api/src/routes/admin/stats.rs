@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{Duration, NaiveDate, Utc};
-use entity::{delivery, record, refresh_token, user};
+use entity::{delivery, refresh_token, user};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -138,14 +138,7 @@ pub async fn usage_stats(state: web::Data<AppState>, _admin: AdminUser) -> Resul
     let disabled_users = user::Entity::find().filter(user::Column::Status.eq(user::Status::Disabled)).count(db).await?;
     let active_since = |days: i64| async move {
         let since = now - Duration::days(days);
-        let writers: Vec<Uuid> = record::Entity::find()
-            .select_only()
-            .column(record::Column::UserId)
-            .distinct()
-            .filter(record::Column::UpdatedAt.gte(since))
-            .into_tuple()
-            .all(db)
-            .await?;
+        let mut active = store::stats::writers_since(db, since).await?;
         let sign_ins: Vec<Uuid> = refresh_token::Entity::find()
             .select_only()
             .column(refresh_token::Column::UserId)
@@ -154,21 +147,11 @@ pub async fn usage_stats(state: web::Data<AppState>, _admin: AdminUser) -> Resul
             .into_tuple()
             .all(db)
             .await?;
-        Ok::<u64, ApiError>(writers.into_iter().chain(sign_ins).collect::<HashSet<_>>().len() as u64)
+        active.extend(sign_ins);
+        Ok::<u64, ApiError>(active.len() as u64)
     };
     let (active_users_7d, active_users_30d) = (active_since(7).await?, active_since(30).await?);
-    let created: Vec<chrono::DateTime<Utc>> = record::Entity::find()
-        .select_only()
-        .column(record::Column::CreatedAt)
-        .filter(record::Column::Collection.is_in(["massage_sessions", "pump_sessions", "symptom_checks"]))
-        .filter(record::Column::CreatedAt.gte(now - Duration::days(30)))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut sessions_per_day = BTreeMap::new();
-    for at in created {
-        *sessions_per_day.entry(at.date_naive()).or_insert(0) += 1;
-    }
+    let sessions_per_day = store::stats::sessions_created_per_day(db, now - Duration::days(30)).await?;
     Ok(HttpResponse::Ok().json(Usage { users, disabled_users, active_users_7d, active_users_30d, sessions_per_day }))
 }
 

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::Role;
-use entity::{device, occurrence, record, refresh_token, user};
+use entity::{device, occurrence, refresh_token, user};
 use sea_orm::sea_query::{Expr, LikeExpr};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
@@ -168,16 +168,12 @@ pub async fn get_user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let u = find(&state.db, record_id(&path)?).await?;
-    let live = |collections: &[&str]| {
-        record::Entity::find()
-            .filter(record::Column::UserId.eq(u.id))
-            .filter(record::Column::Collection.is_in(collections.iter().map(|c| c.to_string())))
-            .filter(record::Column::DeletedAt.is_null())
-    };
+    use domain::RecordKind as K;
+    let live = |kinds: &'static [K]| store::records::count_live(&state.db, u.id, kinds);
     let counts = UserCounts {
-        sessions: live(&["massage_sessions", "pump_sessions", "symptom_checks"]).count(&state.db).await?,
+        sessions: live(&[K::MassageSessions, K::PumpSessions, K::SymptomChecks]).await?,
         devices: device::Entity::find().filter(device::Column::UserId.eq(u.id)).count(&state.db).await?,
-        routines: live(&["routines"]).count(&state.db).await?,
+        routines: live(&[K::Routines]).await?,
     };
     Ok(HttpResponse::Ok().json(AdminUserDetail { user: u.into(), counts }))
 }
