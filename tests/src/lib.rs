@@ -58,19 +58,34 @@ pub async fn spawn_app(kind: Db) -> Option<TestApp> {
 
 /// Like [`spawn_app`], with extra `MILKFLOW_*` settings.
 pub async fn spawn_app_with(kind: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
-    spawn(kind, extra, true).await
+    spawn(kind, extra, true, |_| async {}).await
+}
+
+/// The API (without its scheduler) on a database that `prepare` filled first, given its URL: an installation
+/// upgraded by starting the new binary on it.
+pub async fn spawn_api_on<F, Fut>(kind: Db, prepare: F) -> Option<TestApp>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    spawn(kind, &[], false, prepare).await
 }
 
 /// The API alone, without the embedded scheduler: tests drive `run_once` themselves with an injected clock.
 /// Push endpoints on loopback are allowed, for the stand-ins.
 pub async fn spawn_api_only(kind: Db) -> Option<TestApp> {
-    spawn(kind, &[("MILKFLOW_PUSH_ALLOW_INSECURE", "true"), ("MILKFLOW_VAPID_SUBJECT", VAPID_SUBJECT)], false).await
+    let extra = [("MILKFLOW_PUSH_ALLOW_INSECURE", "true"), ("MILKFLOW_VAPID_SUBJECT", VAPID_SUBJECT)];
+    spawn(kind, &extra, false, |_| async {}).await
 }
 
 /// The VAPID subject of test apps that push.
 pub const VAPID_SUBJECT: &str = "mailto:ops@milkflow.test";
 
-async fn spawn(kind: Db, extra: &[(&str, &str)], with_scheduler: bool) -> Option<TestApp> {
+async fn spawn<F, Fut>(kind: Db, extra: &[(&str, &str)], with_scheduler: bool, prepare: F) -> Option<TestApp>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     init_test_logs();
     let dir = tempfile::tempdir().expect("temporary directory");
     let (url, pg) = match kind {
@@ -80,6 +95,7 @@ async fn spawn(kind: Db, extra: &[(&str, &str)], with_scheduler: bool) -> Option
             (fresh.url.clone(), Some(fresh))
         }
     };
+    prepare(url.clone()).await;
     let mut env: HashMap<String, String> = [
         ("MILKFLOW_DATABASE_URL", url.as_str()),
         ("MILKFLOW_LISTEN", "127.0.0.1:0"),

@@ -22,4 +22,5 @@ mod routines;
 mod snoozes;
 mod sync;
 mod tokens;
+mod upgrade;
 mod writes;
