@@ -1,5 +1,6 @@
-//! New records of a batch inserted together: their owners' change numbers taken by one statement, then the
-//! rows of each kind by one multi-row insert.
+//! New records of a batch inserted together. On SQLite their ids are checked, their owners' change numbers
+//! taken by one statement, then the rows of each kind inserted by one; on PostgreSQL each kind is one statement
+//! ([`numbered`]).
 
 use domain::RecordKind;
 use platform::db::WriteTxn;
@@ -8,7 +9,7 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-use super::NewRecord;
+use super::{NewRecord, numbered};
 use crate::records::tables::{self, FromRecord, on_table};
 use crate::records::{self, Record};
 
@@ -30,45 +31,23 @@ pub(super) async fn insert_all(
     news: &[&NewRecord],
     routine_free: &HashMap<Uuid, i64>,
 ) -> Result<Option<(Vec<Record>, Vec<(Uuid, i64)>)>, DbErr> {
-    let mut owners: Vec<(Uuid, i32)> = Vec::new();
-    for new in news {
-        match owners.iter_mut().find(|(owner, _)| *owner == new.record.user_id) {
-            Some((_, count)) => *count += 1,
-            None => owners.push((new.record.user_id, 1)),
+    let inserted = if numbered::one_statement_per_kind(txn) {
+        let mut inserted = Vec::with_capacity(news.len());
+        for kind in RecordKind::ALL {
+            let rows: Vec<&Record> = news.iter().map(|new| &new.record).filter(|r| r.kind == kind).collect();
+            if !rows.is_empty() {
+                inserted.extend(numbered::numbered_and_inserted(txn, kind, &rows).await?);
+            }
         }
-    }
-    let ids: Vec<Uuid> = news.iter().map(|new| new.record.id).collect();
-    if tables::ids_in_use(txn, &ids, None).await? {
-        return Ok(None); // Each goes its own way, to be compared or refused.
-    }
-    let Some(mut next) = numbers_taken(txn, &owners).await? else { return Ok(None) };
-    let numbered: Vec<Record> = news
-        .iter()
-        .map(|new| {
-            let seq = next.get_mut(&new.record.user_id).expect("every owner was numbered");
-            let row = Record { change_seq: *seq, ..new.record.clone() };
-            *seq += 1;
-            row
-        })
-        .collect();
-    let mut inserted: HashMap<(RecordKind, Uuid), Record> = HashMap::with_capacity(news.len());
-    for kind in RecordKind::ALL {
-        let rows: Vec<&Record> = numbered.iter().filter(|r| r.kind == kind).collect();
-        if rows.is_empty() {
-            continue;
-        }
-        on_table!(kind, t => {
-            let if_new = OnConflict::column(t::Column::Id).do_nothing().to_owned();
-            let stored = t::Entity::insert_many(rows.iter().map(|r| t::ActiveModel::from_record(r)))
-                .on_conflict(if_new)
-                .exec_with_returning(txn)
-                .await?;
-            inserted.extend(stored.into_iter().map(Record::from).map(|r| ((r.kind, r.id), r)));
-        });
-    }
+        inserted
+    } else {
+        let Some(inserted) = numbered_then_inserted(txn, news).await? else { return Ok(None) };
+        inserted
+    };
+    let mut by_key: HashMap<(RecordKind, Uuid), Record> = inserted.into_iter().map(|r| ((r.kind, r.id), r)).collect();
     let mut ordered = Vec::with_capacity(news.len());
-    for row in &numbered {
-        let Some(row) = inserted.remove(&(row.kind, row.id)) else { return Ok(None) };
+    for new in news {
+        let Some(row) = by_key.remove(&(new.record.kind, new.record.id)) else { return Ok(None) };
         ordered.push(row);
     }
     // Each owner's numbers here: from just past the number before this batch, to the last.
@@ -92,6 +71,48 @@ pub(super) async fn insert_all(
         .map(|(owner, (_, last))| (owner, last))
         .collect();
     Ok(Some((ordered, routine_free)))
+}
+
+/// The rows of `news` inserted after checking their ids and taking their owners' numbers, a statement each;
+/// `None` when an id is in use or an owner has no account.
+async fn numbered_then_inserted(txn: &WriteTxn, news: &[&NewRecord]) -> Result<Option<Vec<Record>>, DbErr> {
+    let mut owners: Vec<(Uuid, i32)> = Vec::new();
+    for new in news {
+        match owners.iter_mut().find(|(owner, _)| *owner == new.record.user_id) {
+            Some((_, count)) => *count += 1,
+            None => owners.push((new.record.user_id, 1)),
+        }
+    }
+    let ids: Vec<Uuid> = news.iter().map(|new| new.record.id).collect();
+    if tables::ids_in_use(txn, &ids, None).await? {
+        return Ok(None); // Each goes its own way, to be compared or refused.
+    }
+    let Some(mut next) = numbers_taken(txn, &owners).await? else { return Ok(None) };
+    let numbered: Vec<Record> = news
+        .iter()
+        .map(|new| {
+            let seq = next.get_mut(&new.record.user_id).expect("every owner was numbered");
+            let row = Record { change_seq: *seq, ..new.record.clone() };
+            *seq += 1;
+            row
+        })
+        .collect();
+    let mut inserted = Vec::with_capacity(news.len());
+    for kind in RecordKind::ALL {
+        let rows: Vec<&Record> = numbered.iter().filter(|r| r.kind == kind).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        on_table!(kind, t => {
+            let if_new = OnConflict::column(t::Column::Id).do_nothing().to_owned();
+            let stored = t::Entity::insert_many(rows.iter().map(|r| t::ActiveModel::from_record(r)))
+                .on_conflict(if_new)
+                .exec_with_returning(txn)
+                .await?;
+            inserted.extend(stored.into_iter().map(Record::from));
+        });
+    }
+    Ok(Some(inserted))
 }
 
 /// Each owner's next `count` change numbers (as [`records::take_seqs`] takes them), taken by one statement for

@@ -34,6 +34,7 @@ use crate::records::Record;
 
 mod insert;
 mod lane;
+mod numbered;
 
 /// The most writes one transaction takes. (Each holds SQLite's one writer, or her row lock, a little longer.)
 pub const MAX_BATCH: usize = 64;

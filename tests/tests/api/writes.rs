@@ -22,6 +22,8 @@ on_both_databases!(
     a_routine_written_inside_a_batch_counts_the_sessions_after_it,
     new_records_waiting_together_are_inserted_together,
     a_new_record_of_no_account_waiting_with_others_costs_them_nothing,
+    new_records_of_every_kind_waiting_together_are_inserted_together,
+    a_new_record_whose_id_another_kind_uses_waiting_with_others_costs_them_nothing,
     a_batch_begun_while_the_last_committed_numbers_after_it,
     a_lane_looks_up_her_routines_again_once_her_number_moved_on,
     a_lane_spares_the_routine_lookup_while_her_number_is_where_it_left_it,
@@ -380,6 +382,96 @@ async fn a_new_record_of_no_account_waiting_with_others_costs_them_nothing(app: 
     assert_eq!(kept(her).await.unwrap() + kept(other).await.unwrap(), 12);
     assert!(metrics.writes_rerun.get() >= 1, "the refused write ran again alone");
     assert_eq!(metrics.records_inserted_together.get(), 0, "the statement of all thirteen kept nothing");
+}
+
+/// A body of each kind, `minutes_ago` (routines have no time of their own).
+fn body_of(kind: Collection, minutes_ago: i64) -> serde_json::Value {
+    let at = (chrono::Utc::now() - chrono::Duration::minutes(minutes_ago)).to_rfc3339();
+    match kind {
+        Collection::MassageSessions => milkflow_tests::massage_body(minutes_ago),
+        Collection::PumpSessions => pump_body(minutes_ago, 20.0, 25.0),
+        Collection::SymptomChecks => serde_json::json!({"at": at, "engorgement": 3, "pain": 2, "redness": false}),
+        Collection::Routines => {
+            serde_json::json!({"kind": "massage", "schedule": {"type": "times", "times": ["08:00"]}})
+        }
+    }
+}
+
+/// New records of all four kinds, of two users, wait together: they are inserted together (one statement
+/// per kind on PostgreSQL), each owner's records numbered one after another without a gap, and each reads
+/// back as it was sent.
+async fn new_records_of_every_kind_waiting_together_are_inserted_together(app: TestApp) {
+    let metrics = Arc::new(WriteMetrics::new());
+    let writes = Writes::start(app.db.clone(), metrics.clone()).await.unwrap();
+    let (token, _) = app.signed_up().await;
+    let her = her_id(&app, &token).await;
+    let other = another_in_her_lane(&app, &writes, her).await;
+    let (hers_before, others_before) = (change_seq(&app, her).await, change_seq(&app, other).await);
+    let (gate, go) = hold_lane(&writes, her).await;
+    let kinds = domain::RecordKind::ALL;
+    let mut queued = Vec::new();
+    for (i, kind) in kinds.into_iter().chain(kinds).chain(kinds).enumerate() {
+        let owner = if i % 3 == 1 { other } else { her };
+        let id = Uuid::new_v4();
+        queued.push((owner, kind, id, queue_put(&writes, owner, kind, id, body_of(kind, 30 + i as i64), None).await));
+    }
+    go.notify_one();
+    gate.await.unwrap().unwrap();
+
+    let mut seqs: HashMap<Uuid, Vec<i64>> = HashMap::new();
+    for (owner, kind, id, write) in queued {
+        let (row, created) = write.await.unwrap().unwrap();
+        assert!(created);
+        assert_eq!((row.id, row.user_id, row.kind, row.version), (id, owner, kind, 1));
+        let stored = records::find_live(&app.db, owner, kind, id).await.unwrap().expect("it is stored");
+        assert_eq!(stored.body, row.body, "{kind:?} reads back as written");
+        assert_eq!(stored.change_seq, row.change_seq);
+        seqs.entry(owner).or_default().push(row.change_seq);
+    }
+    for (owner, before) in [(her, hers_before), (other, others_before)] {
+        let mut got = seqs.remove(&owner).unwrap();
+        got.sort_unstable();
+        let count = got.len() as i64;
+        assert_eq!(got, (before + 1..=before + count).collect::<Vec<_>>(), "one number each, no gap");
+        assert_eq!(change_seq(&app, owner).await, before + count);
+    }
+    assert_eq!(metrics.records_inserted_together.get(), 12);
+    assert_eq!(metrics.writes_rerun.get(), 0);
+}
+
+/// Three new records wait together; one takes the id of a stored record of another kind. The batch keeps
+/// nothing; each is then written alone: that one refused (409), the others created with their owner's next
+/// numbers.
+async fn a_new_record_whose_id_another_kind_uses_waiting_with_others_costs_them_nothing(app: TestApp) {
+    let metrics = Arc::new(WriteMetrics::new());
+    let writes = Writes::start(app.db.clone(), metrics.clone()).await.unwrap();
+    let (token, _) = app.signed_up().await;
+    let her = her_id(&app, &token).await;
+    let used = Uuid::new_v4();
+    let stored = app.put(&format!("/v1/massage-sessions/{used}"), &milkflow_tests::massage_body(200), &token).await;
+    assert_eq!(stored.status, 201);
+    let before = change_seq(&app, her).await;
+    let (gate, go) = hold_lane(&writes, her).await;
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let first = queue_put(&writes, her, Collection::PumpSessions, a, pump_body(50, 1.0, 2.0), None).await;
+    let taken = queue_put(&writes, her, Collection::PumpSessions, used, pump_body(40, 1.0, 2.0), None).await;
+    let last =
+        queue_put(&writes, her, Collection::SymptomChecks, b, body_of(Collection::SymptomChecks, 30), None).await;
+    go.notify_one();
+    gate.await.unwrap().unwrap();
+
+    let (first, last) = (first.await.unwrap().unwrap(), last.await.unwrap().unwrap());
+    assert!(matches!(taken.await.unwrap(), Err(StoreError::Conflict(_))), "an id of another kind's record");
+    assert_eq!((first.0.id, last.0.id, first.1, last.1), (a, b, true, true));
+    let mut seqs = vec![first.0.change_seq, last.0.change_seq];
+    seqs.sort_unstable();
+    assert_eq!(seqs, vec![before + 1, before + 2]);
+    assert_eq!(change_seq(&app, her).await, before + 2, "the refused record took no number");
+    let massage = records::find_live(&app.db, her, Collection::MassageSessions, used).await.unwrap();
+    assert!(massage.is_some(), "the stored record is untouched");
+    assert!(records::find_live(&app.db, her, Collection::PumpSessions, used).await.unwrap().is_none());
+    assert_eq!(metrics.records_inserted_together.get(), 0, "the batch kept nothing");
+    assert!(metrics.writes_rerun.get() >= 1);
 }
 
 /// New sessions of hers, `minutes_ago`, queued behind a held lane (whose write first takes `taken` of her
