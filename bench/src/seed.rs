@@ -63,7 +63,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             phones.push(device::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 user_id: Set(id),
-                platform: Set("web".into()),
+                platform: Set(domain::reminders::Platform::Web),
                 target: Set(format!("{}/{name}", args.endpoint.trim_end_matches('/'))),
                 p256dh: Set(Some(args.keys.p256dh.clone())),
                 auth: Set(Some(args.keys.auth.clone())),

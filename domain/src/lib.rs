@@ -8,6 +8,7 @@ pub mod insights;
 pub mod logs;
 pub mod records;
 pub mod recurrence;
+pub mod reminders;
 pub mod routine;
 pub mod time;
 pub mod validation;

@@ -1,5 +1,6 @@
 //! One occurrence sent to one device, with its attempts and outcome.
 
+use domain::reminders::{DeliveryStatus, Platform};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,10 +11,8 @@ pub struct Model {
     pub occurrence_id: Uuid,
     pub device_id: Uuid,
     pub user_id: Uuid,
-    /// `web`, `fcm` or `apns`.
-    pub provider: String,
-    /// `pending`, `retrying`, `delivered`, `failed`, `pruned` or `expired`.
-    pub status: String,
+    pub provider: Platform,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub lease_until: Option<DateTimeUtc>,

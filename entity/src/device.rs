@@ -1,5 +1,6 @@
-//! A push target of hers: a browser subscription (web), an FCM token or an APNs token.
+//! A push target of an account: a browser subscription (web), an FCM token or an APNs token.
 
+use domain::reminders::Platform;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,8 +9,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub user_id: Uuid,
-    /// `web`, `fcm` or `apns`.
-    pub platform: String,
+    pub platform: Platform,
     /// The push endpoint (web) or the token (fcm, apns).
     #[sea_orm(column_type = "Text")]
     pub target: String,

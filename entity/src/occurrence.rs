@@ -1,5 +1,6 @@
-//! One planned firing of a routine (or of a snooze) at one instant.
+//! One planned firing of a routine, a broadcast or a snooze of either, at one instant.
 
+use domain::reminders::{OccurrenceKind, OccurrenceState, ReminderTopic};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,14 +9,15 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub user_id: Uuid,
-    pub routine_id: Uuid,
-    /// `routine`, `snooze` or `broadcast`.
-    pub kind: String,
-    /// The routine's kind: `massage`, `pump` or `massage_then_pump`; `broadcast` for a broadcast and its snoozes.
-    pub routine_kind: String,
+    /// The routine it came from (directly or as a snooze); `None` for a broadcast's.
+    pub routine_id: Option<Uuid>,
+    /// The broadcast it came from (directly or as a snooze); `None` for a routine's.
+    pub broadcast_id: Option<Uuid>,
+    pub kind: OccurrenceKind,
+    /// The routine's kind, or `broadcast`.
+    pub routine_kind: ReminderTopic,
     pub due_at: DateTimeUtc,
-    /// `planned`, `sent`, `missed`, `done`, `snoozed` or `cancelled`.
-    pub state: String,
+    pub state: OccurrenceState,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     /// For a re-reminder (`kind` = `snooze`): the occurrence it snoozes.

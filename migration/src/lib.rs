@@ -14,6 +14,7 @@ mod m20261125_000009_create_delivery_claim_index;
 mod m20261204_000010_create_auth_limits;
 mod m20261204_000011_add_occurrence_snoozed_from;
 mod m20261205_000012_typed_records;
+mod m20261205_000013_occurrence_sources;
 
 pub use m20261125_000009_create_delivery_claim_index::WAITING as DELIVERY_WAITING;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_create_auth_limits::Migration),
             Box::new(m20261204_000011_add_occurrence_snoozed_from::Migration),
             Box::new(m20261205_000012_typed_records::Migration),
+            Box::new(m20261205_000013_occurrence_sources::Migration),
         ]
     }
 }

@@ -7,8 +7,8 @@ use platform::Database;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use std::collections::HashMap;
 
-use crate::tick::status;
-use store::planning::state;
+use domain::reminders::DeliveryStatus;
+use domain::reminders::OccurrenceState;
 
 /// How long an expired refresh token is kept (reuse of a just-expired token is still recognised).
 pub const EXPIRED_TOKEN_GRACE: Duration = Duration::days(1);
@@ -38,7 +38,8 @@ pub async fn run_once(db: &Database, now: DateTime<Utc>) -> anyhow::Result<House
         .await?
         .rows_affected;
     let mut out = HousekeepingOutcome { refresh_tokens_removed, ..Default::default() };
-    let finished_deliveries = [status::DELIVERED, status::FAILED, status::PRUNED, status::EXPIRED];
+    let finished_deliveries =
+        [DeliveryStatus::Delivered, DeliveryStatus::Failed, DeliveryStatus::Pruned, DeliveryStatus::Expired];
     out.deliveries_removed = delivery::Entity::delete_many()
         .filter(delivery::Column::Status.is_in(finished_deliveries))
         .filter(delivery::Column::UpdatedAt.lt(now - RETENTION))
@@ -48,11 +49,11 @@ pub async fn run_once(db: &Database, now: DateTime<Utc>) -> anyhow::Result<House
     // Deliveries of a finished occurrence go with it (the foreign key cascades).
     out.occurrences_removed = occurrence::Entity::delete_many()
         .filter(occurrence::Column::State.is_in([
-            state::SENT,
-            state::MISSED,
-            state::DONE,
-            state::SNOOZED,
-            state::CANCELLED,
+            OccurrenceState::Sent,
+            OccurrenceState::Missed,
+            OccurrenceState::Done,
+            OccurrenceState::Snoozed,
+            OccurrenceState::Cancelled,
         ]))
         .filter(occurrence::Column::UpdatedAt.lt(now - RETENTION))
         .exec(db)
@@ -80,7 +81,7 @@ pub async fn run_once(db: &Database, now: DateTime<Utc>) -> anyhow::Result<House
 async fn remove_dead_devices(db: &Database, now: DateTime<Utc>) -> anyhow::Result<u64> {
     let since = now - DEAD_AFTER;
     let failures = delivery::Entity::find()
-        .filter(delivery::Column::Status.is_in([status::FAILED, status::EXPIRED]))
+        .filter(delivery::Column::Status.is_in([DeliveryStatus::Failed, DeliveryStatus::Expired]))
         .filter(delivery::Column::UpdatedAt.gte(since))
         .all(db)
         .await?;
@@ -92,7 +93,7 @@ async fn remove_dead_devices(db: &Database, now: DateTime<Utc>) -> anyhow::Resul
     for (device_id, count) in per_device.into_iter().filter(|(_, n)| *n >= DEAD_AFTER_FAILURES) {
         let recently_delivered = delivery::Entity::find()
             .filter(delivery::Column::DeviceId.eq(device_id))
-            .filter(delivery::Column::Status.eq(status::DELIVERED))
+            .filter(delivery::Column::Status.eq(DeliveryStatus::Delivered))
             .filter(delivery::Column::UpdatedAt.gte(since))
             .count(db)
             .await?;

@@ -141,6 +141,7 @@ async fn a_slow_tick_does_not_stop_later_ticks() {
 
 #[tokio::test]
 async fn housekeeping_removes_old_deliveries_and_devices_failing_for_weeks() {
+    use domain::reminders::{DeliveryStatus, OccurrenceKind, OccurrenceState, Platform, ReminderTopic};
     use entity::{delivery, device, occurrence};
     let (_dir, db) = fresh_sqlite().await;
     let now = Utc::now();
@@ -148,7 +149,7 @@ async fn housekeeping_removes_old_deliveries_and_devices_failing_for_weeks() {
     let new_device = |created: chrono::DateTime<Utc>, target: &str| device::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(owner.id),
-        platform: Set("fcm".into()),
+        platform: Set(Platform::Fcm),
         target: Set(target.into()),
         p256dh: Set(None),
         auth: Set(None),
@@ -160,15 +161,16 @@ async fn housekeeping_removes_old_deliveries_and_devices_failing_for_weeks() {
     };
     let failing = new_device(now - Duration::days(60), "failing").insert(&db).await.unwrap();
     let young = new_device(now - Duration::days(2), "young").insert(&db).await.unwrap();
-    let add = async |device: Uuid, status: &str, updated: chrono::DateTime<Utc>| {
+    let add = async |device: Uuid, status: DeliveryStatus, updated: chrono::DateTime<Utc>| {
         let occ = occurrence::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(owner.id),
-            routine_id: Set(Uuid::now_v7()),
-            kind: Set("routine".into()),
-            routine_kind: Set("pump".into()),
+            routine_id: Set(Some(Uuid::now_v7())),
+            broadcast_id: Set(None),
+            kind: Set(OccurrenceKind::Routine),
+            routine_kind: Set(ReminderTopic::Pump),
             due_at: Set(updated),
-            state: Set("sent".into()),
+            state: Set(OccurrenceState::Sent),
             created_at: Set(updated),
             updated_at: Set(updated),
             snoozed_from: Set(None),
@@ -181,8 +183,8 @@ async fn housekeeping_removes_old_deliveries_and_devices_failing_for_weeks() {
             occurrence_id: Set(occ.id),
             device_id: Set(device),
             user_id: Set(owner.id),
-            provider: Set("fcm".into()),
-            status: Set(status.into()),
+            provider: Set(Platform::Fcm),
+            status: Set(status),
             attempts: Set(1),
             next_attempt_at: Set(updated),
             lease_until: Set(None),
@@ -200,10 +202,10 @@ async fn housekeeping_removes_old_deliveries_and_devices_failing_for_weeks() {
         .unwrap();
     };
     for day in 1..=5 {
-        add(failing.id, "failed", now - Duration::days(day)).await;
-        add(young.id, "failed", now - Duration::days(day).min(Duration::days(1))).await;
+        add(failing.id, DeliveryStatus::Failed, now - Duration::days(day)).await;
+        add(young.id, DeliveryStatus::Failed, now - Duration::days(day).min(Duration::days(1))).await;
     }
-    add(young.id, "delivered", now - Duration::days(100)).await;
+    add(young.id, DeliveryStatus::Delivered, now - Duration::days(100)).await;
     let outcome = scheduler::housekeeping::run_once(&db, now).await.unwrap();
     assert_eq!(outcome.devices_removed, 1, "only the device failing for weeks: {outcome:?}");
     assert!(device::Entity::find_by_id(young.id).one(&db).await.unwrap().is_some());

@@ -2,7 +2,6 @@
 //! commit, planning reminders, loading advisories, change numbers). Handlers never see how a write commits.
 
 pub mod advice;
-pub mod delivery_status;
 pub mod error;
 pub mod metrics;
 pub mod planning;

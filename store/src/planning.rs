@@ -2,6 +2,7 @@
 //! shared recurrence in her time zone with her quiet hours. Changes re-plan in the writer's transaction.
 
 use chrono::{DateTime, Utc};
+use domain::reminders::{OccurrenceKind, OccurrenceState};
 use domain::routine::{Routine, RoutineKind};
 use domain::{LocalTime, QuietHours, TimeZoneName};
 use domain::{RecordBody, RecordKind};
@@ -14,16 +15,6 @@ use uuid::Uuid;
 
 use crate::records::Record;
 
-/// Occurrence states.
-pub mod state {
-    pub const PLANNED: &str = "planned";
-    pub const SENT: &str = "sent";
-    pub const MISSED: &str = "missed";
-    pub const DONE: &str = "done";
-    pub const SNOOZED: &str = "snoozed";
-    pub const CANCELLED: &str = "cancelled";
-}
-
 /// Her quiet hours, if she set them.
 pub fn quiet_hours(u: &user::Model) -> Option<QuietHours> {
     let (start, end) = (u.quiet_hours_start.as_deref()?, u.quiet_hours_end.as_deref()?);
@@ -35,14 +26,6 @@ pub fn session_kind(kind: RoutineKind) -> RecordKind {
     match kind {
         RoutineKind::Massage => RecordKind::MassageSessions,
         RoutineKind::Pump | RoutineKind::MassageThenPump => RecordKind::PumpSessions,
-    }
-}
-
-fn kind_name(kind: RoutineKind) -> &'static str {
-    match kind {
-        RoutineKind::Massage => "massage",
-        RoutineKind::Pump => "pump",
-        RoutineKind::MassageThenPump => "massage_then_pump",
     }
 }
 
@@ -104,11 +87,11 @@ pub async fn replan_many(
     }
     for ids in routines.chunks(IN_CHUNK) {
         occurrence::Entity::update_many()
-            .col_expr(occurrence::Column::State, Expr::value(state::CANCELLED))
+            .col_expr(occurrence::Column::State, Expr::value(OccurrenceState::Cancelled))
             .col_expr(occurrence::Column::UpdatedAt, Expr::value(now))
             .filter(occurrence::Column::RoutineId.is_in(ids.iter().map(|r| r.id)))
-            .filter(occurrence::Column::Kind.eq("routine"))
-            .filter(occurrence::Column::State.eq(state::PLANNED))
+            .filter(occurrence::Column::Kind.eq(OccurrenceKind::Routine))
+            .filter(occurrence::Column::State.eq(OccurrenceState::Planned))
             .exec(db)
             .await?;
     }
@@ -152,11 +135,12 @@ pub async fn replan_many(
         rows.push(occurrence::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(owner.id),
-            routine_id: Set(routine.id),
-            kind: Set("routine".into()),
-            routine_kind: Set(kind_name(spec.kind).into()),
+            routine_id: Set(Some(routine.id)),
+            broadcast_id: Set(None),
+            kind: Set(OccurrenceKind::Routine),
+            routine_kind: Set(spec.kind.into()),
             due_at: Set(due),
-            state: Set(state::PLANNED.into()),
+            state: Set(OccurrenceState::Planned),
             created_at: Set(now),
             updated_at: Set(now),
             snoozed_from: Set(None),

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use domain::reminders::Platform;
 use entity::device;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -63,7 +64,7 @@ pub struct DeviceView {
 
 impl From<device::Model> for DeviceView {
     fn from(d: device::Model) -> Self {
-        let target_hint = if d.platform == "web" {
+        let target_hint = if d.platform == Platform::Web {
             reqwest::Url::parse(&d.target).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default()
         } else {
             let tail: String = d.target.chars().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();
@@ -71,7 +72,7 @@ impl From<device::Model> for DeviceView {
         };
         Self {
             id: d.id,
-            platform: d.platform,
+            platform: d.platform.as_str().into(),
             name: d.name,
             locale: d.locale,
             target_hint,

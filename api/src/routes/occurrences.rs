@@ -2,11 +2,11 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
+use domain::reminders::{DeliveryStatus, OccurrenceState};
 use entity::{delivery, occurrence};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use store::planning::state;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -65,14 +65,14 @@ pub struct SnoozeRequest {
 }
 
 fn status_of(o: &occurrence::Model, deliveries: &[delivery::Model]) -> String {
-    if o.state != state::SENT {
-        return o.state.clone();
+    if o.state != OccurrenceState::Sent {
+        return o.state.as_str().into();
     }
     if deliveries.is_empty() {
         "no_devices".into()
-    } else if deliveries.iter().any(|d| d.status == "delivered") {
+    } else if deliveries.iter().any(|d| d.status == DeliveryStatus::Delivered) {
         "delivered".into()
-    } else if deliveries.iter().any(|d| d.status == "pending" || d.status == "retrying") {
+    } else if deliveries.iter().any(|d| DeliveryStatus::WAITING.contains(&d.status)) {
         "sending".into()
     } else {
         "failed".into()
@@ -83,16 +83,16 @@ fn view(o: occurrence::Model, deliveries: Vec<delivery::Model>) -> OccurrenceVie
     OccurrenceView {
         status: status_of(&o, &deliveries),
         id: o.id,
-        routine_id: o.routine_id,
-        kind: o.routine_kind,
-        source: o.kind,
+        routine_id: o.routine_id.or(o.broadcast_id).unwrap_or_default(),
+        kind: o.routine_kind.as_str().into(),
+        source: o.kind.as_str().into(),
         due_at: o.due_at,
         deliveries: deliveries
             .into_iter()
             .map(|d| DeliveryView {
                 device_id: d.device_id,
-                provider: d.provider,
-                status: d.status,
+                provider: d.provider.as_str().into(),
+                status: d.status.as_str().into(),
                 attempts: d.attempts,
                 sent_at: d.sent_at,
                 // Rows from before reasons were codes held the push service's text: only its status is shown.
@@ -129,7 +129,7 @@ pub async fn list_occurrences(
         .filter(occurrence::Column::UserId.eq(auth.user.id))
         .filter(occurrence::Column::DueAt.gte(from))
         .filter(occurrence::Column::DueAt.lt(to))
-        .filter(occurrence::Column::State.ne(state::CANCELLED))
+        .filter(occurrence::Column::State.ne(OccurrenceState::Cancelled))
         .order_by_asc(occurrence::Column::DueAt)
         .all(&state.db)
         .await?;
@@ -189,8 +189,8 @@ pub async fn done(
     let now = Utc::now();
     let txn = platform::db::begin_write(&state.db).await?;
     let o = snoozes::hers(&txn, auth.user.id, id).await?;
-    if o.state != state::DONE {
-        snoozes::close(&txn, &o, state::DONE, now).await?;
+    if o.state != OccurrenceState::Done {
+        snoozes::close(&txn, &o, OccurrenceState::Done, now).await?;
     }
     let o = snoozes::hers(&txn, auth.user.id, id).await?;
     txn.commit().await?;

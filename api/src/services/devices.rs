@@ -10,6 +10,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Quer
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use domain::reminders::Platform;
 use platform::Database;
 
 /// A registration as received.
@@ -48,8 +49,9 @@ pub async fn register(
 ) -> Result<(device::Model, bool), ApiError> {
     let mut v = Violations::new();
     let (mut target, mut p256dh, mut auth) = (None, None, None);
-    match input.platform.as_str() {
-        "web" => {
+    let platform = Platform::parse(&input.platform);
+    match platform {
+        Some(Platform::Web) => {
             target = match &input.endpoint {
                 Some(e) => v.check("endpoint", check_endpoint(e, allow_insecure)),
                 None => {
@@ -86,8 +88,8 @@ pub async fn register(
                 }
             };
         }
-        "fcm" | "apns" => {
-            let apns = input.platform == "apns";
+        Some(Platform::Fcm | Platform::Apns) => {
+            let apns = platform == Some(Platform::Apns);
             target = match input.token.as_deref().map(str::trim) {
                 Some(t) if apns && (64..=200).contains(&t.len()) && t.chars().all(|c| c.is_ascii_hexdigit()) => {
                     Some(t.to_ascii_lowercase())
@@ -113,7 +115,7 @@ pub async fn register(
                 }
             };
         }
-        _ => v.push("platform", "must be one of: web, fcm, apns"),
+        None => v.push("platform", "must be one of: web, fcm, apns"),
     }
     let name = input.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
@@ -127,11 +129,13 @@ pub async fn register(
         v.push("locale", "must be a language tag such as en or de-AT");
     }
     v.finish().map_err(ApiError::Validation)?;
-    let Some(target) = target else { return Err(anyhow::anyhow!("validated target missing").into()) };
+    let (Some(platform), Some(target)) = (platform, target) else {
+        return Err(anyhow::anyhow!("validated platform or target missing").into());
+    };
 
     let txn = platform::db::begin_write(db).await?;
     let existing = device::Entity::find()
-        .filter(device::Column::Platform.eq(input.platform.as_str()))
+        .filter(device::Column::Platform.eq(platform))
         .filter(device::Column::Target.eq(target.as_str()))
         .one(&txn)
         .await?;
@@ -154,7 +158,7 @@ pub async fn register(
             device::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 user_id: Set(user_id),
-                platform: Set(input.platform.clone()),
+                platform: Set(platform),
                 target: Set(target),
                 p256dh: Set(p256dh),
                 auth: Set(auth),
@@ -172,7 +176,7 @@ pub async fn register(
     Ok((row, created))
 }
 
-/// A device moves from its owner to `new_owner`: her pending deliveries to it are dropped (pruned, as for a
+/// A device moves from its owner to `new_owner`: the old owner's pending deliveries to it are dropped (pruned, as for a
 /// device that is gone), and the move is audited.
 async fn moved_away(
     txn: &impl sea_orm::ConnectionTrait,
@@ -180,15 +184,15 @@ async fn moved_away(
     new_owner: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
+    use domain::reminders::DeliveryStatus;
     use sea_orm::sea_query::Expr;
-    use store::delivery_status as status;
     let dropped = delivery::Entity::update_many()
-        .col_expr(delivery::Column::Status, Expr::value(status::PRUNED))
+        .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Pruned))
         .col_expr(delivery::Column::LastError, Expr::value(domain::FailureReason::Gone.as_str()))
         .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
         .filter(delivery::Column::DeviceId.eq(e.id))
         .filter(delivery::Column::UserId.eq(e.user_id))
-        .filter(delivery::Column::Status.is_in([status::PENDING, status::RETRYING]))
+        .filter(delivery::Column::Status.is_in([DeliveryStatus::Pending, DeliveryStatus::Retrying]))
         .exec(txn)
         .await?
         .rows_affected;

@@ -2,12 +2,12 @@
 //! snoozes per account an hour, and a re-reminder that says what the original said (a broadcast's own copy).
 
 use chrono::{DateTime, Duration, Utc};
+use domain::reminders::{OccurrenceKind, OccurrenceState};
 use entity::occurrence;
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
-use store::planning::state;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -35,15 +35,15 @@ pub async fn snooze(
     let txn = platform::db::begin_write(db).await?;
     // Locked, so two snoozes of one occurrence at once are taken one after the other (PostgreSQL).
     let o = hers(&txn, user, id).await?;
-    if o.state == state::DONE {
+    if o.state == OccurrenceState::Done {
         return Err(ApiError::Conflict("this reminder is already done".into()));
     }
-    let pending = if o.kind == "snooze" && o.state == state::PLANNED {
+    let pending = if o.kind == OccurrenceKind::Snooze && o.state == OccurrenceState::Planned {
         Some(o.clone())
     } else {
         occurrence::Entity::find()
             .filter(occurrence::Column::SnoozedFrom.eq(o.id))
-            .filter(occurrence::Column::State.eq(state::PLANNED))
+            .filter(occurrence::Column::State.eq(OccurrenceState::Planned))
             .one(&txn)
             .await?
     };
@@ -61,17 +61,18 @@ pub async fn snooze(
         let wait = (oldest.unwrap_or(now) + Duration::hours(1) - now).num_seconds().max(1) as u64;
         return Err(ApiError::TooManyRequests(wait));
     }
-    if o.state != state::SNOOZED {
-        close(&txn, &o, state::SNOOZED, now).await?;
+    if o.state != OccurrenceState::Snoozed {
+        close(&txn, &o, OccurrenceState::Snoozed, now).await?;
     }
     let again = occurrence::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(o.user_id),
         routine_id: Set(o.routine_id),
-        kind: Set("snooze".into()),
-        routine_kind: Set(o.routine_kind.clone()),
+        broadcast_id: Set(o.broadcast_id),
+        kind: Set(OccurrenceKind::Snooze),
+        routine_kind: Set(o.routine_kind),
         due_at: Set(due_at),
-        state: Set(state::PLANNED.into()),
+        state: Set(OccurrenceState::Planned),
         created_at: Set(now),
         updated_at: Set(now),
         snoozed_from: Set(Some(o.id)),
@@ -90,7 +91,7 @@ async fn snoozes_in_the_last_hour(
 ) -> Result<(u64, Option<DateTime<Utc>>), ApiError> {
     let (count, oldest) = occurrence::Entity::find()
         .filter(occurrence::Column::UserId.eq(user))
-        .filter(occurrence::Column::Kind.eq("snooze"))
+        .filter(occurrence::Column::Kind.eq(OccurrenceKind::Snooze))
         .filter(occurrence::Column::CreatedAt.gt(now - Duration::hours(1)))
         .select_only()
         .column_as(occurrence::Column::Id.count(), "count")
@@ -102,11 +103,11 @@ async fn snoozes_in_the_last_hour(
     Ok((u64::try_from(count).unwrap_or(0), oldest))
 }
 
-/// Her occurrence `id` (not cancelled), locked for this transaction.
+/// The user's occurrence `id` (not cancelled), locked for this transaction.
 pub async fn hers(txn: &impl ConnectionTrait, user: Uuid, id: Uuid) -> Result<occurrence::Model, ApiError> {
     occurrence::Entity::find_by_id(id)
         .filter(occurrence::Column::UserId.eq(user))
-        .filter(occurrence::Column::State.ne(state::CANCELLED))
+        .filter(occurrence::Column::State.ne(OccurrenceState::Cancelled))
         .lock(LockType::Update)
         .one(txn)
         .await?
@@ -117,7 +118,7 @@ pub async fn hers(txn: &impl ConnectionTrait, user: Uuid, id: Uuid) -> Result<oc
 pub async fn close(
     txn: &impl ConnectionTrait,
     o: &occurrence::Model,
-    new_state: &str,
+    new_state: OccurrenceState,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     occurrence::Entity::update_many()
@@ -126,9 +127,10 @@ pub async fn close(
         .filter(occurrence::Column::Id.eq(o.id))
         .exec(txn)
         .await?;
-    if o.state == state::PLANNED
-        && o.kind == "routine"
-        && let Some(routine) = store::planning::routines_by_id(txn, &[o.routine_id]).await?.pop()
+    if o.state == OccurrenceState::Planned
+        && o.kind == OccurrenceKind::Routine
+        && let Some(routine_id) = o.routine_id
+        && let Some(routine) = store::planning::routines_by_id(txn, &[routine_id]).await?.pop()
     {
         store::planning::replan(txn, &routine, now.max(o.due_at), now).await?;
     }

@@ -7,8 +7,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
-use super::{Job, TickContext, TickOutcome, inflamed_users, is_broadcast, jobs, status};
-use store::planning::{self, state};
+use super::{Job, TickContext, TickOutcome, inflamed_users, jobs};
+use domain::reminders::{DeliveryStatus, OccurrenceKind, OccurrenceState};
+use store::planning;
 
 /// Turns due occurrences into deliveries, one per device of their owner, and plans each routine's next one. The
 /// deliveries wait to be claimed.
@@ -36,7 +37,7 @@ pub(super) async fn fan_out_with(
 ) -> anyhow::Result<Vec<Job>> {
     let txn = platform::db::begin_write(&ctx.db).await?;
     let due = occurrence::Entity::find()
-        .filter(occurrence::Column::State.eq(state::PLANNED))
+        .filter(occurrence::Column::State.eq(OccurrenceState::Planned))
         .filter(occurrence::Column::DueAt.lte(now))
         .order_by_asc(occurrence::Column::DueAt)
         .limit(ctx.push.batch)
@@ -61,7 +62,7 @@ pub(super) async fn fan_out_with(
     for d in device::Entity::find().filter(device::Column::UserId.is_in(user_ids)).all(&txn).await? {
         devices.entry(d.user_id).or_default().push(d);
     }
-    let broadcast_ids: Vec<Uuid> = due.iter().filter(|o| is_broadcast(o)).map(|o| o.routine_id).collect();
+    let broadcast_ids: Vec<Uuid> = due.iter().filter_map(|o| o.broadcast_id).collect();
     let broadcasts: HashMap<Uuid, entity::broadcast::Model> = entity::broadcast::Entity::find()
         .filter(entity::broadcast::Column::Id.is_in(broadcast_ids))
         .all(&txn)
@@ -81,27 +82,27 @@ pub(super) async fn fan_out_with(
     let grace = Duration::seconds(ctx.push.grace_s as i64);
     let lease = lease_ends.map(|_| (now + Duration::seconds(ctx.push.lease_s as i64), ctx.instance.as_str()));
     let ttl = Duration::seconds(ctx.push.ttl_s as i64);
-    let mut by_state: HashMap<&'static str, Vec<Uuid>> = HashMap::new();
+    let mut by_state: HashMap<OccurrenceState, Vec<Uuid>> = HashMap::new();
     let mut rows = Vec::new();
     for occ in &due {
         let new_state = if !active.contains(&occ.user_id) {
-            state::CANCELLED
+            OccurrenceState::Cancelled
         } else if now - occ.due_at > grace {
-            state::MISSED
+            OccurrenceState::Missed
         } else {
-            state::SENT
+            OccurrenceState::Sent
         };
         by_state.entry(new_state).or_default().push(occ.id);
         out.claimed += 1;
-        if new_state == state::MISSED {
+        if new_state == OccurrenceState::Missed {
             out.missed += 1;
             ctx.metrics.missed.inc();
             tracing::info!(occurrence.id = %occ.id, late_s = (now - occ.due_at).num_seconds(), "occurrence missed (past the grace period)");
         }
-        if new_state == state::SENT {
-            let wanted = |d: &device::Model| match locale_filters.get(&occ.routine_id) {
-                Some(locales) if is_broadcast(occ) => domain::delivery::locale_matches(&d.locale, locales),
-                _ => true,
+        if new_state == OccurrenceState::Sent {
+            let wanted = |d: &device::Model| match occ.broadcast_id.and_then(|b| locale_filters.get(&b)) {
+                Some(locales) => domain::delivery::locale_matches(&d.locale, locales),
+                None => true,
             };
             for d in devices.get(&occ.user_id).into_iter().flatten().filter(|d| wanted(d)) {
                 rows.push(new_delivery(occ, d, now, ttl, lease));
@@ -132,8 +133,11 @@ pub(super) async fn fan_out_with(
         }
     }
     // Each routine's next occurrence comes strictly after the slot that fired (or now, when it fired late).
-    let fired: HashMap<Uuid, DateTime<Utc>> =
-        due.iter().filter(|o| o.kind == "routine").map(|o| (o.routine_id, now.max(o.due_at))).collect();
+    let fired: HashMap<Uuid, DateTime<Utc>> = due
+        .iter()
+        .filter(|o| o.kind == OccurrenceKind::Routine)
+        .filter_map(|o| Some((o.routine_id?, now.max(o.due_at))))
+        .collect();
     let routines = planning::routines_by_id(&txn, &fired.keys().copied().collect::<Vec<_>>()).await?;
     planning::replan_many(&txn, &routines, |r| fired.get(&r.id).copied().unwrap_or(now), now).await?;
     txn.commit().await?;
@@ -156,8 +160,8 @@ pub(super) fn new_delivery(
         occurrence_id: Set(occ.id),
         device_id: Set(d.id),
         user_id: Set(occ.user_id),
-        provider: Set(d.platform.clone()),
-        status: Set(status::PENDING.into()),
+        provider: Set(d.platform),
+        status: Set(DeliveryStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         lease_until: Set(lease.map(|(until, _)| until)),

@@ -10,8 +10,8 @@ use platform::{Database, PushSettings};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
+use domain::reminders::OccurrenceState;
 use push::webpush::WebPush;
-use store::planning::state;
 
 mod fan_out;
 mod outcomes;
@@ -23,10 +23,7 @@ pub use send::{SEND_CONCURRENCY, deliver};
 
 use fan_out::{fan_out_leased, waiting};
 use outcomes::record_outcomes;
-use send::{Finished, Job, claim, inflamed_users, is_broadcast, jobs, pipeline};
-
-/// Delivery states.
-pub use store::delivery_status as status;
+use send::{Finished, Job, claim, inflamed_users, jobs, pipeline};
 
 /// What a tick needs.
 #[derive(Clone)]
@@ -241,7 +238,7 @@ fn full_batch(ctx: &TickContext, n: usize) -> bool {
 async fn backlog(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<u64> {
     use sea_orm::PaginatorTrait;
     let occurrences = occurrence::Entity::find()
-        .filter(occurrence::Column::State.eq(state::PLANNED))
+        .filter(occurrence::Column::State.eq(OccurrenceState::Planned))
         .filter(occurrence::Column::DueAt.lte(now))
         .count(&ctx.db)
         .await?;

@@ -9,7 +9,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use std::collections::HashSet;
 use uuid::Uuid;
 
-use super::{Finished, TickContext, TickOutcome, status};
+use super::{Finished, TickContext, TickOutcome};
+use domain::reminders::DeliveryStatus;
 use push::SendOutcome;
 
 /// Exponential backoff with jitter: about 5 s, 10 s, 20 s ... capped at 10 minutes.
@@ -36,7 +37,7 @@ pub(super) async fn record_outcomes(
         txn.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
     }
     record_delivered(ctx, &txn, now, &delivered, out).await?;
-    let mut settled: Vec<_> = delivered.into_iter().map(|d| (d, status::DELIVERED, false)).collect();
+    let mut settled: Vec<_> = delivered.into_iter().map(|d| (d, DeliveryStatus::Delivered, false)).collect();
     for (d, outcome) in others {
         let (new_status, gone) = record_outcome(ctx, &txn, now, &d, outcome, out).await?;
         settled.push((d, new_status, gone));
@@ -68,7 +69,7 @@ pub(super) async fn record_delivered(
         .exec(txn)
         .await?;
     delivery::Entity::update_many()
-        .col_expr(delivery::Column::Status, Expr::value(status::DELIVERED))
+        .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Delivered))
         .col_expr(
             delivery::Column::Attempts,
             sea_orm::sea_query::ExprTrait::add(Expr::col(delivery::Column::Attempts), 1),
@@ -86,18 +87,24 @@ pub(super) async fn record_delivered(
 }
 
 /// Counts a settled delivery in the metrics.
-pub(super) fn count(ctx: &TickContext, now: DateTime<Utc>, d: &delivery::Model, new_status: &str, gone: bool) {
+pub(super) fn count(
+    ctx: &TickContext,
+    now: DateTime<Utc>,
+    d: &delivery::Model,
+    new_status: DeliveryStatus,
+    gone: bool,
+) {
     let label = match new_status {
-        status::RETRYING => "retried",
-        other => other,
+        DeliveryStatus::Retrying => "retried",
+        other => other.as_str(),
     };
     ctx.metrics.deliveries.with_label_values(&[d.provider.as_str(), label]).inc();
     match new_status {
-        status::DELIVERED => {
+        DeliveryStatus::Delivered => {
             let late = (now - d.due_at).num_milliseconds().max(0) as f64 / 1000.0;
             ctx.metrics.lateness.with_label_values(&[d.provider.as_str()]).observe(late);
         }
-        status::PRUNED if gone => ctx.metrics.devices_pruned.with_label_values(&[d.provider.as_str()]).inc(),
+        DeliveryStatus::Pruned if gone => ctx.metrics.devices_pruned.with_label_values(&[d.provider.as_str()]).inc(),
         _ => {}
     }
 }
@@ -111,16 +118,16 @@ pub(super) async fn record_outcome(
     d: &delivery::Model,
     outcome: Option<SendOutcome>,
     out: &mut TickOutcome,
-) -> anyhow::Result<(&'static str, bool)> {
+) -> anyhow::Result<(DeliveryStatus, bool)> {
     let attempts = d.attempts + i32::from(outcome.is_some());
     let (new_status, next_attempt, last_status, last_error) = match &outcome {
         None => {
             out.expired += 1;
-            (status::EXPIRED, d.next_attempt_at, d.last_status, Some(FailureReason::Expired))
+            (DeliveryStatus::Expired, d.next_attempt_at, d.last_status, Some(FailureReason::Expired))
         }
         Some(SendOutcome::Delivered) => {
             record_delivered(ctx, txn, now, std::slice::from_ref(d), out).await?;
-            return Ok((status::DELIVERED, false));
+            return Ok((DeliveryStatus::Delivered, false));
         }
         Some(SendOutcome::Gone { status: code, reason }) => {
             out.pruned += 1;
@@ -132,15 +139,15 @@ pub(super) async fn record_outcome(
                 .exec(txn)
                 .await?;
             delivery::Entity::update_many()
-                .col_expr(delivery::Column::Status, Expr::value(status::PRUNED))
+                .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Pruned))
                 .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
                 .filter(delivery::Column::DeviceId.eq(d.device_id))
                 .filter(delivery::Column::UserId.eq(d.user_id))
-                .filter(delivery::Column::Status.is_in([status::PENDING, status::RETRYING]))
+                .filter(delivery::Column::Status.is_in([DeliveryStatus::Pending, DeliveryStatus::Retrying]))
                 .filter(delivery::Column::Id.ne(d.id))
                 .exec(txn)
                 .await?;
-            (status::PRUNED, d.next_attempt_at, Some(i32::from(*code)), Some(FailureReason::Gone))
+            (DeliveryStatus::Pruned, d.next_attempt_at, Some(i32::from(*code)), Some(FailureReason::Gone))
         }
         Some(SendOutcome::Retry { status: code, after, reason }) => {
             let wait =
@@ -151,22 +158,22 @@ pub(super) async fn record_outcome(
             if attempts >= ctx.push.max_attempts as i32 {
                 out.failed += 1;
                 tracing::warn!(delivery.id = %d.id, provider = %d.provider, attempts, %reason, "delivery given up");
-                (status::FAILED, d.next_attempt_at, code, Some(why))
+                (DeliveryStatus::Failed, d.next_attempt_at, code, Some(why))
             } else if next >= d.expires_at {
                 out.expired += 1;
                 tracing::info!(delivery.id = %d.id, provider = %d.provider, %reason, "delivery stale before a retry");
-                (status::EXPIRED, d.next_attempt_at, code, Some(FailureReason::Expired))
+                (DeliveryStatus::Expired, d.next_attempt_at, code, Some(FailureReason::Expired))
             } else {
                 out.retried += 1;
                 tracing::info!(delivery.id = %d.id, provider = %d.provider, %reason, "delivery will be retried");
-                (status::RETRYING, next, code, Some(why))
+                (DeliveryStatus::Retrying, next, code, Some(why))
             }
         }
         Some(failed @ SendOutcome::Failed { status: code, reason }) => {
             out.failed += 1;
             // The push service's own words go to this log only (cut short where they are read).
             tracing::warn!(delivery.id = %d.id, provider = %d.provider, reason = %reason, "delivery failed");
-            (status::FAILED, d.next_attempt_at, code.map(i32::from), failed.failure_reason())
+            (DeliveryStatus::Failed, d.next_attempt_at, code.map(i32::from), failed.failure_reason())
         }
     };
     if outcome.is_some() {

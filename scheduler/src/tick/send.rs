@@ -2,6 +2,7 @@
 //! a chunk at a time while later sends go on.
 
 use chrono::{DateTime, Duration, Utc};
+use domain::reminders::{Platform, ReminderTopic};
 use entity::{delivery, device, occurrence, user};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -88,7 +89,7 @@ pub(super) async fn claim(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Resu
         .map(|o| (o.id, o))
         .collect();
     let inflamed = inflamed_users(ctx, &claimed, &occurrences, now).await?;
-    let broadcast_ids: Vec<Uuid> = occurrences.values().filter(|o| is_broadcast(o)).map(|o| o.routine_id).collect();
+    let broadcast_ids: Vec<Uuid> = occurrences.values().filter_map(|o| o.broadcast_id).collect();
     let broadcasts: HashMap<Uuid, entity::broadcast::Model> = entity::broadcast::Entity::find()
         .filter(entity::broadcast::Column::Id.is_in(broadcast_ids))
         .all(&ctx.db)
@@ -97,11 +98,6 @@ pub(super) async fn claim(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Resu
         .map(|b| (b.id, b))
         .collect();
     Ok(jobs(claimed, lease_ends, &devices, &occurrences, &inflamed, &broadcasts))
-}
-
-/// A staff broadcast or a re-reminder of one: it says the broadcast's own title and body.
-pub(super) fn is_broadcast(o: &occurrence::Model) -> bool {
-    o.routine_kind == "broadcast"
 }
 
 /// Leased deliveries with what sending each needs.
@@ -121,7 +117,7 @@ pub(super) fn jobs(
                 // A device that moved to another account since gets nothing of the old owner's.
                 device: devices.get(&d.device_id).filter(|device| device.user_id == d.user_id).cloned(),
                 inflamed: inflamed.contains(&d.user_id),
-                broadcast: occurrence.as_ref().and_then(|o| broadcasts.get(&o.routine_id)).cloned(),
+                broadcast: occurrence.as_ref().and_then(|o| o.broadcast_id).and_then(|b| broadcasts.get(&b)).cloned(),
                 occurrence,
                 delivery: d,
                 lease_ends,
@@ -221,7 +217,11 @@ pub(super) async fn inflamed_users(
 ) -> anyhow::Result<HashSet<Uuid>> {
     let pump_users: HashSet<Uuid> = claimed
         .iter()
-        .filter(|d| occurrences.get(&d.occurrence_id).is_some_and(|o| !is_broadcast(o) && o.routine_kind != "massage"))
+        .filter(|d| {
+            occurrences
+                .get(&d.occurrence_id)
+                .is_some_and(|o| o.routine_id.is_some() && o.routine_kind != ReminderTopic::Massage)
+        })
         .map(|d| d.user_id)
         .collect();
     let owners = user::Entity::find().filter(user::Column::Id.is_in(pump_users)).all(&ctx.db).await?;
@@ -241,35 +241,36 @@ pub(super) async fn send(
     inflamed: bool,
     broadcast: Option<&entity::broadcast::Model>,
 ) -> SendOutcome {
-    let reminder = match broadcast {
-        Some(b) => payload::broadcast(b.id, occ.id, &b.title, &b.body),
-        None => payload::reminder(&occ.routine_kind, occ.routine_id, occ.id, &device.locale, inflamed),
+    let reminder = match (broadcast, occ.routine_id) {
+        (Some(b), _) => payload::broadcast(b.id, occ.id, &b.title, &b.body),
+        (None, Some(routine)) => {
+            payload::reminder(occ.routine_kind.as_str(), routine, occ.id, &device.locale, inflamed)
+        }
+        (None, None) => return SendOutcome::Failed { status: None, reason: "its broadcast is gone".into() },
     };
+    // One routine's (or broadcast's) reminders replace each other on the device.
+    let collapse = topic_for(occ.routine_id.or(occ.broadcast_id).unwrap_or(occ.id));
     let body = match serde_json::to_vec(&reminder) {
         Ok(b) => b,
         Err(e) => return SendOutcome::Failed { status: None, reason: format!("payload: {e}") },
     };
     let ttl = std::time::Duration::from_secs(ctx.push.ttl_s);
-    let collapse = topic_for(occ.routine_id);
-    match device.platform.as_str() {
-        "fcm" => match &ctx.fcm {
+    match device.platform {
+        Platform::Fcm => match &ctx.fcm {
             Some(fcm) => fcm.send(&device.target, &reminder, ttl, &collapse).await,
             None => SendOutcome::Failed { status: None, reason: "FCM is not configured on this server".into() },
         },
-        "apns" => match &ctx.apns {
+        Platform::Apns => match &ctx.apns {
             Some(apns) => apns.send(&device.target, &reminder, ttl, &collapse).await,
             None => SendOutcome::Failed { status: None, reason: "APNs is not configured on this server".into() },
         },
-        "web" => {
+        Platform::Web => {
             let (Some(p256dh), Some(auth)) = (device.p256dh.as_deref(), device.auth.as_deref()) else {
                 return SendOutcome::Failed { status: None, reason: "web device without keys".into() };
             };
             let sub = Subscription { endpoint: &device.target, p256dh, auth };
             let ttl = std::time::Duration::from_secs(ctx.push.ttl_s);
-            ctx.web.send(&sub, &body, ttl, Some(&topic_for(occ.routine_id))).await
-        }
-        other => {
-            SendOutcome::Failed { status: None, reason: format!("{other} delivery is not configured on this server") }
+            ctx.web.send(&sub, &body, ttl, Some(&collapse)).await
         }
     }
 }

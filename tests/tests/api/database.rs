@@ -55,3 +55,57 @@ async fn database_sockets_send_at_once() {
     assert!(!sockets.is_empty(), "a pooled connection to port {port} is open");
     assert!(sockets.iter().all(|nodelay| *nodelay), "TCP_NODELAY on every database socket: {sockets:?}");
 }
+
+/// On PostgreSQL an occurrence names exactly one source (a routine or a broadcast), and states, statuses and
+/// platforms are only the names the code knows. (SQLite cannot add checks to the tables it has.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_an_occurrence_of_no_or_two_sources_and_unknown_names() {
+    use sea_orm::ConnectionTrait;
+    let Some(app) = milkflow_tests::spawn_app(milkflow_tests::Db::Postgres).await else { return };
+    let (token, _) = app.signed_up().await;
+    let me = app.get("/v1/me", Some(&token)).await.body["id"].as_str().unwrap().to_owned();
+    let (occ, dev) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let occurrence = |id: &str, routine: &str, broadcast: &str, kind: &str, topic: &str, state: &str| {
+        format!(
+            "INSERT INTO occurrences (id, user_id, routine_id, broadcast_id, kind, routine_kind, due_at, state, \
+             created_at, updated_at) VALUES ({id}, '{me}', {routine}, {broadcast}, '{kind}', '{topic}', now(), \
+             '{state}', now(), now())"
+        )
+    };
+    let device = |id: &str, platform: &str| {
+        format!(
+            "INSERT INTO devices (id, user_id, platform, target, locale, created_at, updated_at) \
+             VALUES ({id}, '{me}', '{platform}', {id}::text, 'en', now(), now())"
+        )
+    };
+    let delivery = |provider: &str, status: &str| {
+        format!(
+            "INSERT INTO deliveries (id, occurrence_id, device_id, user_id, provider, status, attempts, \
+             next_attempt_at, due_at, expires_at, created_at, updated_at) VALUES (gen_random_uuid(), '{occ}', \
+             '{dev}', '{me}', '{provider}', '{status}', 0, now(), now(), now(), now(), now())"
+        )
+    };
+    let new = "gen_random_uuid()";
+    for good in [
+        occurrence(&format!("'{occ}'"), new, "NULL", "routine", "pump", "planned"),
+        occurrence(new, "NULL", new, "broadcast", "broadcast", "sent"),
+        device(&format!("'{dev}'"), "fcm"),
+        delivery("fcm", "retrying"),
+    ] {
+        app.db.execute_unprepared(&good).await.unwrap_or_else(|e| panic!("{good}: {e}"));
+    }
+    for bad in [
+        occurrence(new, "NULL", "NULL", "routine", "pump", "planned"),
+        occurrence(new, new, new, "routine", "pump", "planned"),
+        occurrence(new, new, "NULL", "routine", "broadcast", "planned"),
+        occurrence(new, "NULL", new, "broadcast", "pump", "planned"),
+        occurrence(new, new, "NULL", "reminder", "pump", "planned"),
+        occurrence(new, new, "NULL", "routine", "pump", "waiting"),
+        device(new, "sms"),
+        delivery("sms", "pending"),
+        delivery("fcm", "lost"),
+    ] {
+        let e = app.db.execute_unprepared(&bad).await.expect_err(&bad).to_string();
+        assert!(e.contains("check constraint"), "{bad}: {e}");
+    }
+}

@@ -1,9 +1,11 @@
 //! An installation of the release before typed tables upgrades by starting the new binary: every record moves
-//! from `records` into its kind's table, and phones, reminders and change numbers carry on as they were.
+//! from `records` into its kind's table, each occurrence names its routine or its broadcast in a column of its
+//! own, and phones, reminders and change numbers carry on as they were.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
+use domain::reminders::OccurrenceState;
 use milkflow_tests::{Db, PASSWORD, TestApp, massage_body, pump_body};
 use sea_orm::{ConnectionTrait, EntityTrait, Statement, Value as Sql};
 use serde_json::{Value, json};
@@ -70,6 +72,7 @@ async fn upgrade(kind: Db) {
     ];
     let times_routine = old[3].id;
     let (snoozed, re_reminder, next) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let (broadcast, told, told_again) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     let re_reminder_due = now + Duration::minutes(10);
     let next_due = now + Duration::hours(20);
     let Some(app) = milkflow_tests::spawn_api_on(kind, |url| {
@@ -100,6 +103,14 @@ async fn upgrade(kind: Db) {
                 insert(&db, "INSERT INTO occurrences (id, user_id, routine_id, kind, routine_kind, due_at, state, created_at, updated_at, snoozed_from) VALUES (?, ?, ?, ?, 'massage_then_pump', ?, ?, ?, ?, ?)",
                     vec![id.into(), her.into(), times_routine.into(), occurrence_kind.into(), due.into(), state.into(), now.into(), now.into(), from.into()]).await;
             }
+            // A broadcast's occurrence and its re-reminder kept the broadcast's id as their routine id.
+            insert(&db, "INSERT INTO broadcasts (id, title, body, audience, send_at, targeted, created_by, created_at) VALUES (?, 'Hello', 'News', '\"all\"', ?, 1, ?, ?)",
+                vec![broadcast.into(), now.into(), other.into(), now.into()]).await;
+            for (id, state, due, from) in [(told, "snoozed", now - Duration::minutes(7), None), (told_again, "planned", re_reminder_due, Some(told))] {
+                let occurrence_kind = if from.is_some() { "snooze" } else { "broadcast" };
+                insert(&db, "INSERT INTO occurrences (id, user_id, routine_id, kind, routine_kind, due_at, state, created_at, updated_at, snoozed_from) VALUES (?, ?, ?, ?, 'broadcast', ?, ?, ?, ?, ?)",
+                    vec![id.into(), her.into(), broadcast.into(), occurrence_kind.into(), due.into(), state.into(), now.into(), now.into(), from.into()]).await;
+            }
             db.close().await.unwrap();
         }
     })
@@ -111,7 +122,15 @@ async fn upgrade(kind: Db) {
     // The reminders planned before the upgrade stand, snoozed one included.
     for (id, due) in [(re_reminder, re_reminder_due), (next, next_due)] {
         let o = entity::occurrence::Entity::find_by_id(id).one(&app.db).await.unwrap().expect("an occurrence kept");
-        assert_eq!((o.state.as_str(), o.due_at, o.routine_id), ("planned", due, times_routine));
+        assert_eq!(
+            (o.state, o.due_at, o.routine_id, o.broadcast_id),
+            (OccurrenceState::Planned, due, Some(times_routine), None)
+        );
+    }
+    // A broadcast's occurrences now name it in their own column.
+    for (id, state) in [(told, OccurrenceState::Snoozed), (told_again, OccurrenceState::Planned)] {
+        let o = entity::occurrence::Entity::find_by_id(id).one(&app.db).await.unwrap().expect("an occurrence kept");
+        assert_eq!((o.state, o.routine_id, o.broadcast_id), (state, None, Some(broadcast)));
     }
     let token = login(&app, her).await;
     let upcoming = app.get(&format!("/v1/routines/{times_routine}/upcoming?count=3"), Some(&token)).await;

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::TimeZoneName;
 use domain::recurrence::defer_past_quiet;
+use domain::reminders::{DeliveryStatus, OccurrenceKind, OccurrenceState, ReminderTopic};
 use entity::{broadcast, delivery, device, occurrence, user};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
@@ -100,20 +101,20 @@ async fn view(db: &impl sea_orm::ConnectionTrait, b: broadcast::Model) -> Result
     let occurrence_ids: Vec<Uuid> = occurrence::Entity::find()
         .select_only()
         .column(occurrence::Column::Id)
-        .filter(occurrence::Column::RoutineId.eq(b.id))
-        .filter(occurrence::Column::Kind.eq("broadcast"))
+        .filter(occurrence::Column::BroadcastId.eq(b.id))
+        .filter(occurrence::Column::Kind.eq(OccurrenceKind::Broadcast))
         .into_tuple()
         .all(db)
         .await?;
-    let statuses: Vec<String> = delivery::Entity::find()
+    let statuses: Vec<DeliveryStatus> = delivery::Entity::find()
         .select_only()
         .column(delivery::Column::Status)
         .filter(delivery::Column::OccurrenceId.is_in(occurrence_ids))
         .into_tuple()
         .all(db)
         .await?;
-    let delivered = statuses.iter().filter(|s| *s == "delivered").count() as i64;
-    let failed = statuses.iter().filter(|s| ["failed", "pruned", "expired"].contains(&s.as_str())).count() as i64;
+    let delivered = statuses.iter().filter(|s| **s == DeliveryStatus::Delivered).count() as i64;
+    let failed = statuses.iter().filter(|s| !DeliveryStatus::WAITING.contains(s)).count() as i64 - delivered;
     let targeted = i64::from(b.targeted);
     Ok(BroadcastView {
         id: b.id,
@@ -211,11 +212,12 @@ pub async fn create_broadcast(
             occurrence::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 user_id: Set(u.id),
-                routine_id: Set(id),
-                kind: Set("broadcast".into()),
-                routine_kind: Set("broadcast".into()),
+                routine_id: Set(None),
+                broadcast_id: Set(Some(id)),
+                kind: Set(OccurrenceKind::Broadcast),
+                routine_kind: Set(ReminderTopic::Broadcast),
                 due_at: Set(defer_past_quiet(tz.tz(), store::planning::quiet_hours(u), send_at)),
-                state: Set(store::planning::state::PLANNED.into()),
+                state: Set(OccurrenceState::Planned),
                 created_at: Set(now),
                 updated_at: Set(now),
                 snoozed_from: Set(None),

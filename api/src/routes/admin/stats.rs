@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{Duration, NaiveDate, Utc};
+use domain::reminders::DeliveryStatus;
 use entity::{delivery, refresh_token, user};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 use serde::Serialize;
@@ -85,7 +86,7 @@ pub async fn delivery_stats(
         .await?;
     let mut days: BTreeMap<(NaiveDate, String), (DeliveryDay, Vec<f64>)> = BTreeMap::new();
     for d in rows {
-        let key = (d.due_at.date_naive(), d.provider.clone());
+        let key = (d.due_at.date_naive(), d.provider.as_str().to_owned());
         let (day, late) = days.entry(key.clone()).or_insert_with(|| {
             (
                 DeliveryDay {
@@ -103,16 +104,16 @@ pub async fn delivery_stats(
             )
         });
         day.retries += (d.attempts.max(1) - 1) as u64;
-        match d.status.as_str() {
-            "delivered" => {
+        match d.status {
+            DeliveryStatus::Delivered => {
                 day.delivered += 1;
                 if let Some(sent) = d.sent_at {
                     late.push((sent - d.due_at).num_milliseconds().max(0) as f64 / 1000.0);
                 }
             }
-            "failed" | "expired" => day.failed += 1,
-            "pruned" => day.devices_pruned += 1,
-            _ => {}
+            DeliveryStatus::Failed | DeliveryStatus::Expired => day.failed += 1,
+            DeliveryStatus::Pruned => day.devices_pruned += 1,
+            DeliveryStatus::Pending | DeliveryStatus::Retrying => {}
         }
     }
     let out: Vec<DeliveryDay> = days

@@ -3,6 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::Role;
+use domain::reminders::OccurrenceState;
 use entity::{device, occurrence, refresh_token, user};
 use sea_orm::sea_query::{Expr, LikeExpr};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -209,9 +210,9 @@ pub async fn disable_user(
         .exec(&txn)
         .await?;
     occurrence::Entity::update_many()
-        .col_expr(occurrence::Column::State, Expr::value(store::planning::state::CANCELLED))
+        .col_expr(occurrence::Column::State, Expr::value(OccurrenceState::Cancelled))
         .filter(occurrence::Column::UserId.eq(id))
-        .filter(occurrence::Column::State.eq(store::planning::state::PLANNED))
+        .filter(occurrence::Column::State.eq(OccurrenceState::Planned))
         .exec(&txn)
         .await?;
     audit::record(&txn, &admin.actor(&req), "user.disable", "user", Some(id.to_string()), json!({}), now).await?;
