@@ -128,58 +128,21 @@ impl VolumeUnit {
     }
 }
 
-/// What an account may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    User,
-    Admin,
-}
-
-impl Role {
-    /// Parses the stored form.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        match raw {
-            "user" => Ok(Self::User),
-            "admin" => Ok(Self::Admin),
-            _ => Err("must be one of: user, admin".into()),
-        }
+stored_name!(
+    /// What an account may do.
+    Role {
+        User = "user",
+        Admin = "admin",
     }
+);
 
-    /// The stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::User => "user",
-            Self::Admin => "admin",
-        }
+stored_name!(
+    /// Whether an account may sign in.
+    UserStatus {
+        Active = "active",
+        Disabled = "disabled",
     }
-}
-
-/// Whether an account may sign in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserStatus {
-    Active,
-    Disabled,
-}
-
-impl UserStatus {
-    /// Parses the stored form.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        match raw {
-            "active" => Ok(Self::Active),
-            "disabled" => Ok(Self::Disabled),
-            _ => Err("must be active or disabled".into()),
-        }
-    }
-
-    /// The stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Disabled => "disabled",
-        }
-    }
-}
+);
 
 #[cfg(test)]
 mod tests {
@@ -244,9 +207,9 @@ mod tests {
             assert_eq!(VolumeUnit::parse(u.as_str()).unwrap(), u);
         }
         for r in [Role::User, Role::Admin] {
-            assert_eq!(Role::parse(r.as_str()).unwrap(), r);
+            assert_eq!(Role::parse(r.as_str()), Some(r));
         }
         assert!(VolumeUnit::parse("cups").is_err());
-        assert!(Role::parse("root").is_err());
+        assert_eq!(Role::parse("root"), None);
     }
 }

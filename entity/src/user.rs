@@ -1,5 +1,6 @@
 //! An account: a mother using the app, or an admin.
 
+use domain::{Role, UserStatus};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -16,12 +17,12 @@ pub struct Model {
     pub quiet_hours_start: Option<String>,
     pub quiet_hours_end: Option<String>,
     pub role: Role,
-    pub status: Status,
+    pub status: UserStatus,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
-    /// The last change sequence number of her records (delta sync).
+    /// The last change sequence number of the account's records (delta sync).
     pub change_seq: i64,
-    /// The end of the latest login lock placed on her account from some address (shown to admins; the locks
+    /// The end of the latest login lock placed on the account from some address (shown to admins; the locks
     /// themselves are per account and address, in `auth_limits`).
     pub locked_until: Option<DateTimeUtc>,
 }
@@ -39,52 +40,3 @@ impl Related<super::refresh_token::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
-
-/// What an account may do, as stored (the same as `domain::Role`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, serde::Serialize)]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    #[sea_orm(string_value = "user")]
-    User,
-    #[sea_orm(string_value = "admin")]
-    Admin,
-}
-
-/// Whether an account may sign in, as stored (the same as `domain::UserStatus`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, serde::Serialize)]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    #[sea_orm(string_value = "active")]
-    Active,
-    #[sea_orm(string_value = "disabled")]
-    Disabled,
-}
-
-impl From<domain::Role> for Role {
-    fn from(r: domain::Role) -> Self {
-        match r {
-            domain::Role::User => Self::User,
-            domain::Role::Admin => Self::Admin,
-        }
-    }
-}
-
-impl From<Role> for domain::Role {
-    fn from(r: Role) -> Self {
-        match r {
-            Role::User => Self::User,
-            Role::Admin => Self::Admin,
-        }
-    }
-}
-
-impl From<domain::UserStatus> for Status {
-    fn from(s: domain::UserStatus) -> Self {
-        match s {
-            domain::UserStatus::Active => Self::Active,
-            domain::UserStatus::Disabled => Self::Disabled,
-        }
-    }
-}

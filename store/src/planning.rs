@@ -112,7 +112,9 @@ pub async fn replan_many(
     let mut last_sessions: HashMap<(Uuid, RecordKind), Option<DateTime<Utc>>> = HashMap::new();
     let mut rows = Vec::new();
     for (routine, spec) in &live {
-        let Some(owner) = owners.get(&routine.user_id).filter(|o| o.status == user::Status::Active) else { continue };
+        let Some(owner) = owners.get(&routine.user_id).filter(|o| o.status == domain::UserStatus::Active) else {
+            continue;
+        };
         let tz = TimeZoneName::parse(&owner.timezone).unwrap_or_default();
         // Only `after_last` schedules read her last session; fixed times and intervals never wait on it.
         let last = match spec.schedule {

@@ -73,10 +73,10 @@ impl AccountCache {
         }
         let forgets_before = self.forgets.load(Ordering::Acquire);
         let Some(row) = user::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
-        if row.status != user::Status::Active {
+        if row.status != domain::UserStatus::Active {
             return Ok(None);
         }
-        let role = Role::from(row.role);
+        let role = row.role;
         let found = AuthUser { user: Account { id, timezone: row.timezone, volume_unit: row.volume_unit }, role };
         self.store_unless_forgotten(forgets_before, found.clone());
         Ok(Some(found))
@@ -136,7 +136,7 @@ impl AuthUser {
         user::Entity::find_by_id(self.user.id)
             .one(db)
             .await?
-            .filter(|u| u.status == user::Status::Active)
+            .filter(|u| u.status == domain::UserStatus::Active)
             .ok_or(ApiError::Unauthorized(INVALID))
     }
 }

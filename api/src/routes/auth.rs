@@ -64,7 +64,7 @@ pub struct TokenResponse {
 }
 
 fn tokens(state: &AppState, signed_in: accounts::SignedIn) -> Result<TokenResponse, ApiError> {
-    let role = domain::Role::from(signed_in.user.role);
+    let role = signed_in.user.role;
     let access_token = state.jwt.issue(signed_in.user.id, role, Utc::now()).map_err(anyhow::Error::from)?;
     Ok(TokenResponse {
         access_token,
@@ -158,7 +158,7 @@ async fn entity_user(state: &AppState, id: uuid::Uuid) -> Result<entity::user::M
     entity::user::Entity::find_by_id(id)
         .one(&state.db)
         .await?
-        .filter(|u| u.status == entity::user::Status::Active)
+        .filter(|u| u.status == domain::UserStatus::Active)
         .ok_or(ApiError::Unauthorized("the account is not active"))
 }
 

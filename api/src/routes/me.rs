@@ -79,7 +79,7 @@ impl From<user::Model> for UserView {
             timezone: u.timezone,
             volume_unit: if u.volume_unit == "oz" { VolumeUnitDto::Oz } else { VolumeUnitDto::Ml },
             quiet_hours,
-            role: if u.role == user::Role::Admin { RoleDto::Admin } else { RoleDto::User },
+            role: if u.role == domain::Role::Admin { RoleDto::Admin } else { RoleDto::User },
             created_at: u.created_at,
             updated_at: u.updated_at,
         }

@@ -73,7 +73,7 @@ pub async fn login(
         Ok(email) => find_by_email(db, &email).await?,
         Err(_) => None,
     };
-    let active = found.filter(|u| u.status == user::Status::Active);
+    let active = found.filter(|u| u.status == domain::UserStatus::Active);
     let locked = match &active {
         Some(u) => limits.is_locked(u.id, address, now).await?,
         None => false,
@@ -211,8 +211,8 @@ pub fn new_user(
         volume_unit: Set(VolumeUnit::Ml.as_str().to_owned()),
         quiet_hours_start: Set(None),
         quiet_hours_end: Set(None),
-        role: Set(role.into()),
-        status: Set(UserStatus::Active.into()),
+        role: Set(role),
+        status: Set(UserStatus::Active),
         created_at: Set(now),
         updated_at: Set(now),
         change_seq: Set(0),

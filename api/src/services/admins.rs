@@ -67,8 +67,8 @@ pub async fn bootstrap_admin(
     let hash = password::hash(secret.expose().to_owned()).await?;
     let txn = platform::db::begin_write(db).await?;
     user::Entity::update_many()
-        .col_expr(user::Column::Role, Expr::value(user::Role::Admin))
-        .col_expr(user::Column::Status, Expr::value(user::Status::Active))
+        .col_expr(user::Column::Role, Expr::value(domain::Role::Admin))
+        .col_expr(user::Column::Status, Expr::value(domain::UserStatus::Active))
         .col_expr(user::Column::PasswordHash, Expr::value(hash))
         .col_expr(user::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))
@@ -90,8 +90,8 @@ async fn active_admins(db: &impl ConnectionTrait, lock: bool) -> Result<Vec<Uuid
     let mut query = user::Entity::find()
         .select_only()
         .column(user::Column::Id)
-        .filter(user::Column::Role.eq(user::Role::Admin))
-        .filter(user::Column::Status.eq(user::Status::Active));
+        .filter(user::Column::Role.eq(domain::Role::Admin))
+        .filter(user::Column::Status.eq(domain::UserStatus::Active));
     if lock {
         query = query.lock(LockType::Update);
     }

@@ -52,7 +52,7 @@ pub(super) async fn fan_out_with(
     let user_ids: HashSet<Uuid> = due.iter().map(|o| o.user_id).collect();
     let active: HashSet<Uuid> = user::Entity::find()
         .filter(user::Column::Id.is_in(user_ids.clone()))
-        .filter(user::Column::Status.eq(user::Status::Active))
+        .filter(user::Column::Status.eq(domain::UserStatus::Active))
         .all(&txn)
         .await?
         .into_iter()

@@ -176,7 +176,7 @@ pub async fn create_broadcast(
     let locales: Option<Vec<String>> =
         input.audience.locales.as_ref().map(|l| l.iter().map(|x| x.to_lowercase()).collect());
     let txn = platform::db::begin_write(&state.db).await?;
-    let mut users = user::Entity::find().filter(user::Column::Status.eq(user::Status::Active));
+    let mut users = user::Entity::find().filter(user::Column::Status.eq(domain::UserStatus::Active));
     if let Some(zones) = &input.audience.timezones {
         users = users.filter(user::Column::Timezone.is_in(zones.clone()));
     }

@@ -136,7 +136,8 @@ pub async fn usage_stats(state: web::Data<AppState>, _admin: AdminUser) -> Resul
     let now = Utc::now();
     let db = &state.db;
     let users = user::Entity::find().count(db).await?;
-    let disabled_users = user::Entity::find().filter(user::Column::Status.eq(user::Status::Disabled)).count(db).await?;
+    let disabled_users =
+        user::Entity::find().filter(user::Column::Status.eq(domain::UserStatus::Disabled)).count(db).await?;
     let active_since = |days: i64| async move {
         let since = now - Duration::days(days);
         let mut active = store::stats::writers_since(db, since).await?;

@@ -118,7 +118,9 @@ pub async fn list_users(
     let limit = limit_param(&params, 50, 200, &mut v);
     let from = instant_param(&params, "created_from", &mut v);
     let to = instant_param(&params, "created_to", &mut v);
-    let status = params.get("status").and_then(|s| v.check("status", domain::UserStatus::parse(s)));
+    let status = params.get("status").and_then(|s| {
+        v.check("status", domain::UserStatus::parse(s).ok_or_else(|| "must be active or disabled".to_owned()))
+    });
     let cursor = params
         .get("cursor")
         .and_then(|c| v.check("cursor", decode_cursor(c).ok_or("is not a cursor from this list".into())));
@@ -134,7 +136,7 @@ pub async fn list_users(
         q = q.filter(user::Column::CreatedAt.lt(to));
     }
     if let Some(status) = status {
-        q = q.filter(user::Column::Status.eq(user::Status::from(status)));
+        q = q.filter(user::Column::Status.eq(status));
     }
     if let Some((at, id)) = cursor {
         q = q.filter(
@@ -198,7 +200,7 @@ pub async fn disable_user(
     find(&txn, id).await?;
     admins::keep_an_active_admin(&txn, id, "disabled").await?;
     user::Entity::update_many()
-        .col_expr(user::Column::Status, Expr::value(user::Status::Disabled))
+        .col_expr(user::Column::Status, Expr::value(domain::UserStatus::Disabled))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))
         .filter(user::Column::Id.eq(id))
         .exec(&txn)
@@ -236,7 +238,7 @@ pub async fn enable_user(
     let txn = platform::db::begin_write(&state.db).await?;
     find(&txn, id).await?;
     user::Entity::update_many()
-        .col_expr(user::Column::Status, Expr::value(user::Status::Active))
+        .col_expr(user::Column::Status, Expr::value(domain::UserStatus::Active))
         .col_expr(user::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))
         .filter(user::Column::Id.eq(id))
@@ -306,7 +308,7 @@ pub async fn set_role(
         admins::keep_an_active_admin(&txn, id, "demoted").await?;
     }
     user::Entity::update_many()
-        .col_expr(user::Column::Role, Expr::value(user::Role::from(role)))
+        .col_expr(user::Column::Role, Expr::value(role))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))
         .filter(user::Column::Id.eq(id))
         .exec(&txn)
