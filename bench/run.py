@@ -91,7 +91,7 @@ def api_scenarios(label, db_url, baseline):
         script_dir = os.path.dirname(os.path.abspath(__file__))
         put_lua = os.path.join(script_dir, "put.lua")
         # A warm-up of the same PUT, then statistics, as a database in use has them (see `gather_statistics`):
-        # without them each PUT's lookup of her routines on PostgreSQL kept a plan made while her records were
+        # without them each PUT's lookup of the owner's routines on PostgreSQL kept a plan made while the records were
         # 60, a scan of all of them once they were 90,000 (4-18 ms a batch, seen with log_min_duration_statement).
         wrk(base, put_lua, {"BENCH_TOKENS": token, "BENCH_BODY": json.dumps(body)}, seconds=WARM_UP_SECONDS)
         gather_statistics(db_url)
@@ -101,8 +101,8 @@ def api_scenarios(label, db_url, baseline):
         gather_statistics(db_url)
         lst = baseline.beside(lambda: with_own_tail(
             base, "/v1/pump-sessions", lambda: wrk_get(base + "/v1/pump-sessions?limit=50", token)))
-        # Diagnostics, not goals: the same PUT spread over 64 users (one user's writes queue on her change
-        # sequence), and a request whose only database work is one read of her account row.
+        # Diagnostics, not goals: the same PUT spread over 64 users (one user's writes queue on its change
+        # sequence), and a request whose only database work is one read of the account row.
         put_many = wrk(base, put_lua, {"BENCH_TOKENS": ",".join(tokens), "BENCH_BODY": json.dumps(body)})
         gather_statistics(db_url)
         me = wrk_get(base + "/v1/me", token)
@@ -110,7 +110,7 @@ def api_scenarios(label, db_url, baseline):
         return {f"PUT /v1/pump-sessions/{{id}} ({label})": put, f"GET /v1/pump-sessions?limit=50 ({label})": lst,
                 f"  diagnostic: GET ?limit=50, every page read from the database ({label})": uncached,
                 f"  diagnostic: the PUT over 64 users ({label})": put_many,
-                f"  diagnostic: GET /v1/me, one read of her account ({label})": me}
+                f"  diagnostic: GET /v1/me, one read of the account ({label})": me}
     finally:
         api.cleanup()
 
@@ -144,13 +144,13 @@ def answered(base, route):
 
 
 def gather_statistics(db_url):
-    """On PostgreSQL, `ANALYZE` after PUTs have written tens of thousands of her records in seconds.
+    """On PostgreSQL, `ANALYZE` after PUTs have written tens of thousands of one user's records in seconds.
 
     A database that lives has statistics: autovacuum analyses a table within a minute of such writes, and its
     analysis makes every cached plan of that table be made again. The benchmark writes and reads the records
-    seconds after creating the table, before autovacuum's first visit. Without statistics the planner took her
+    seconds after creating the table, before autovacuum's first visit. Without statistics the planner took the
     30,000 records for 2 and read the page of 50 by sorting all of them (80-150 ms a query, seen with
-    auto_explain), and each PUT looked up her routines with a plan made when the table was nearly empty: a row
+    auto_explain), and each PUT looked up the owner's routines with a plan made when the table was nearly empty: a row
     measured the missing statistics, not the API."""
     if db_url.startswith("postgres"):
         subprocess.run(["psql", db_url, "-qc", "ANALYZE"], check=True, capture_output=True)
@@ -188,7 +188,7 @@ def postgresql_limits(db):
     """What PostgreSQL alone does at wrk's concurrency on this machine (pgbench, prepared statements): a bare
     `SELECT 1` (its round trip, the ceiling of any request that asks it anything), and the smallest write every
     PUT makes (BEGIN, the UPDATE of the user's change number, COMMIT), for one user and spread over 64. One user's
-    writes queue on her row lock and each commit waits for the WAL flush, so that row bounds the single-user PUT
+    writes queue on its row lock and each commit waits for the WAL flush, so that row bounds the single-user PUT
     whatever the API does."""
     if shutil.which("pgbench") is None:
         print("pgbench not found: PostgreSQL's own limits are skipped", file=sys.stderr)
@@ -197,7 +197,7 @@ def postgresql_limits(db):
     bump = "UPDATE users SET change_seq = change_seq + 1 WHERE id = {} RETURNING change_seq"
     scripts = {
         "SELECT 1": "SELECT 1;\n",
-        "her change number, one user": f"BEGIN;\n{bump.format(':uid')};\nCOMMIT;\n",
+        "the change number, one user": f"BEGIN;\n{bump.format(':uid')};\nCOMMIT;\n",
         "the change number over 64 users": "\\set n random(0, 63)\nBEGIN;\n"
         + bump.format("(SELECT id FROM users ORDER BY created_at OFFSET :n LIMIT 1)") + ";\nCOMMIT;\n",
     }

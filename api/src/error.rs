@@ -60,6 +60,7 @@ impl From<store::StoreError> for ApiError {
             S::NotFound => Self::NotFound,
             S::Conflict(message) => Self::Conflict(message),
             S::PreconditionFailed => Self::PreconditionFailed,
+            S::TooManyRequests(seconds) => Self::TooManyRequests(seconds),
             S::Unavailable => Self::Unavailable,
             S::Database(e) => Self::Database(e),
             S::Internal(e) => Self::Internal(e),

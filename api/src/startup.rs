@@ -21,7 +21,7 @@ use crate::middleware;
 /// What every handler shares.
 pub struct AppState {
     pub db: Database,
-    /// Her record writes, committed in groups (see `services::writes`).
+    /// Users' record writes, committed in groups (see `services::writes`).
     pub writes: store::writes::Writes,
     pub jwt: JwtKeys,
     pub openapi_yaml: String,
@@ -39,9 +39,9 @@ pub struct AppState {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Accounts recently read for token checks.
     pub accounts: crate::auth::AccountCache,
-    /// Pages of her records as last sent, sent again while she has changed nothing.
+    /// Pages of a user's records as last sent, sent again while the user has changed nothing.
     pub pages: crate::services::pages::PageCache,
-    /// Her change number, read for the requests waiting at once by one query.
+    /// Each user's change number, read for the requests waiting at once by one query.
     pub change_numbers: store::seqs::ChangeNumbers,
 }
 

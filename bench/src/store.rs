@@ -16,7 +16,7 @@ use uuid::Uuid;
 pub enum Scenario {
     /// A new pump session of one user per call.
     Put,
-    /// Her newest 50 pump sessions (of 60).
+    /// One user's newest 50 pump sessions (of 60).
     List,
 }
 
@@ -36,7 +36,7 @@ pub struct Args {
     max_connections: u32,
 }
 
-/// Her sessions before a list is measured: more than a page.
+/// The user's sessions before a list is measured: more than a page.
 const SEEDED: usize = 60;
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -113,6 +113,6 @@ async fn list(db: &DatabaseConnection, user_id: Uuid) -> anyhow::Result<()> {
     let (page, more) = records::list(db, user_id, Collection::PumpSessions, &query)
         .await
         .map_err(|e| anyhow::anyhow!("list: {e:?}"))?;
-    anyhow::ensure!(page.len() == 50 && more, "a page of {} (more: {more}) of her {SEEDED}", page.len());
+    anyhow::ensure!(page.len() == 50 && more, "a page of {} (more: {more}) of the account's {SEEDED}", page.len());
     Ok(())
 }

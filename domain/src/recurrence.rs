@@ -163,7 +163,7 @@ impl Recurrence {
     fn after_last(&self, after: DateTime<Utc>, last: Option<DateTime<Utc>>, minutes: u32) -> Option<DateTime<Utc>> {
         let step = Duration::minutes(i64::from(minutes));
         let base = last.unwrap_or(after);
-        // The first step after `after`, counted from the last session: repeats until she logs one.
+        // The first step after `after`, counted from the last session: repeats until the user logs one.
         let steps = ((after - base).num_seconds().max(0) / step.num_seconds()) + 1;
         let mut at = base + step * steps as i32;
         for _ in 0..HORIZON_DAYS * 2 {

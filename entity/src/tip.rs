@@ -1,4 +1,4 @@
-//! A short piece of advice for her feed.
+//! A short piece of advice for the user's feed.
 
 use sea_orm::entity::prelude::*;
 

@@ -5,7 +5,7 @@ use crate::m20261124_000001_create_users::Users;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// What she logs and plans (massage and pump sessions, symptom checks, routines), one row per record, with a
+/// What a user logs and plans (massage and pump sessions, symptom checks, routines), one row per record, with a
 /// per-user change sequence for delta sync; deleted records stay as tombstones.
 #[derive(DeriveIden)]
 enum Records {

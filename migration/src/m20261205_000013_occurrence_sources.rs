@@ -12,7 +12,7 @@ enum Occurrences {
 }
 
 /// An occurrence names what it came from in its own column: `routine_id` for a routine's firing (and its
-/// snoozes), `broadcast_id` for a broadcast's (and its snoozes), where `routine_id` used to hold either. On
+/// snoozes), `broadcast_id` for a broadcast's (and its snoozes), split out of `routine_id`, which held either. On
 /// PostgreSQL the stored names of states, kinds, statuses and platforms are also checked.
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

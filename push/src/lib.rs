@@ -39,7 +39,7 @@ impl SendOutcome {
 }
 
 /// What of a push service's answer goes to the operator's log: at most 200 characters, no control characters
-/// (a body must not forge log lines). It never reaches the account: she sees a [`domain::FailureReason`].
+/// (a body must not forge log lines). It never reaches the account: the user sees a [`domain::FailureReason`].
 pub fn excerpt(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(200).collect()
 }

@@ -12,7 +12,7 @@ use domain::reminders::OccurrenceState;
 
 /// How long an expired refresh token is kept (reuse of a just-expired token is still recognised).
 pub const EXPIRED_TOKEN_GRACE: Duration = Duration::days(1);
-/// How long finished reminders and their deliveries are kept (for her history and the delivery statistics).
+/// How long finished reminders and their deliveries are kept (for the user's history and the delivery statistics).
 pub const RETENTION: Duration = Duration::days(90);
 /// A device with no success for this long and [`DEAD_AFTER_FAILURES`] failures in that time is removed.
 pub const DEAD_AFTER: Duration = Duration::days(30);

@@ -1,4 +1,4 @@
-//! Her active advisories (red flags), shared by the API's `/v1/advisories` and the gentle wording of reminders.
+//! A user's active advisories (red flags), shared by the API's `/v1/advisories` and the gentle wording of reminders.
 
 use chrono::{DateTime, Duration, Utc};
 use domain::TimeZoneName;
@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use crate::records::load;
 use uuid::Uuid;
 
-/// Her active advisories at `now`, from her symptom checks and massage logs of the last days.
+/// The user's active advisories at `now`, from the user's symptom checks and massage logs of the last days.
 pub async fn active(
     db: &impl ConnectionTrait,
     owner: &user::Model,

@@ -14,6 +14,8 @@ pub enum StoreError {
     Conflict(String),
     #[error("the record changed since it was read")]
     PreconditionFailed,
+    #[error("too many requests: retry in {0} s")]
+    TooManyRequests(u64),
     #[error("the database is unreachable")]
     Unavailable,
     #[error("database error")]

@@ -1,11 +1,12 @@
 //! milkflow's data layer: the queries and use-cases the API and the scheduler share (records and their group
-//! commit, planning reminders, loading advisories, change numbers). Handlers never see how a write commits.
+//! commit, planning reminders, a user's reminders, loading advisories, change numbers). Handlers never see how a write commits.
 
 pub mod advice;
 pub mod error;
 pub mod metrics;
 pub mod planning;
 pub mod records;
+pub mod reminders;
 pub mod seqs;
 pub mod stats;
 pub mod writes;

@@ -1,5 +1,6 @@
 //! Planning: each enabled routine has exactly one planned occurrence, its next fire instant, computed by the
-//! shared recurrence in her time zone with her quiet hours. Changes re-plan in the writer's transaction.
+//! shared recurrence in the owner's time zone with the owner's quiet hours. Changes re-plan in the writer's
+//! transaction.
 
 use chrono::{DateTime, Utc};
 use domain::reminders::{OccurrenceKind, OccurrenceState};
@@ -15,7 +16,7 @@ use uuid::Uuid;
 
 use crate::records::Record;
 
-/// Her quiet hours, if she set them.
+/// The user's quiet hours, if the user set them.
 pub fn quiet_hours(u: &user::Model) -> Option<QuietHours> {
     let (start, end) = (u.quiet_hours_start.as_deref()?, u.quiet_hours_end.as_deref()?);
     QuietHours::new(LocalTime::parse(start).ok()?, LocalTime::parse(end).ok()?).ok()
@@ -116,7 +117,7 @@ pub async fn replan_many(
             continue;
         };
         let tz = TimeZoneName::parse(&owner.timezone).unwrap_or_default();
-        // Only `after_last` schedules read her last session; fixed times and intervals never wait on it.
+        // Only `after_last` schedules read the owner's last session; fixed times and intervals never wait on it.
         let last = match spec.schedule {
             domain::routine::ScheduleSpec::AfterLast { .. } => {
                 let key = (owner.id, session_kind(spec.kind));
@@ -195,7 +196,7 @@ pub async fn routines_by_id(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<V
     Ok(found)
 }
 
-/// Plans all her routines again (her zone, quiet hours or status changed).
+/// Plans all the user's routines again (the user's zone, quiet hours or status changed).
 pub async fn replan_all(db: &impl ConnectionTrait, user_id: Uuid, now: DateTime<Utc>) -> Result<(), DbErr> {
     for r in live_routines(db, user_id).await? {
         replan(db, &r, now, now).await?;
@@ -203,22 +204,23 @@ pub async fn replan_all(db: &impl ConnectionTrait, user_id: Uuid, now: DateTime<
     Ok(())
 }
 
-/// The fact, kept by a write transaction, that none of her live routines counts from her last session.
+/// The fact, kept by a write transaction, that none of an owner's live routines counts from the owner's last session.
 const NO_AFTER_LAST_ROUTINE: &str = "no after_last routine";
 
-/// Whether `txn` knows that none of her live routines counts from her last session (it looked, or was told by
-/// [`tell_no_routine_counts_from_last_session`], and has written none of her routines since).
+/// Whether `txn` knows that none of the owner's live routines counts from the owner's last session (it looked, or
+/// was told by [`tell_no_routine_counts_from_last_session`], and has written none of the owner's routines since).
 pub fn knows_no_routine_counts_from_last_session(txn: &WriteTxn, owner: Uuid) -> bool {
     txn.recall(NO_AFTER_LAST_ROUTINE, owner) == Some(true)
 }
 
-/// Tells `txn` that none of her live routines counts from her last session, so that [`after_change`] does not
-/// look. Sound only when that is known to hold at the moment `txn` holds (see [`WriteTxn::recall`]).
+/// Tells `txn` that none of the owner's live routines counts from the owner's last session, so that
+/// [`after_change`] does not look. Sound only when that is known to hold at the moment `txn` holds (see
+/// [`WriteTxn::recall`]).
 pub fn tell_no_routine_counts_from_last_session(txn: &WriteTxn, owner: Uuid) {
     txn.learn(NO_AFTER_LAST_ROUTINE, owner, true);
 }
 
-/// A routine's spec, when it counts from her last session (`after_last`).
+/// A routine's spec, when it counts from the owner's last session (`after_last`).
 fn counting_from_last_session(r: &Record) -> Option<&Routine> {
     match &r.body {
         Some(RecordBody::Routine(spec)) if matches!(spec.schedule, domain::routine::ScheduleSpec::AfterLast { .. }) => {
@@ -230,7 +232,7 @@ fn counting_from_last_session(r: &Record) -> Option<&Routine> {
 
 /// For new sessions of several owners written in one transaction, which has locked their rows: looks up all
 /// their live routines in one query, and keeps for each owner with no `after_last` routine the fact
-/// [`after_change`] would learn by a query of her own. A batch of sessions of 64 users took 64 queries.
+/// [`after_change`] would otherwise learn by a query per owner.
 pub async fn look_up_routines_once(txn: &WriteTxn, changed: &[Record]) -> Result<(), DbErr> {
     let mut owners: Vec<Uuid> = changed
         .iter()
@@ -258,10 +260,11 @@ pub async fn look_up_routines_once(txn: &WriteTxn, changed: &[Record]) -> Result
     Ok(())
 }
 
-/// Re-plans whatever a changed record affects: a routine itself, or her `after_last` routines counting from
-/// a session collection. Call it inside the transaction that wrote the record. Once a transaction has found
-/// that she has no `after_last` routine it does not look again for her next session, until it writes one of
-/// her routines (every writer of her routines holds the lock it holds: see [`WriteTxn::recall`]).
+/// Re-plans whatever a changed record affects: a routine itself, or the owner's `after_last` routines counting
+/// from a session collection. Call it inside the transaction that wrote the record. Once a transaction has found
+/// that the owner has no `after_last` routine it does not look again for the owner's next session, until it
+/// writes one of the owner's routines (every writer of the owner's routines holds the lock it holds: see
+/// [`WriteTxn::recall`]).
 pub async fn after_change(txn: &WriteTxn, changed: &Record, now: DateTime<Utc>) -> Result<(), DbErr> {
     match changed.kind {
         RecordKind::Routines => {

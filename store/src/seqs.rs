@@ -1,8 +1,8 @@
-//! Her change number, read for many requests by one query.
+//! A user's change number, read for many requests by one query.
 //!
-//! A list reads her change number before anything else (see `services::pages`): with the page kept in memory,
-//! that read is the list's only database work, and on PostgreSQL its round trip was the list's whole cost. The
-//! reads waiting at the same moment now go to the database together, as one query over all their accounts.
+//! A list reads the user's change number before anything else (see `services::pages`): with the page kept in
+//! memory, that read is the list's only database work. So the reads waiting at the same moment go to the
+//! database together, as one query over all their accounts.
 //!
 //! Each request is answered by a query that began after the request was handed over, never by one already
 //! under way, so the number it gets is at least as new as every write committed before the request came: a
@@ -51,8 +51,8 @@ impl ChangeNumbers {
         Self { asks }
     }
 
-    /// Her change number as it stands now: every write to her records takes the next one, in the same transaction.
-    /// `None` when she has no account.
+    /// The user's change number as it stands now: every write to the user's records takes the next one, in the
+    /// same transaction. `None` when the user has no account.
     pub async fn of(&self, user_id: Uuid) -> Answer {
         let (reply, answer) = oneshot::channel();
         self.asks.send(Ask { user_id, reply }).await.map_err(|_| readers_gone())?;

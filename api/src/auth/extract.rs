@@ -12,10 +12,10 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::startup::AppState;
 
-/// What a request knows of its account: who she is and the preferences that shape answers.
+/// What a request knows of its account: who the user is and the preferences that shape answers.
 ///
 /// It comes from [`AccountCache`], so it may be up to [`ACCOUNT_FRESH_FOR`] old. Whatever shows or changes the
-/// account itself (`/v1/me`, the export) reads her row afresh.
+/// account itself (`/v1/me`, the export) reads the account's row afresh.
 #[derive(Debug, Clone)]
 pub struct Account {
     pub id: Uuid,
@@ -36,18 +36,18 @@ pub struct AdminUser(pub AuthUser);
 
 pub(crate) const INVALID: &str = "the access token is missing, invalid or expired";
 
-/// How long an account read for a token check is used again without reading her row.
+/// How long an account read for a token check is used again without reading its row.
 ///
 /// A change made through this process (disabling, erasing, a new role or profile) takes effect at once, as it
 /// calls [`AccountCache::forget`]; one made through another API process takes effect within this time. Reading
-/// the account on every request capped the API at one query's rate before any work was done.
+/// the account on every request would cap the API at one query's rate before any work is done.
 pub const ACCOUNT_FRESH_FOR: Duration = Duration::from_secs(1);
 
 /// Accounts kept at most; past it the least used go first.
 const MAX_CACHED_ACCOUNTS: u64 = 100_000;
 
-/// Active accounts recently read for token checks, so a phone's burst of requests does not read her row for
-/// each one (see [`ACCOUNT_FRESH_FOR`]).
+/// Active accounts recently read for token checks, so a phone's burst of requests does not read the account's
+/// row for each one (see [`ACCOUNT_FRESH_FOR`]).
 pub struct AccountCache {
     accounts: moka::sync::Cache<Uuid, AuthUser>,
     /// Counts [`AccountCache::forget`] calls: a read that began before one must not store what it read.
@@ -89,7 +89,7 @@ impl AccountCache {
         }
     }
 
-    /// Drops what is known of account `id`: call it after committing a change to her status, role or profile.
+    /// Drops what is known of account `id`: call it after committing a change to its status, role or profile.
     pub fn forget(&self, id: Uuid) {
         self.forgets.fetch_add(1, Ordering::AcqRel);
         self.accounts.invalidate(&id);
@@ -131,7 +131,7 @@ impl FromRequest for AdminUser {
 }
 
 impl AuthUser {
-    /// Her account row as it stands now, for answers that show or change it.
+    /// The user's account row as it stands now, for answers that show or change it.
     pub async fn fresh(&self, db: &platform::db::Database) -> Result<user::Model, ApiError> {
         user::Entity::find_by_id(self.user.id)
             .one(db)

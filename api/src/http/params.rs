@@ -12,7 +12,7 @@ use crate::error::ApiError;
 pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 200;
 
-/// A record id from the path; anything that is not a UUID names no record of hers.
+/// A record id from the path; anything that is not a UUID names no record of the user's.
 pub fn record_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
 }

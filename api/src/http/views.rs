@@ -43,12 +43,12 @@ pub fn view(row: &Record, unit: VolumeUnit) -> Value {
     Value::Object(obj)
 }
 
-/// Whether her records of `collection` show volumes in oz as well.
+/// Whether the user's records of `collection` show volumes in oz as well.
 pub fn shows_oz(collection: Collection, unit: VolumeUnit) -> bool {
     collection == Collection::PumpSessions && unit == VolumeUnit::Oz
 }
 
-/// The unit she reads volumes in.
+/// The unit the user reads volumes in.
 pub fn unit_of(auth: &AuthUser) -> VolumeUnit {
     VolumeUnit::parse(&auth.user.volume_unit).unwrap_or_default()
 }
@@ -83,8 +83,8 @@ pub fn write_listed(out: &mut String, row: &Record, oz: bool) -> serde_json::Res
 /// Appends `"key":` and an instant as serde writes it (RFC 3339, `Z`, as many fraction digits as it needs).
 ///
 /// Written directly, not through serde: serde passes a formatted instant through its string escaper one
-/// character at a time, which a profile of a page of 50 put at 9% of the API's CPU. An RFC 3339 instant
-/// has nothing to escape.
+/// character at a time, a cost paid for every instant of every page, and an RFC 3339 instant has nothing to
+/// escape.
 pub fn push_instant(out: &mut String, key: &str, at: DateTime<Utc>) {
     out.push_str(key);
     out.push('"');

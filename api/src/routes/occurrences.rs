@@ -4,9 +4,9 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use domain::reminders::{DeliveryStatus, OccurrenceState};
 use entity::{delivery, occurrence};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use store::reminders;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -14,7 +14,6 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
 use crate::extract::JsonBody;
 use crate::http::params::{instant_param, record_id};
-use crate::services::snoozes;
 use crate::startup::AppState;
 
 /// Registers the occurrence routes.
@@ -125,26 +124,8 @@ pub async fn list_occurrences(
         v.push("to", "the range may cover at most 31 days");
     }
     v.finish().map_err(ApiError::Validation)?;
-    let rows = occurrence::Entity::find()
-        .filter(occurrence::Column::UserId.eq(auth.user.id))
-        .filter(occurrence::Column::DueAt.gte(from))
-        .filter(occurrence::Column::DueAt.lt(to))
-        .filter(occurrence::Column::State.ne(OccurrenceState::Cancelled))
-        .order_by_asc(occurrence::Column::DueAt)
-        .all(&state.db)
-        .await?;
-    let ids: Vec<Uuid> = rows.iter().map(|o| o.id).collect();
-    let mut by_occurrence: HashMap<Uuid, Vec<delivery::Model>> = HashMap::new();
-    for d in delivery::Entity::find().filter(delivery::Column::OccurrenceId.is_in(ids)).all(&state.db).await? {
-        by_occurrence.entry(d.occurrence_id).or_default().push(d);
-    }
-    let views: Vec<OccurrenceView> = rows
-        .into_iter()
-        .map(|o| {
-            let d = by_occurrence.remove(&o.id).unwrap_or_default();
-            view(o, d)
-        })
-        .collect();
+    let listed = reminders::list(&state.db, auth.user.id, from, to).await?;
+    let views: Vec<OccurrenceView> = listed.into_iter().map(|(o, deliveries)| view(o, deliveries)).collect();
     Ok(HttpResponse::Ok().json(views))
 }
 
@@ -171,7 +152,7 @@ pub async fn snooze(
     if !(5..=120).contains(&body.0.minutes) {
         return Err(ApiError::field("minutes", "must be between 5 and 120"));
     }
-    let snoozed = snoozes::snooze(&state.db, auth.user.id, id, body.0.minutes, Utc::now()).await?;
+    let snoozed = reminders::snooze(&state.db, auth.user.id, id, body.0.minutes, Utc::now()).await?;
     let mut response = if snoozed.created { HttpResponse::Created() } else { HttpResponse::Ok() };
     Ok(response.json(view(snoozed.occurrence, vec![])))
 }
@@ -186,14 +167,6 @@ pub async fn done(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = record_id(&path)?;
-    let now = Utc::now();
-    let txn = platform::db::begin_write(&state.db).await?;
-    let o = snoozes::hers(&txn, auth.user.id, id).await?;
-    if o.state != OccurrenceState::Done {
-        snoozes::close(&txn, &o, OccurrenceState::Done, now).await?;
-    }
-    let o = snoozes::hers(&txn, auth.user.id, id).await?;
-    txn.commit().await?;
-    let deliveries = delivery::Entity::find().filter(delivery::Column::OccurrenceId.eq(o.id)).all(&state.db).await?;
+    let (o, deliveries) = reminders::mark_done(&state.db, auth.user.id, id, Utc::now()).await?;
     Ok(HttpResponse::Ok().json(view(o, deliveries)))
 }

@@ -82,8 +82,8 @@ fn list_query(collection: Collection, params: &HashMap<String, String>) -> Resul
 /// `If-None-Match` with it gives 304.
 ///
 /// The user's change number is read first and the page second, so a page is at least as new as the number it is sent
-/// and kept under (see `services::pages`). A page the user asked for before, with nothing of hers changed since, is
-/// sent again as it was.
+/// and kept under (see `services::pages`). A page the user asked for before, with nothing of the user's changed
+/// since, is sent again as it was.
 pub async fn list_records(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -127,7 +127,7 @@ pub async fn list_records(
 
 /// The weak ETag of the user's lists: the user's change number and the unit the user's volumes are shown in.
 ///
-/// Weak, as two bodies may carry it: a page read while a write of hers committed may already show that write.
+/// Weak, as two bodies may carry it: a page read while a write of the user's committed may already show that write.
 fn page_etag(change_seq: i64, unit: VolumeUnit) -> String {
     format!("W/\"{change_seq}-{}\"", unit.as_str())
 }

@@ -68,7 +68,7 @@ pub async fn upcoming(
     v.finish().map_err(ApiError::Validation)?;
     let row = records::find_live(&state.db, auth.user.id, Collection::Routines, id).await?.ok_or(ApiError::NotFound)?;
     let Some(domain::RecordBody::Routine(routine)) = row.body else { return Err(ApiError::NotFound) };
-    // Her zone and quiet hours as they stand now: the preview must match what the scheduler plans.
+    // The user's zone and quiet hours as they stand now: the preview must match what the scheduler plans.
     let me = auth.fresh(&state.db).await?;
     let tz = TimeZoneName::parse(&me.timezone).unwrap_or_default();
     let last = planning::last_session(&state.db, auth.user.id, planning::session_kind(routine.kind)).await?;

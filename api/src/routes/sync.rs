@@ -1,4 +1,4 @@
-//! `GET /v1/sync`: every change of hers since a cursor, across all collections, in order.
+//! `GET /v1/sync`: every change to the user's records since a cursor, across all collections, in order.
 
 use actix_web::{HttpResponse, web};
 use base64::Engine;

@@ -158,14 +158,14 @@ pub async fn update_profile(
     let txn = platform::db::begin_write(db).await?;
     let updated = row.update(&txn).await?;
     if replan {
-        // Her reminders follow her zone and quiet hours: plan them again.
+        // The user's reminders follow the user's zone and quiet hours: plan them again.
         store::planning::replan_all(&txn, updated.id, now).await?;
     }
     txn.commit().await?;
     Ok(updated)
 }
 
-/// Erases an account and everything of hers, in one transaction; the last active admin cannot be erased.
+/// Erases an account and everything it owns, in one transaction; the last active admin cannot be erased.
 #[tracing::instrument(skip_all, fields(user.id = %user_id))]
 pub async fn erase(db: &Database, user_id: Uuid) -> Result<(), ApiError> {
     let txn = platform::db::begin_write(db).await?;

@@ -1,4 +1,4 @@
-//! Her push targets: registration (deduplicated by endpoint or token), listing, removal.
+//! A user's push targets: registration (deduplicated by endpoint or token), listing, removal.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -203,7 +203,7 @@ async fn moved_away(
     Ok(())
 }
 
-/// Her devices, newest first.
+/// The user's devices, newest first.
 pub async fn list(db: &Database, user_id: Uuid) -> Result<Vec<device::Model>, ApiError> {
     Ok(device::Entity::find()
         .filter(device::Column::UserId.eq(user_id))
@@ -212,7 +212,7 @@ pub async fn list(db: &Database, user_id: Uuid) -> Result<Vec<device::Model>, Ap
         .await?)
 }
 
-/// Removes one of her devices.
+/// Removes one of the user's devices.
 pub async fn remove(db: &Database, user_id: Uuid, id: Uuid) -> Result<(), ApiError> {
     let deleted = device::Entity::delete_many()
         .filter(device::Column::Id.eq(id))

@@ -6,4 +6,3 @@ pub mod audit;
 pub mod devices;
 pub mod pages;
 pub mod sessions;
-pub mod snoozes;

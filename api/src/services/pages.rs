@@ -1,9 +1,9 @@
-//! Pages of her records as last sent, each kept under her change number at the time.
+//! Pages of a user's records as last sent, each kept under the user's change number at the time.
 //!
-//! Every write to her records takes her next change number in the same transaction as the write
-//! (`records::take_seqs`), in whichever process makes it. A page read after her change number was read is at
-//! least as new as that number, so it may be sent again to anyone who reads the same number: nothing of hers has
-//! changed since. A page kept under an older number is never sent; the next read replaces it.
+//! Every write to a user's records takes the user's next change number in the same transaction as the write
+//! (`records::take_seqs`), in whichever process makes it. A page read after the user's change number was read is
+//! at least as new as that number, so it may be sent again to anyone who reads the same number: nothing of the
+//! user's has changed since. A page kept under an older number is never sent; the next read replaces it.
 
 use actix_web::web::Bytes;
 use std::time::Duration;
@@ -58,12 +58,12 @@ impl PageCache {
         Self { pages: Some(pages) }
     }
 
-    /// The page kept for `key`, if it was read when her change number was already `change_seq`.
+    /// The page kept for `key`, if it was read when the user's change number was already `change_seq`.
     pub fn get(&self, key: &PageKey, change_seq: i64) -> Option<Bytes> {
         self.pages.as_ref()?.get(key).filter(|p| p.change_seq == change_seq).map(|p| p.body)
     }
 
-    /// Keeps `body` for `key`: a page read after her change number was read as `change_seq`.
+    /// Keeps `body` for `key`: a page read after the user's change number was read as `change_seq`.
     pub fn put(&self, key: PageKey, change_seq: i64, body: Bytes) {
         if let Some(pages) = &self.pages {
             pages.insert(key, Page { change_seq, body });
@@ -87,20 +87,20 @@ mod tests {
     #[test]
     fn a_page_is_sent_again_only_under_the_change_number_it_was_read_at() {
         let cache = PageCache::default();
-        let her = Uuid::new_v4();
-        cache.put(key(her, 50), 7, Bytes::from_static(b"seven"));
-        assert_eq!(cache.get(&key(her, 50), 7).as_deref(), Some(&b"seven"[..]));
-        assert!(cache.get(&key(her, 50), 8).is_none(), "she wrote since");
-        assert!(cache.get(&key(her, 20), 7).is_none(), "another query");
+        let owner = Uuid::new_v4();
+        cache.put(key(owner, 50), 7, Bytes::from_static(b"seven"));
+        assert_eq!(cache.get(&key(owner, 50), 7).as_deref(), Some(&b"seven"[..]));
+        assert!(cache.get(&key(owner, 50), 8).is_none(), "the owner wrote since");
+        assert!(cache.get(&key(owner, 20), 7).is_none(), "another query");
         assert!(cache.get(&key(Uuid::new_v4(), 50), 7).is_none(), "another account");
-        let oz = PageKey { oz: true, ..key(her, 50) };
+        let oz = PageKey { oz: true, ..key(owner, 50) };
         assert!(cache.get(&oz, 7).is_none(), "another unit");
-        cache.put(key(her, 50), 8, Bytes::from_static(b"eight"));
-        assert!(cache.get(&key(her, 50), 7).is_none());
-        assert_eq!(cache.get(&key(her, 50), 8).as_deref(), Some(&b"eight"[..]));
+        cache.put(key(owner, 50), 8, Bytes::from_static(b"eight"));
+        assert!(cache.get(&key(owner, 50), 7).is_none());
+        assert_eq!(cache.get(&key(owner, 50), 8).as_deref(), Some(&b"eight"[..]));
 
         let none = PageCache::with_capacity(0);
-        none.put(key(her, 50), 8, Bytes::from_static(b"eight"));
-        assert!(none.get(&key(her, 50), 8).is_none());
+        none.put(key(owner, 50), 8, Bytes::from_static(b"eight"));
+        assert!(none.get(&key(owner, 50), 8).is_none());
     }
 }

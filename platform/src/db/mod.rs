@@ -48,10 +48,10 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A pooled connection idle at least this long is pinged before a request gets it; a busy one is not.
 ///
-/// Pinging on every acquire (the pool's default) doubled each statement's round trips: on SQLite each is a
-/// hand-off to the connection's own thread and back, which a profile of `GET /v1/pump-sessions` put at 40%
-/// of the API's CPU. A connection that breaks while busy (the database restarting) fails its statement with an
-/// error that [`is_unavailable`] turns into a 503, and the pool replaces it.
+/// Pinging on every acquire (the pool's default) doubles each statement's round trips: on SQLite each is a
+/// costly hand-off to the connection's own thread and back. A connection that breaks while busy (the database
+/// restarting) fails its statement with an error that [`is_unavailable`] turns into a 503, and the pool replaces
+/// it.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 
 /// Rows a SQLite connection's thread may hand over before the reader takes them. It holds a whole page of the
@@ -76,9 +76,9 @@ fn options(url: &str, kind: DatabaseKind, max_connections: u32) -> ConnectOption
                     // Checkpoints run in the background instead (see `checkpoint_in_background`).
                     .pragma("wal_autocheckpoint", "0")
                     // A statement that writes many rows under foreign keys (a batch of new records) keeps a
-                    // journal of the pages it changed, to undo itself alone. Past 64 KiB SQLite moved it to a
-                    // temporary file, opened, written and closed for each such statement: about 9% of all CPU
-                    // samples in a profile of PUTs under load. With `temp_store=memory` it never leaves memory.
+                    // journal of the pages it changed, to undo itself alone. Past 64 KiB SQLite moves it to a
+                    // temporary file, opened, written and closed for each such statement. With
+                    // `temp_store=memory` it never leaves memory.
                     .pragma("temp_store", "memory")
             });
             opts.map_sqlx_sqlite_pool_opts(|pool| pool.after_connect(|conn, _| Box::pin(keep_query_plans(conn))));
@@ -93,9 +93,9 @@ fn options(url: &str, kind: DatabaseKind, max_connections: u32) -> ConnectOption
 /// Turns on SQLite's query planner stability guarantee for a new connection.
 ///
 /// Without it SQLite plans a statement again whenever a newly bound value might change its plan, and since
-/// 3.47 a bound `LIMIT ?` counts: every query with a limit (each `.one()`, each page of a list) was parsed and
-/// planned again on every run, bypassing the statement cache. A profile of `GET /v1/pump-sessions` showed 15%
-/// of the API's CPU in that re-preparing. Our queries' plans come from their indexes, not from bound values.
+/// 3.47 a bound `LIMIT ?` counts: every query with a limit (each `.one()`, each page of a list) would be parsed
+/// and planned again on every run, bypassing the statement cache. Our queries' plans come from their indexes, not
+/// from bound values.
 async fn keep_query_plans(conn: &mut sea_orm::sqlx::SqliteConnection) -> Result<(), sea_orm::sqlx::Error> {
     let mut handle = conn.lock_handle().await?;
     let mut now_on = 0;
@@ -129,8 +129,7 @@ fn query_plan_stability(
 ///
 /// With them on, every allocation and free inside SQLite takes one process-wide mutex. Listing a page of 50
 /// copies each row's values out of SQLite (and the request frees them), so the connections' threads and the
-/// request threads queued on that mutex: a profile of `GET /v1/pump-sessions` put a fifth of the API's CPU
-/// there, mostly sleeping on it. Nothing here reads the statistics.
+/// request threads would queue on that mutex. Nothing here reads the statistics.
 fn sqlite_without_memory_statistics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {

@@ -9,11 +9,9 @@ use super::SQLITE_BUSY_TIMEOUT;
 
 /// How soon the next checkpoint of a SQLite database's write-ahead log comes after one that found it grown:
 /// writers are at work. A checkpoint ends by syncing what it copied to the disk, and while the disk writes that
-/// back, a writer writing the same file waits in the kernel. Under PUTs at full speed, checkpoints 250 ms apart
-/// held the writer back for several milliseconds (64 requests at once) several times a second; 50 ms apart,
-/// each copied and synced a fifth as much, and the batches slowed by each (2-7 ms instead of 1.4) still made the
-/// PUTs' p99: 11.4-17.2 ms. 10 ms apart: 8.9-10.0 ms, for 5-10% fewer PUTs a second (alternating runs, 2026-12-01;
-/// 25 ms apart gave 10.0-10.5). While nothing is written a checkpoint finds nothing to copy and syncs nothing.
+/// back, a writer writing the same file waits in the kernel. Checkpoints close together each copy and sync
+/// little, so each holds the writer back only briefly: a shorter tail of write latency, for a few fewer writes a
+/// second. While nothing is written a checkpoint finds nothing to copy and syncs nothing.
 const CHECKPOINT_WHILE_WRITTEN: Duration = Duration::from_millis(10);
 
 /// How soon the next checkpoint comes after one that found the log as it was: nothing is being written.
@@ -26,22 +24,20 @@ const LONG_WAL_PAGES: i64 = 50_000;
 /// A write-ahead log this many pages long (256 MiB of 4 KiB pages) is started again from its beginning.
 ///
 /// SQLite starts its log again only when a writer begins just as everything in it has been copied back. While
-/// writers follow each other without a pause (a peak of PUTs, a burst's fan-out) that moment never comes: the log
-/// grew by 130 MB/s under PUTs and reached 1.3 GB in 10 s. Past this length a `RESTART` checkpoint makes the
-/// moment (see [`restart_log`]). It takes its turn in this process's queue of writers (see [`writer_queue`]);
-/// waiting in SQLite's busy handler instead, it lost every race to writers that never pause. At 16,384 pages it
-/// held the writers back every 0.7 s and the PUTs' p99 went from 16 ms to 39-45 ms; at this length it was 19 ms.
-/// The log's file keeps the length it reached (`journal_size_limit` would shrink it, but the commit that shrank it
-/// took the PUTs' p99 past 100 ms).
+/// writers follow each other without a pause (a peak of PUTs, a burst's fan-out) that moment never comes, and the
+/// log grows without bound. Past this length a `RESTART` checkpoint makes the moment (see [`restart_log`]). It
+/// takes its turn in this process's queue of writers (see [`writer_queue`]): waiting in SQLite's busy handler
+/// instead, it would lose every race to writers that never pause. Each restart holds the writers back, so the
+/// length is kept long enough for restarts to be rare. The log's file keeps the length it reached
+/// (`journal_size_limit` would shrink it, but the commit that shrinks it holds the writers back far longer).
 pub(super) const RESTART_AT_PAGES: i64 = 65_536;
 
 /// Copies a SQLite database's write-ahead log into the database file (every [`CHECKPOINT_WHILE_WRITTEN`] while
 /// it grows, every [`CHECKPOINT_WHILE_IDLE`] otherwise), and starts it again past `restart_at_pages`
 /// ([`RESTART_AT_PAGES`]), until its pool is closed.
 ///
-/// SQLite's own automatic checkpoint runs inside the commit that crosses 1,000 pages of log, so one writer in
-/// about twenty paid for everyone: a profile of PUTs under load put those commits at 10 ms and more, half of the
-/// write lane's commit time, and they made the p99. Its connections here have it off
+/// SQLite's own automatic checkpoint runs inside the commit that crosses 1,000 pages of log, so the one writer
+/// that crosses it pays for everyone and sets the tail of write latency. Its connections here have it off
 /// (`wal_autocheckpoint=0`), and this task checkpoints beside the writers instead: a `PASSIVE` checkpoint takes
 /// no writer's lock and waits for no reader, so writers go on while it copies.
 pub(super) async fn checkpoint_in_background(
@@ -96,18 +92,16 @@ const CATCH_UP_PASSES: usize = 8;
 /// How long the passes before a `RESTART` may go on.
 const CATCH_UP_FOR: Duration = Duration::from_millis(100);
 
-/// A `PASSIVE` pass that copied fewer new pages than this leaves little for the `RESTART` to copy and sync.
-/// (Passes until under 256 pages, at most 3, left holds of up to 32 ms and a p99 of 11.7-13.0 ms under PUTs;
-/// until under 32, 2-21 ms and 8.6-11.5 ms.)
+/// A `PASSIVE` pass that copied fewer new pages than this leaves little for the `RESTART` to copy and sync, so
+/// the writers it holds back are held only briefly.
 const CAUGHT_UP_PAGES: i64 = 32;
 
 /// Starts a log of `log` pages, nearly all copied back already, again from its beginning; false when a reader
 /// kept it from doing so.
 ///
-/// Writers of this process wait while it runs: under PUTs at full speed it held them for 17-37 ms, about every
-/// 2.5 s (2-21 ms about every 1.2 s on a faster disk, checkpoints 50 ms apart; the sync of the few pages it
-/// copies is most of it). It does not wait for readers: one still reading from the log leaves it for the next try, rather than
-/// hold every writer back behind a long read (an export).
+/// Writers of this process wait while it runs (mostly for the sync of the few pages it copies). It does not wait
+/// for readers: one still reading from the log leaves it for the next try, rather than hold every writer back
+/// behind a long read (an export).
 async fn restart_log(
     pool: &sea_orm::sqlx::SqlitePool,
     writers: &Arc<Mutex<()>>,

@@ -26,9 +26,10 @@ impl WriteTxn {
     /// A fact about `owner`'s rows this transaction learnt earlier, if it did.
     ///
     /// Sound only for facts that every writer of those rows changes while holding a lock this transaction
-    /// already held when it learnt them (on PostgreSQL her change number's row lock, which every writer of her
-    /// records takes first; on SQLite the one writer), and that this transaction's own writes [`forget`] when
-    /// they change them. Writes sharing one transaction (`api::services::writes`) read each such fact once.
+    /// already held when it learnt them (on PostgreSQL the owner's change number's row lock, which every writer of
+    /// the owner's records takes first; on SQLite the one writer), and that this transaction's own writes
+    /// [`forget`] when they change them. Writes sharing one transaction (`api::services::writes`) read each such
+    /// fact once.
     ///
     /// [`forget`]: WriteTxn::forget
     pub fn recall(&self, fact: &'static str, owner: Uuid) -> Option<bool> {
@@ -84,8 +85,8 @@ impl ConnectionTrait for WriteTxn {
 /// This process's queue of writers for a SQLite file.
 ///
 /// SQLite has one writer at a time. Writers that find it busy sleep in SQLite's busy handler, in steps of up to
-/// 100 ms, and whoever retries first wins: under 64 concurrent PUTs a few waited hundreds of milliseconds while
-/// the file sat idle between sleeps. Writers of one process therefore wait here, in order, and wake as soon as
+/// 100 ms, and whoever retries first wins, so under many concurrent writes a few wait long while the file sits
+/// idle between sleeps. Writers of one process therefore wait here, in order, and wake as soon as
 /// the one before them finishes. (Other processes' writers still meet the busy handler.)
 pub(super) fn writer_queue(db: &Database) -> Option<Arc<Mutex<()>>> {
     static QUEUES: LazyLock<std::sync::Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = LazyLock::new(Default::default);

@@ -132,7 +132,7 @@ pub(super) async fn record_outcome(
         Some(SendOutcome::Gone { status: code, reason }) => {
             out.pruned += 1;
             tracing::info!(device.id = %d.device_id, %reason, "push target gone; device removed");
-            // Only her device: one that moved to another account since is the new owner's now.
+            // Only the user's device: one that moved to another account since is the new owner's now.
             device::Entity::delete_many()
                 .filter(device::Column::Id.eq(d.device_id))
                 .filter(device::Column::UserId.eq(d.user_id))

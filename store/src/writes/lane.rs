@@ -35,11 +35,11 @@ impl Lane {
     }
 
     /// Commits `txn`. On PostgreSQL, when more writes already wait in `queue`, the next batch's transaction is
-    /// begun on another connection meanwhile: its `BEGIN` (a round trip, a fifth of a batch's time under PUTs)
-    /// then leaves the lane's time. It runs nothing before this commit is over, so it never waits on the locks
-    /// this batch holds, and (read committed) it sees what this batch wrote. Only begun when a batch is
-    /// already waiting for it, so it is never left open while the lane is idle, and when the pool has a
-    /// connection to spare, so no read waits for one because of it.
+    /// begun on another connection meanwhile, so its `BEGIN` (a round trip) is not spent on the lane's time. It
+    /// runs nothing before this commit is over, so it never waits on the locks this batch holds, and (read
+    /// committed) it sees what this batch wrote. Only begun when a batch is already waiting for it, so it is
+    /// never left open while the lane is idle, and when the pool has a connection to spare, so no read waits for
+    /// one because of it.
     async fn commit(&mut self, txn: WriteTxn, queue: &mpsc::Receiver<Box<dyn Pending>>) -> Result<(), DbErr> {
         if queue.is_empty() || !platform::db::has_a_second_writer_to_spare(&self.db) {
             return txn.commit().await;
@@ -163,7 +163,7 @@ impl Lane {
         }
     }
 
-    /// A write in a transaction of its own, as before batching.
+    /// A write in a transaction of its own.
     async fn alone(&mut self, mut pending: Box<dyn Pending>, queue: &mpsc::Receiver<Box<dyn Pending>>) {
         match self.begin().await {
             Err(e) => pending.abandon(&e),

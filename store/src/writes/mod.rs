@@ -1,17 +1,17 @@
-//! Group commit for her record writes.
+//! Group commit for users' record writes.
 //!
-//! Every write used to be a transaction of its own: on PostgreSQL a durable commit (one WAL flush) each, and
-//! her writes queued behind the lock on her change number; on SQLite a turn of the file's one writer each. A
-//! write now goes to a lane: a task that takes every write waiting for it (up to [`MAX_BATCH`]), runs them one
-//! after another in one transaction and commits them together, then answers each. Alone it runs as before.
+//! A write goes to a lane: a task that takes every write waiting for it (up to [`MAX_BATCH`]), runs them one
+//! after another in one transaction and commits them together, then answers each. Writes waiting together thus
+//! share one durable commit (on PostgreSQL one WAL flush, and one wait for the lock on each owner's change
+//! number; on SQLite one turn of the file's one writer). A write that waits alone runs in a transaction of its own.
 //!
 //! A write whose batch cannot keep it (it failed, or it asks to roll back what it did) is never answered from
 //! inside the batch: the batch is rolled back, that write runs again alone (its answer is then the one it gives
-//! on its own, as before batching), and the others run again as a new batch. So each write's effect is all or
-//! nothing, and its answer never depends on a neighbour that did not commit. A write that finds the database
-//! unreachable is not rerun: its batch is told at once to retry later (503), as each would be alone.
+//! on its own), and the others run again as a new batch. So each write's effect is all or nothing, and its
+//! answer never depends on a neighbour that did not commit. A write that finds the database unreachable is not
+//! rerun: its batch is told at once to retry later (503), as each would be alone.
 //!
-//! Most writes are PUTs of new entries from her phone ([`Writes::insert`]). Those waiting together are inserted
+//! Most writes are PUTs of new entries from a user's phone ([`Writes::insert`]). Those waiting together are inserted
 //! by one multi-row statement, after one `UPDATE` of each owner's change number (on PostgreSQL, in the same
 //! statement); when any of their ids is in use, they go the way above instead.
 
@@ -36,12 +36,12 @@ mod insert;
 mod lane;
 mod numbered;
 
-/// The most writes one transaction takes. (Each holds SQLite's one writer, or her row lock, a little longer.)
+/// The most writes one transaction takes. (Each holds SQLite's one writer, or the owner's row lock, a little longer.)
 pub const MAX_BATCH: usize = 64;
 
 /// Lanes on PostgreSQL: writes of different users commit side by side (PostgreSQL flushes concurrent commits
 /// together), while all of one user's writes take one lane, so two batches never wait on each other's locks
-/// of her row. SQLite has one writer, so one lane.
+/// of the user's row. SQLite has one writer, so one lane.
 const POSTGRES_LANES: usize = 4;
 
 /// How many writes may wait for a lane before a request waits to hand its write over.
@@ -69,8 +69,8 @@ struct Lane {
     /// On PostgreSQL, the next batch's transaction, begun on another connection while the last batch committed
     /// (see [`Lane::commit`]).
     ready: Option<WriteTxn>,
-    /// For owners whose writes this lane committed: her change number when that commit found none of her
-    /// routines counting from her last session (see [`insert_all`]).
+    /// For owners whose writes this lane committed: the owner's change number when that commit found none of
+    /// the owner's routines counting from the owner's last session (see [`insert_all`]).
     routine_free: HashMap<Uuid, i64>,
 }
 
@@ -116,7 +116,7 @@ impl Writes {
     }
 
     /// [`Writes::run`] for a write that inserts `new` when its id is free (and does `work` otherwise): such
-    /// writes waiting together are inserted by one multi-row statement, each with the next of her change
+    /// writes waiting together are inserted by one multi-row statement, each with the next of its owner's change
     /// numbers, and answered `(row, true)`. When any id of them is in use, each runs its `work` instead.
     pub async fn insert<F>(&self, new: NewRecord, work: F) -> Result<(Record, bool), StoreError>
     where

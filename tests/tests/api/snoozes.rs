@@ -62,7 +62,7 @@ async fn snoozes_at_the_same_moment_leave_one_pending_re_reminder(app: TestApp) 
 
 async fn snoozes_per_account_and_hour_are_bounded(app: TestApp) {
     let s = setup(app).await;
-    let max = api::services::snoozes::MAX_SNOOZES_PER_HOUR as usize;
+    let max = store::reminders::MAX_SNOOZES_PER_HOUR as usize;
     // Reminders of several routines, each snoozed once: each snooze is a new re-reminder.
     let mut reminders = Vec::new();
     for i in 0..=max {

@@ -1,16 +1,17 @@
-//! Snoozing a reminder: one pending re-reminder per occurrence (snoozing again moves it), a bounded number of
-//! snoozes per account an hour, and a re-reminder that says what the original said (a broadcast's own copy).
+//! A user's reminders: listed with their deliveries, snoozed (one pending re-reminder per occurrence, snoozing
+//! again moves it, a bounded number an hour) and marked done.
 
 use chrono::{DateTime, Duration, Utc};
 use domain::reminders::{OccurrenceKind, OccurrenceState};
-use entity::occurrence;
+use entity::{delivery, occurrence};
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
+use std::collections::HashMap;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::StoreError;
 use platform::Database;
 
 /// Re-reminders one account may create in an hour.
@@ -30,13 +31,13 @@ pub async fn snooze(
     id: Uuid,
     minutes: i64,
     now: DateTime<Utc>,
-) -> Result<Snoozed, ApiError> {
+) -> Result<Snoozed, StoreError> {
     let due_at = now + Duration::minutes(minutes);
     let txn = platform::db::begin_write(db).await?;
     // Locked, so two snoozes of one occurrence at once are taken one after the other (PostgreSQL).
-    let o = hers(&txn, user, id).await?;
+    let o = owned_by(&txn, user, id).await?;
     if o.state == OccurrenceState::Done {
-        return Err(ApiError::Conflict("this reminder is already done".into()));
+        return Err(StoreError::Conflict("this reminder is already done".into()));
     }
     let pending = if o.kind == OccurrenceKind::Snooze && o.state == OccurrenceState::Planned {
         Some(o.clone())
@@ -59,7 +60,7 @@ pub async fn snooze(
     if recent >= MAX_SNOOZES_PER_HOUR {
         tracing::warn!("snooze refused: the hourly limit is reached");
         let wait = (oldest.unwrap_or(now) + Duration::hours(1) - now).num_seconds().max(1) as u64;
-        return Err(ApiError::TooManyRequests(wait));
+        return Err(StoreError::TooManyRequests(wait));
     }
     if o.state != OccurrenceState::Snoozed {
         close(&txn, &o, OccurrenceState::Snoozed, now).await?;
@@ -88,7 +89,7 @@ async fn snoozes_in_the_last_hour(
     txn: &impl ConnectionTrait,
     user: Uuid,
     now: DateTime<Utc>,
-) -> Result<(u64, Option<DateTime<Utc>>), ApiError> {
+) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
     let (count, oldest) = occurrence::Entity::find()
         .filter(occurrence::Column::UserId.eq(user))
         .filter(occurrence::Column::Kind.eq(OccurrenceKind::Snooze))
@@ -104,23 +105,23 @@ async fn snoozes_in_the_last_hour(
 }
 
 /// The user's occurrence `id` (not cancelled), locked for this transaction.
-pub async fn hers(txn: &impl ConnectionTrait, user: Uuid, id: Uuid) -> Result<occurrence::Model, ApiError> {
+async fn owned_by(txn: &impl ConnectionTrait, user: Uuid, id: Uuid) -> Result<occurrence::Model, StoreError> {
     occurrence::Entity::find_by_id(id)
         .filter(occurrence::Column::UserId.eq(user))
         .filter(occurrence::Column::State.ne(OccurrenceState::Cancelled))
         .lock(LockType::Update)
         .one(txn)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(StoreError::NotFound)
 }
 
 /// Closes an occurrence; if it was the routine's planned one, the routine's next one is planned.
-pub async fn close(
+async fn close(
     txn: &impl ConnectionTrait,
     o: &occurrence::Model,
     new_state: OccurrenceState,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     occurrence::Entity::update_many()
         .col_expr(occurrence::Column::State, Expr::value(new_state))
         .col_expr(occurrence::Column::UpdatedAt, Expr::value(now))
@@ -130,9 +131,59 @@ pub async fn close(
     if o.state == OccurrenceState::Planned
         && o.kind == OccurrenceKind::Routine
         && let Some(routine_id) = o.routine_id
-        && let Some(routine) = store::planning::routines_by_id(txn, &[routine_id]).await?.pop()
+        && let Some(routine) = crate::planning::routines_by_id(txn, &[routine_id]).await?.pop()
     {
-        store::planning::replan(txn, &routine, now.max(o.due_at), now).await?;
+        crate::planning::replan(txn, &routine, now.max(o.due_at), now).await?;
     }
     Ok(())
+}
+
+/// An occurrence and its deliveries, one per device.
+pub type WithDeliveries = (occurrence::Model, Vec<delivery::Model>);
+
+/// The user's occurrences due in `[from, to)` (cancelled ones left out), earliest first, with their deliveries.
+pub async fn list(
+    db: &Database,
+    user: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<WithDeliveries>, StoreError> {
+    let rows = occurrence::Entity::find()
+        .filter(occurrence::Column::UserId.eq(user))
+        .filter(occurrence::Column::DueAt.gte(from))
+        .filter(occurrence::Column::DueAt.lt(to))
+        .filter(occurrence::Column::State.ne(OccurrenceState::Cancelled))
+        .order_by_asc(occurrence::Column::DueAt)
+        .all(db)
+        .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|o| o.id).collect();
+    let mut by_occurrence: HashMap<Uuid, Vec<delivery::Model>> = HashMap::new();
+    for ids in ids.chunks(crate::planning::IN_CHUNK) {
+        let found =
+            delivery::Entity::find().filter(delivery::Column::OccurrenceId.is_in(ids.iter().copied())).all(db).await?;
+        for d in found {
+            by_occurrence.entry(d.occurrence_id).or_default().push(d);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|o| {
+            let deliveries = by_occurrence.remove(&o.id).unwrap_or_default();
+            (o, deliveries)
+        })
+        .collect())
+}
+
+/// Marks the user's occurrence `id` done (a routine's planned one plans the routine's next); gives it as it now
+/// stands, with its deliveries.
+pub async fn mark_done(db: &Database, user: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<WithDeliveries, StoreError> {
+    let txn = platform::db::begin_write(db).await?;
+    let o = owned_by(&txn, user, id).await?;
+    if o.state != OccurrenceState::Done {
+        close(&txn, &o, OccurrenceState::Done, now).await?;
+    }
+    let o = owned_by(&txn, user, id).await?;
+    txn.commit().await?;
+    let deliveries = delivery::Entity::find().filter(delivery::Column::OccurrenceId.eq(o.id)).all(db).await?;
+    Ok((o, deliveries))
 }
