@@ -1,7 +1,6 @@
 //! Seeds a database (migrated first) with users, one Web Push device each and routines that all fire at one
 //! minute: the routines are planned by the scheduler's own planning, so the occurrences are the real ones.
 
-use api::services::accounts::new_user;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::{DateTime, Duration, DurationRound, Utc};
@@ -9,6 +8,7 @@ use domain::{Email, Role, TimeZoneName};
 use entity::{device, user};
 use platform::db::DatabaseKind;
 use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
+use store::accounts::new_user;
 use uuid::Uuid;
 
 #[derive(clap::Args)]

@@ -144,7 +144,7 @@ impl AuthUser {
 impl AdminUser {
     /// The admin behind this request, for the audit log.
     pub fn actor(&self, req: &HttpRequest) -> crate::services::audit::Actor {
-        crate::services::audit::Actor::of(self.0.user.id, req)
+        crate::services::audit::actor_of(self.0.user.id, req)
     }
 }
 

@@ -122,7 +122,7 @@ pub async fn register_device(
 /// The user's devices.
 #[utoipa::path(get, path = "/v1/devices", tag = "devices", security(("bearer" = [])), responses((status = 200, body = Vec<DeviceView>)))]
 pub async fn list_devices(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
-    let rows = devices::list(&state.db, auth.user.id).await?;
+    let rows = store::devices::list(&state.db, auth.user.id).await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(DeviceView::from).collect::<Vec<_>>()))
 }
 
@@ -135,7 +135,7 @@ pub async fn delete_device(
     auth: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    devices::remove(&state.db, auth.user.id, record_id(&path)?).await?;
+    store::devices::remove(&state.db, auth.user.id, record_id(&path)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

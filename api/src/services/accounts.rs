@@ -1,12 +1,11 @@
 //! Accounts: registration, login, profile changes, erasure and admin creation.
 
 use chrono::{DateTime, Utc};
-use domain::{
-    DisplayName, Email, LocalTime, Password, QuietHours, Role, TimeZoneName, UserStatus, Violations, VolumeUnit,
-};
-use entity::{delivery, device, occurrence, refresh_token, user};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, SqlErr};
+use domain::{DisplayName, Email, LocalTime, Password, QuietHours, Role, TimeZoneName, Violations, VolumeUnit};
+use entity::user;
+use sea_orm::ActiveValue::Set;
 use std::net::IpAddr;
+use store::accounts as stored;
 use uuid::Uuid;
 
 use crate::auth::password;
@@ -44,16 +43,9 @@ pub async fn register(db: &Database, input: Registration, now: DateTime<Utc>) ->
         return Err(anyhow::anyhow!("validated fields missing").into());
     };
     let password_hash = password::hash(password.expose().to_owned()).await?;
-    let txn = platform::db::begin_write(db).await?;
-    match new_user(email, password_hash, timezone, Role::User, now).insert(&txn).await {
-        Ok(user) => {
-            txn.commit().await?;
-            tracing::info!(user.id = %user.id, "account registered");
-        }
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            tracing::info!("registration for an address that already has an account");
-        }
-        Err(e) => return Err(e.into()),
+    match stored::insert_if_new(db, stored::new_user(email, password_hash, timezone, Role::User, now)).await? {
+        Some(user) => tracing::info!(user.id = %user.id, "account registered"),
+        None => tracing::info!("registration for an address that already has an account"),
     }
     Ok(())
 }
@@ -70,7 +62,7 @@ pub async fn login(
     now: DateTime<Utc>,
 ) -> Result<SignedIn, ApiError> {
     let found = match Email::parse(email) {
-        Ok(email) => find_by_email(db, &email).await?,
+        Ok(email) => stored::find_by_email(db, &email).await?,
         Err(_) => None,
     };
     let active = found.filter(|u| u.status == domain::UserStatus::Active);
@@ -84,11 +76,7 @@ pub async fn login(
     let Some(user) = usable else { return Err(ApiError::Unauthorized(BAD_CREDENTIALS)) };
     if !matched {
         if let Some(until) = limits.failed(user.id, address, now).await? {
-            user::Entity::update_many()
-                .col_expr(user::Column::LockedUntil, sea_orm::sea_query::Expr::value(Some(until)))
-                .filter(user::Column::Id.eq(user.id))
-                .exec(db)
-                .await?;
+            stored::note_lock(db, user.id, until).await?;
             tracing::warn!(user.id = %user.id, "account locked for one address after repeated failed logins");
         }
         return Err(ApiError::Unauthorized(BAD_CREDENTIALS));
@@ -155,79 +143,13 @@ pub async fn update_profile(
     v.finish().map_err(ApiError::Validation)?;
     row.updated_at = Set(now);
     let replan = row.timezone.is_set() || row.quiet_hours_start.is_set() || row.quiet_hours_end.is_set();
-    let txn = platform::db::begin_write(db).await?;
-    let updated = row.update(&txn).await?;
-    if replan {
-        // The user's reminders follow the user's zone and quiet hours: plan them again.
-        store::planning::replan_all(&txn, updated.id, now).await?;
-    }
-    txn.commit().await?;
-    Ok(updated)
+    Ok(stored::save_profile(db, row, replan, now).await?)
 }
 
 /// Erases an account and everything it owns, in one transaction; the last active admin cannot be erased.
 #[tracing::instrument(skip_all, fields(user.id = %user_id))]
 pub async fn erase(db: &Database, user_id: Uuid) -> Result<(), ApiError> {
-    let txn = platform::db::begin_write(db).await?;
-    crate::services::admins::keep_an_active_admin(&txn, user_id, "deleted").await?;
-    erase_in(&txn, user_id).await?;
-    txn.commit().await?;
+    stored::erase(db, user_id).await?;
     tracing::info!("account erased");
     Ok(())
-}
-
-/// Erases an account inside a caller's transaction (the admin API adds its audit entry to it).
-pub async fn erase_in(txn: &impl sea_orm::ConnectionTrait, user_id: Uuid) -> Result<(), ApiError> {
-    refresh_token::Entity::delete_many().filter(refresh_token::Column::UserId.eq(user_id)).exec(txn).await?;
-    delivery::Entity::delete_many().filter(delivery::Column::UserId.eq(user_id)).exec(txn).await?;
-    occurrence::Entity::delete_many().filter(occurrence::Column::UserId.eq(user_id)).exec(txn).await?;
-    device::Entity::delete_many().filter(device::Column::UserId.eq(user_id)).exec(txn).await?;
-    store::records::erase_all_of(txn, user_id).await?;
-    let deleted = user::Entity::delete_by_id(user_id).exec(txn).await?;
-    if deleted.rows_affected == 0 {
-        return Err(ApiError::NotFound);
-    }
-    Ok(())
-}
-
-pub(crate) async fn find_by_email(db: &Database, email: &Email) -> Result<Option<user::Model>, ApiError> {
-    Ok(user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await?)
-}
-
-/// A new, active account as registration makes it (the benchmark seeder makes its users with it too).
-pub fn new_user(
-    email: Email,
-    password_hash: String,
-    timezone: TimeZoneName,
-    role: Role,
-    now: DateTime<Utc>,
-) -> user::ActiveModel {
-    user::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        email: Set(email.as_str().to_owned()),
-        password_hash: Set(password_hash),
-        display_name: Set(None),
-        timezone: Set(timezone.name().to_owned()),
-        volume_unit: Set(VolumeUnit::Ml.as_str().to_owned()),
-        quiet_hours_start: Set(None),
-        quiet_hours_end: Set(None),
-        role: Set(role),
-        status: Set(UserStatus::Active),
-        created_at: Set(now),
-        updated_at: Set(now),
-        change_seq: Set(0),
-        locked_until: Set(None),
-    }
-}
-
-pub(crate) fn email_taken() -> ApiError {
-    ApiError::Conflict("an account with this email already exists".into())
-}
-
-/// Two registrations racing for one email: the loser gets the same 409.
-pub(crate) fn unique_email(e: sea_orm::DbErr) -> ApiError {
-    match e.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => email_taken(),
-        _ => e.into(),
-    }
 }

@@ -1,12 +1,12 @@
-//! A user's push targets: registration (deduplicated by endpoint or token), listing, removal.
+//! Checks a device registration (platform, endpoint and keys, or token) before `store::devices` keeps it.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use domain::Violations;
-use entity::{delivery, device};
+use entity::device;
 use push::ssrf::check_url;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use store::devices::NewDevice;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -133,93 +133,8 @@ pub async fn register(
         return Err(anyhow::anyhow!("validated platform or target missing").into());
     };
 
-    let txn = platform::db::begin_write(db).await?;
-    let existing = device::Entity::find()
-        .filter(device::Column::Platform.eq(platform))
-        .filter(device::Column::Target.eq(target.as_str()))
-        .one(&txn)
-        .await?;
-    let created = existing.as_ref().is_none_or(|e| e.user_id != user_id);
-    if let Some(e) = existing.as_ref().filter(|e| e.user_id != user_id) {
-        moved_away(&txn, e, user_id, now).await?;
-    }
-    let row = match existing {
-        Some(e) => {
-            let mut row: device::ActiveModel = e.into();
-            row.user_id = Set(user_id);
-            row.p256dh = Set(p256dh);
-            row.auth = Set(auth);
-            row.name = Set(name);
-            row.locale = Set(locale);
-            row.updated_at = Set(now);
-            row.update(&txn).await?
-        }
-        None => {
-            device::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                user_id: Set(user_id),
-                platform: Set(platform),
-                target: Set(target),
-                p256dh: Set(p256dh),
-                auth: Set(auth),
-                name: Set(name),
-                locale: Set(locale),
-                created_at: Set(now),
-                updated_at: Set(now),
-                last_success_at: Set(None),
-            }
-            .insert(&txn)
-            .await?
-        }
-    };
-    txn.commit().await?;
-    Ok((row, created))
-}
-
-/// A device moves from its owner to `new_owner`: the old owner's pending deliveries to it are dropped (pruned, as for a
-/// device that is gone), and the move is audited.
-async fn moved_away(
-    txn: &impl sea_orm::ConnectionTrait,
-    e: &device::Model,
-    new_owner: Uuid,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    use domain::reminders::DeliveryStatus;
-    use sea_orm::sea_query::Expr;
-    let dropped = delivery::Entity::update_many()
-        .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Pruned))
-        .col_expr(delivery::Column::LastError, Expr::value(domain::FailureReason::Gone.as_str()))
-        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
-        .filter(delivery::Column::DeviceId.eq(e.id))
-        .filter(delivery::Column::UserId.eq(e.user_id))
-        .filter(delivery::Column::Status.is_in([DeliveryStatus::Pending, DeliveryStatus::Retrying]))
-        .exec(txn)
-        .await?
-        .rows_affected;
-    let actor = crate::services::audit::Actor { id: new_owner, ip: None };
-    let detail = serde_json::json!({"from_user": e.user_id, "to_user": new_owner, "platform": e.platform, "deliveries_dropped": dropped});
-    crate::services::audit::record(txn, &actor, "device.move", "device", Some(e.id.to_string()), detail, now).await?;
-    tracing::info!(device.id = %e.id, deliveries_dropped = dropped, "a device moved to another account");
-    Ok(())
-}
-
-/// The user's devices, newest first.
-pub async fn list(db: &Database, user_id: Uuid) -> Result<Vec<device::Model>, ApiError> {
-    Ok(device::Entity::find()
-        .filter(device::Column::UserId.eq(user_id))
-        .order_by_desc(device::Column::CreatedAt)
-        .all(db)
-        .await?)
-}
-
-/// Removes one of the user's devices.
-pub async fn remove(db: &Database, user_id: Uuid, id: Uuid) -> Result<(), ApiError> {
-    let deleted = device::Entity::delete_many()
-        .filter(device::Column::Id.eq(id))
-        .filter(device::Column::UserId.eq(user_id))
-        .exec(db)
-        .await?;
-    if deleted.rows_affected == 0 { Err(ApiError::NotFound) } else { Ok(()) }
+    let device = NewDevice { platform, target, p256dh, auth, name, locale };
+    Ok(store::devices::register(db, user_id, device, now).await?)
 }
 
 #[cfg(test)]

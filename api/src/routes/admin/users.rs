@@ -18,8 +18,6 @@ use crate::error::{ApiError, Problem};
 use crate::extract::JsonBody;
 use crate::http::params::{decode_cursor, encode_cursor, instant_param, limit_param, record_id};
 use crate::routes::me::RoleDto;
-use crate::services::accounts;
-use crate::services::admins;
 use crate::services::audit;
 use crate::startup::AppState;
 
@@ -198,7 +196,7 @@ pub async fn disable_user(
     let now = Utc::now();
     let txn = platform::db::begin_write(&state.db).await?;
     find(&txn, id).await?;
-    admins::keep_an_active_admin(&txn, id, "disabled").await?;
+    store::accounts::keep_an_active_admin(&txn, id, "disabled").await?;
     user::Entity::update_many()
         .col_expr(user::Column::Status, Expr::value(domain::UserStatus::Disabled))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))
@@ -267,8 +265,8 @@ pub async fn delete_user(
     let now = Utc::now();
     let txn = platform::db::begin_write(&state.db).await?;
     let target = find(&txn, id).await?;
-    admins::keep_an_active_admin(&txn, id, "deleted").await?;
-    accounts::erase_in(&txn, id).await?;
+    store::accounts::keep_an_active_admin(&txn, id, "deleted").await?;
+    store::accounts::erase_in(&txn, id).await?;
     audit::record(
         &txn,
         &admin.actor(&req),
@@ -305,7 +303,7 @@ pub async fn set_role(
     let txn = platform::db::begin_write(&state.db).await?;
     let target = find(&txn, id).await?;
     if role == Role::User {
-        admins::keep_an_active_admin(&txn, id, "demoted").await?;
+        store::accounts::keep_an_active_admin(&txn, id, "demoted").await?;
     }
     user::Entity::update_many()
         .col_expr(user::Column::Role, Expr::value(role))

@@ -1,0 +1,159 @@
+//! Accounts as stored: new ones, lookups, profile saves, erasure, the admin role's keeping and login locks.
+
+use chrono::{DateTime, Utc};
+use domain::{Email, Role, TimeZoneName, UserStatus, VolumeUnit};
+use entity::{delivery, device, occurrence, refresh_token, user};
+use sea_orm::sea_query::{Expr, LockType};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, SqlErr,
+};
+use uuid::Uuid;
+
+use crate::StoreError;
+use platform::Database;
+
+/// A new, active account as registration makes it (the benchmark seeder makes its users with it too).
+pub fn new_user(
+    email: Email,
+    password_hash: String,
+    timezone: TimeZoneName,
+    role: Role,
+    now: DateTime<Utc>,
+) -> user::ActiveModel {
+    user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(email.as_str().to_owned()),
+        password_hash: Set(password_hash),
+        display_name: Set(None),
+        timezone: Set(timezone.name().to_owned()),
+        volume_unit: Set(VolumeUnit::Ml.as_str().to_owned()),
+        quiet_hours_start: Set(None),
+        quiet_hours_end: Set(None),
+        role: Set(role),
+        status: Set(UserStatus::Active),
+        created_at: Set(now),
+        updated_at: Set(now),
+        change_seq: Set(0),
+        locked_until: Set(None),
+    }
+}
+
+/// Inserts `row`; `None` when its email already has an account.
+pub async fn insert_if_new(
+    db: &impl ConnectionTrait,
+    row: user::ActiveModel,
+) -> Result<Option<user::Model>, StoreError> {
+    match row.insert(db).await {
+        Ok(user) => Ok(Some(user)),
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The 409 for an email that already has an account.
+pub fn email_taken() -> StoreError {
+    StoreError::Conflict("an account with this email already exists".into())
+}
+
+/// The account of `email`, if any.
+pub async fn find_by_email(db: &impl ConnectionTrait, email: &Email) -> Result<Option<user::Model>, StoreError> {
+    Ok(user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await?)
+}
+
+/// Shows admins the end of the latest login lock placed on account `id`.
+pub async fn note_lock(db: &Database, id: Uuid, until: DateTime<Utc>) -> Result<(), StoreError> {
+    user::Entity::update_many()
+        .col_expr(user::Column::LockedUntil, Expr::value(Some(until)))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Saves a profile change; with `replan`, the account's reminders are planned again in the same transaction
+/// (they follow its zone and quiet hours).
+pub async fn save_profile(
+    db: &Database,
+    row: user::ActiveModel,
+    replan: bool,
+    now: DateTime<Utc>,
+) -> Result<user::Model, StoreError> {
+    let txn = platform::db::begin_write(db).await?;
+    let updated = row.update(&txn).await?;
+    if replan {
+        crate::planning::replan_all(&txn, updated.id, now).await?;
+    }
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Erases an account and everything it owns, in one transaction; the last active admin cannot be erased.
+pub async fn erase(db: &Database, user_id: Uuid) -> Result<(), StoreError> {
+    let txn = platform::db::begin_write(db).await?;
+    keep_an_active_admin(&txn, user_id, "deleted").await?;
+    erase_in(&txn, user_id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Erases an account inside a caller's transaction (the admin API adds its audit entry to it).
+pub async fn erase_in(txn: &impl ConnectionTrait, user_id: Uuid) -> Result<(), StoreError> {
+    refresh_token::Entity::delete_many().filter(refresh_token::Column::UserId.eq(user_id)).exec(txn).await?;
+    delivery::Entity::delete_many().filter(delivery::Column::UserId.eq(user_id)).exec(txn).await?;
+    occurrence::Entity::delete_many().filter(occurrence::Column::UserId.eq(user_id)).exec(txn).await?;
+    device::Entity::delete_many().filter(device::Column::UserId.eq(user_id)).exec(txn).await?;
+    crate::records::erase_all_of(txn, user_id).await?;
+    let deleted = user::Entity::delete_by_id(user_id).exec(txn).await?;
+    if deleted.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// The ids of active admins; with `lock`, their rows are locked until the transaction ends (PostgreSQL), so
+/// two admins stepping down at once are counted one after the other.
+pub async fn active_admins(db: &impl ConnectionTrait, lock: bool) -> Result<Vec<Uuid>, StoreError> {
+    let mut query = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::Role.eq(Role::Admin))
+        .filter(user::Column::Status.eq(UserStatus::Active));
+    if lock {
+        query = query.lock(LockType::Update);
+    }
+    Ok(query.into_tuple::<Uuid>().all(db).await?)
+}
+
+/// Refuses (409) a change that would leave no active admin: `target` stops being one (disabled, demoted or
+/// erased). Call it inside the change's write transaction, before the change.
+pub async fn keep_an_active_admin(txn: &impl ConnectionTrait, target: Uuid, change: &str) -> Result<(), StoreError> {
+    let admins = active_admins(txn, true).await?;
+    if admins.contains(&target) && admins.len() <= 1 {
+        return Err(StoreError::Conflict(format!("the last active admin cannot be {change}")));
+    }
+    Ok(())
+}
+
+/// Makes account `id` an active admin with `password_hash`, its login lock lifted; audited as the bootstrap.
+pub async fn make_active_admin(
+    db: &Database,
+    existing: &user::Model,
+    password_hash: String,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let txn = platform::db::begin_write(db).await?;
+    user::Entity::update_many()
+        .col_expr(user::Column::Role, Expr::value(Role::Admin))
+        .col_expr(user::Column::Status, Expr::value(UserStatus::Active))
+        .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(user::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(existing.id))
+        .exec(&txn)
+        .await?;
+    let actor = crate::audit::Actor { id: existing.id, ip: None };
+    let detail = serde_json::json!({"from_role": existing.role, "from_status": existing.status});
+    crate::audit::record(&txn, &actor, "admin.bootstrap", "user", Some(existing.id.to_string()), detail, now).await?;
+    txn.commit().await?;
+    Ok(())
+}

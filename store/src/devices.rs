@@ -1,0 +1,121 @@
+//! Push targets of an account: registration (one device per endpoint or token; a device another account
+//! holds moves to the one registering it), listing, removal.
+
+use chrono::{DateTime, Utc};
+use domain::reminders::Platform;
+use entity::{delivery, device};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::StoreError;
+use platform::Database;
+
+/// A device to register, its fields checked.
+pub struct NewDevice {
+    pub platform: Platform,
+    /// The push endpoint (web) or the token (fcm, apns).
+    pub target: String,
+    pub p256dh: Option<String>,
+    pub auth: Option<String>,
+    pub name: Option<String>,
+    pub locale: String,
+}
+
+/// Registers (`true`) or updates (`false`) a device of `user_id`: the same endpoint or token is one device. A
+/// device another account holds moves to this one and counts as new, so the answer never tells that another
+/// account had it.
+pub async fn register(
+    db: &Database,
+    user_id: Uuid,
+    device: NewDevice,
+    now: DateTime<Utc>,
+) -> Result<(device::Model, bool), StoreError> {
+    let NewDevice { platform, target, p256dh, auth, name, locale } = device;
+    let txn = platform::db::begin_write(db).await?;
+    let existing = device::Entity::find()
+        .filter(device::Column::Platform.eq(platform))
+        .filter(device::Column::Target.eq(target.as_str()))
+        .one(&txn)
+        .await?;
+    let created = existing.as_ref().is_none_or(|e| e.user_id != user_id);
+    if let Some(e) = existing.as_ref().filter(|e| e.user_id != user_id) {
+        moved_away(&txn, e, user_id, now).await?;
+    }
+    let row = match existing {
+        Some(e) => {
+            let mut row: device::ActiveModel = e.into();
+            row.user_id = Set(user_id);
+            row.p256dh = Set(p256dh);
+            row.auth = Set(auth);
+            row.name = Set(name);
+            row.locale = Set(locale);
+            row.updated_at = Set(now);
+            row.update(&txn).await?
+        }
+        None => {
+            device::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                user_id: Set(user_id),
+                platform: Set(platform),
+                target: Set(target),
+                p256dh: Set(p256dh),
+                auth: Set(auth),
+                name: Set(name),
+                locale: Set(locale),
+                created_at: Set(now),
+                updated_at: Set(now),
+                last_success_at: Set(None),
+            }
+            .insert(&txn)
+            .await?
+        }
+    };
+    txn.commit().await?;
+    Ok((row, created))
+}
+
+/// A device moves from its owner to `new_owner`: the old owner's pending deliveries to it are dropped (pruned, as for a
+/// device that is gone), and the move is audited.
+async fn moved_away(
+    txn: &impl sea_orm::ConnectionTrait,
+    e: &device::Model,
+    new_owner: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use domain::reminders::DeliveryStatus;
+    use sea_orm::sea_query::Expr;
+    let dropped = delivery::Entity::update_many()
+        .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Pruned))
+        .col_expr(delivery::Column::LastError, Expr::value(domain::FailureReason::Gone.as_str()))
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+        .filter(delivery::Column::DeviceId.eq(e.id))
+        .filter(delivery::Column::UserId.eq(e.user_id))
+        .filter(delivery::Column::Status.is_in([DeliveryStatus::Pending, DeliveryStatus::Retrying]))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    let actor = crate::audit::Actor { id: new_owner, ip: None };
+    let detail = serde_json::json!({"from_user": e.user_id, "to_user": new_owner, "platform": e.platform, "deliveries_dropped": dropped});
+    crate::audit::record(txn, &actor, "device.move", "device", Some(e.id.to_string()), detail, now).await?;
+    tracing::info!(device.id = %e.id, deliveries_dropped = dropped, "a device moved to another account");
+    Ok(())
+}
+
+/// The user's devices, newest first.
+pub async fn list(db: &Database, user_id: Uuid) -> Result<Vec<device::Model>, StoreError> {
+    Ok(device::Entity::find()
+        .filter(device::Column::UserId.eq(user_id))
+        .order_by_desc(device::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// Removes one of the user's devices.
+pub async fn remove(db: &Database, user_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+    let deleted = device::Entity::delete_many()
+        .filter(device::Column::Id.eq(id))
+        .filter(device::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    if deleted.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
