@@ -55,6 +55,11 @@ pub fn email_taken() -> StoreError {
     StoreError::Conflict("an account with this email already exists".into())
 }
 
+/// Account `id` when it is active.
+pub async fn active(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<user::Model>, StoreError> {
+    Ok(user::Entity::find_by_id(id).one(db).await?.filter(|u| u.status == UserStatus::Active))
+}
+
 /// The account of `email`, if any.
 pub async fn find_by_email(db: &impl ConnectionTrait, email: &Email) -> Result<Option<user::Model>, StoreError> {
     Ok(user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await?)

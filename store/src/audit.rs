@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use entity::audit_entry;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -39,4 +41,39 @@ pub async fn record(
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// Which entries a listing shows.
+#[derive(Default)]
+pub struct Filter {
+    pub actor: Option<Uuid>,
+    pub action: Option<String>,
+    pub target_id: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Up to `limit` entries matching `filter`, newest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: Filter,
+    limit: u64,
+) -> Result<Vec<audit_entry::Model>, StoreError> {
+    let mut q = audit_entry::Entity::find();
+    if let Some(actor) = filter.actor {
+        q = q.filter(audit_entry::Column::ActorId.eq(actor));
+    }
+    if let Some(action) = filter.action {
+        q = q.filter(audit_entry::Column::Action.eq(action));
+    }
+    if let Some(target) = filter.target_id {
+        q = q.filter(audit_entry::Column::TargetId.eq(target));
+    }
+    if let Some(from) = filter.from {
+        q = q.filter(audit_entry::Column::At.gte(from));
+    }
+    if let Some(to) = filter.to {
+        q = q.filter(audit_entry::Column::At.lt(to));
+    }
+    Ok(q.order_by_desc(audit_entry::Column::At).order_by_desc(audit_entry::Column::Id).limit(limit).all(db).await?)
 }

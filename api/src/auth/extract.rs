@@ -4,7 +4,6 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use domain::Role;
 use entity::user;
 use futures_util::future::LocalBoxFuture;
-use sea_orm::EntityTrait;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use uuid::Uuid;
@@ -72,10 +71,7 @@ impl AccountCache {
             return Ok(Some(found));
         }
         let forgets_before = self.forgets.load(Ordering::Acquire);
-        let Some(row) = user::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
-        if row.status != domain::UserStatus::Active {
-            return Ok(None);
-        }
+        let Some(row) = store::accounts::active(db, id).await? else { return Ok(None) };
         let role = row.role;
         let found = AuthUser { user: Account { id, timezone: row.timezone, volume_unit: row.volume_unit }, role };
         self.store_unless_forgotten(forgets_before, found.clone());
@@ -133,11 +129,7 @@ impl FromRequest for AdminUser {
 impl AuthUser {
     /// The user's account row as it stands now, for answers that show or change it.
     pub async fn fresh(&self, db: &platform::db::Database) -> Result<user::Model, ApiError> {
-        user::Entity::find_by_id(self.user.id)
-            .one(db)
-            .await?
-            .filter(|u| u.status == domain::UserStatus::Active)
-            .ok_or(ApiError::Unauthorized(INVALID))
+        store::accounts::active(db, self.user.id).await?.ok_or(ApiError::Unauthorized(INVALID))
     }
 }
 

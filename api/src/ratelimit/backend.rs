@@ -1,10 +1,7 @@
 //! Where limit counters and locks live: the database, or Redis when `MILKFLOW_REDIS_URL` is set. Either way
 //! every API process sees the same counts, so N replicas give one quota, not N.
 
-use entity::auth_limit;
 use platform::Database;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, EntityTrait, QueryFilter};
 
 /// A counter's value and when its window ends (Unix milliseconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,22 +46,8 @@ impl LimitStore {
     pub async fn hit(&self, key: &str, window_ms: i64, now_ms: i64) -> Result<Count, StoreError> {
         match self {
             Self::Database(db) => {
-                use auth_limit::Column;
-                let ended = Expr::col((auth_limit::Entity, Column::ExpiresMs)).lte(now_ms);
-                let count = Expr::case(ended.clone(), 1).finally(Expr::col((auth_limit::Entity, Column::Count)).add(1));
-                let expires =
-                    Expr::case(ended, now_ms + window_ms).finally(Expr::col((auth_limit::Entity, Column::ExpiresMs)));
-                let row = auth_limit::ActiveModel {
-                    key: Set(key.to_owned()),
-                    count: Set(1),
-                    expires_ms: Set(now_ms + window_ms),
-                };
-                let on_conflict = OnConflict::column(Column::Key)
-                    .value(Column::Count, count)
-                    .value(Column::ExpiresMs, expires)
-                    .to_owned();
-                let stored = auth_limit::Entity::insert(row).on_conflict(on_conflict).exec_with_returning(db).await?;
-                Ok(Count { count: i64::from(stored.count), expires_ms: stored.expires_ms })
+                let (count, expires_ms) = store::limits::hit(db, key, window_ms, now_ms).await?;
+                Ok(Count { count, expires_ms })
             }
             Self::Redis(conn) => {
                 let key = format!("{PREFIX}{key}");
@@ -87,10 +70,7 @@ impl LimitStore {
     /// Whether `key` is set and its time has not ended.
     pub async fn is_set(&self, key: &str, now_ms: i64) -> Result<bool, StoreError> {
         match self {
-            Self::Database(db) => Ok(auth_limit::Entity::find_by_id(key.to_owned())
-                .one(db)
-                .await?
-                .is_some_and(|row| row.expires_ms > now_ms)),
+            Self::Database(db) => Ok(store::limits::is_set(db, key, now_ms).await?),
             Self::Redis(conn) => {
                 let exists: bool =
                     redis::cmd("EXISTS").arg(format!("{PREFIX}{key}")).query_async(&mut conn.clone()).await?;
@@ -102,15 +82,7 @@ impl LimitStore {
     /// Sets `key` until `expires_ms`.
     pub async fn set(&self, key: &str, expires_ms: i64, now_ms: i64) -> Result<(), StoreError> {
         match self {
-            Self::Database(db) => {
-                use auth_limit::Column;
-                let row =
-                    auth_limit::ActiveModel { key: Set(key.to_owned()), count: Set(1), expires_ms: Set(expires_ms) };
-                let on_conflict =
-                    OnConflict::column(Column::Key).update_columns([Column::Count, Column::ExpiresMs]).to_owned();
-                auth_limit::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(db).await?;
-                Ok(())
-            }
+            Self::Database(db) => Ok(store::limits::set(db, key, expires_ms).await?),
             Self::Redis(conn) => {
                 let ms = Ord::max(expires_ms - now_ms, 1);
                 let _: () = redis::cmd("SET")
@@ -128,10 +100,7 @@ impl LimitStore {
     /// Removes `key`.
     pub async fn remove(&self, key: &str) -> Result<(), StoreError> {
         match self {
-            Self::Database(db) => {
-                auth_limit::Entity::delete_by_id(key.to_owned()).exec(db).await?;
-                Ok(())
-            }
+            Self::Database(db) => Ok(store::limits::remove(db, key).await?),
             Self::Redis(conn) => {
                 let _: () = redis::cmd("DEL").arg(format!("{PREFIX}{key}")).query_async(&mut conn.clone()).await?;
                 Ok(())
@@ -142,17 +111,7 @@ impl LimitStore {
     /// Removes every key that starts with `prefix`.
     pub async fn remove_prefix(&self, prefix: &str) -> Result<(), StoreError> {
         match self {
-            Self::Database(db) => {
-                let pattern = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-                auth_limit::Entity::delete_many()
-                    .filter(
-                        Expr::col(auth_limit::Column::Key)
-                            .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
-                    )
-                    .exec(db)
-                    .await?;
-                Ok(())
-            }
+            Self::Database(db) => Ok(store::limits::remove_prefix(db, prefix).await?),
             Self::Redis(conn) => {
                 let mut conn = conn.clone();
                 let escaped: String =

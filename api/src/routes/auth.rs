@@ -154,12 +154,7 @@ pub async fn refresh(state: web::Data<AppState>, body: JsonBody<RefreshRequest>)
 }
 
 async fn entity_user(state: &AppState, id: uuid::Uuid) -> Result<entity::user::Model, ApiError> {
-    use sea_orm::EntityTrait;
-    entity::user::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .filter(|u| u.status == domain::UserStatus::Active)
-        .ok_or(ApiError::Unauthorized("the account is not active"))
+    store::accounts::active(&state.db, id).await?.ok_or(ApiError::Unauthorized("the account is not active"))
 }
 
 /// Ends a session: revokes the refresh token and every token rotated from it.

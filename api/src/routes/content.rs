@@ -2,8 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use entity::{guide, tip};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use entity::guide;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -105,12 +104,7 @@ pub async fn list_guides(
     params: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
     let wanted = locales(&params)?;
-    let rows = guide::Entity::find()
-        .filter(guide::Column::Published.eq(true))
-        .filter(guide::Column::Locale.is_in(wanted.clone()))
-        .order_by_asc(guide::Column::Slug)
-        .all(&state.db)
-        .await?;
+    let rows = store::content::published_guides(&state.db, &wanted).await?;
     let mut best: Vec<guide::Model> = Vec::new();
     for row in rows {
         let rank = |g: &guide::Model| wanted.iter().position(|l| *l == g.locale).unwrap_or(usize::MAX);
@@ -134,12 +128,7 @@ pub async fn get_guide(
 ) -> Result<HttpResponse, ApiError> {
     let wanted = locales(&params)?;
     for locale in &wanted {
-        let found = guide::Entity::find()
-            .filter(guide::Column::Slug.eq(slug.as_str()))
-            .filter(guide::Column::Locale.eq(locale.as_str()))
-            .filter(guide::Column::Published.eq(true))
-            .one(&state.db)
-            .await?;
+        let found = store::content::published_guide(&state.db, slug.as_str(), locale).await?;
         if let Some(g) = found {
             return Ok(HttpResponse::Ok().json(GuideView::from(g)));
         }
@@ -160,15 +149,7 @@ pub async fn list_tips(
     let limit = limit_param(&params, 20, 100, &mut v);
     v.finish().map_err(ApiError::Validation)?;
     let now = Utc::now();
-    let rows = tip::Entity::find()
-        .filter(tip::Column::Published.eq(true))
-        .filter(tip::Column::Locale.is_in(wanted))
-        .filter(Condition::any().add(tip::Column::PublishAt.is_null()).add(tip::Column::PublishAt.lte(now)))
-        .order_by_desc(tip::Column::CreatedAt)
-        .order_by_asc(tip::Column::Id)
-        .limit(limit)
-        .all(&state.db)
-        .await?;
+    let rows = store::content::published_tips(&state.db, &wanted, limit, now).await?;
     let tips: Vec<TipView> = rows
         .into_iter()
         .map(|t| TipView {

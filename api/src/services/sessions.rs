@@ -1,7 +1,6 @@
 //! Login sessions: refresh tokens made here (`auth::refresh`), kept and rotated by `store::sessions`.
 
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
 use store::sessions::{self as stored, NewToken};
 use uuid::Uuid;
 
@@ -16,12 +15,7 @@ fn new_token(now: DateTime<Utc>) -> (String, NewToken) {
 }
 
 /// A new refresh token in `family` for `user`; returns the token to hand out.
-pub async fn issue(
-    db: &impl ConnectionTrait,
-    user: Uuid,
-    family: Uuid,
-    now: DateTime<Utc>,
-) -> Result<String, ApiError> {
+pub async fn issue(db: &Database, user: Uuid, family: Uuid, now: DateTime<Utc>) -> Result<String, ApiError> {
     let (token, kept) = new_token(now);
     stored::issue(db, user, family, kept, now).await?;
     Ok(token)

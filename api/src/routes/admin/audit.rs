@@ -2,8 +2,6 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use entity::audit_entry;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -53,28 +51,14 @@ pub async fn list_audit_log(
     let actor =
         params.get("actor").and_then(|a| v.check("actor", Uuid::parse_str(a).map_err(|_| "must be a UUID".to_owned())));
     v.finish().map_err(ApiError::Validation)?;
-    let mut q = audit_entry::Entity::find();
-    if let Some(actor) = actor {
-        q = q.filter(audit_entry::Column::ActorId.eq(actor));
-    }
-    if let Some(action) = params.get("action") {
-        q = q.filter(audit_entry::Column::Action.eq(action.as_str()));
-    }
-    if let Some(target) = params.get("target_id") {
-        q = q.filter(audit_entry::Column::TargetId.eq(target.as_str()));
-    }
-    if let Some(from) = from {
-        q = q.filter(audit_entry::Column::At.gte(from));
-    }
-    if let Some(to) = to {
-        q = q.filter(audit_entry::Column::At.lt(to));
-    }
-    let rows = q
-        .order_by_desc(audit_entry::Column::At)
-        .order_by_desc(audit_entry::Column::Id)
-        .limit(limit)
-        .all(&state.db)
-        .await?;
+    let filter = store::audit::Filter {
+        actor,
+        action: params.get("action").cloned(),
+        target_id: params.get("target_id").cloned(),
+        from,
+        to,
+    };
+    let rows = store::audit::list(&state.db, filter, limit).await?;
     let entries: Vec<AuditEntryView> = rows
         .into_iter()
         .map(|e| AuditEntryView {

@@ -4,13 +4,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::TimeZoneName;
-use domain::recurrence::defer_past_quiet;
-use domain::reminders::{DeliveryStatus, OccurrenceKind, OccurrenceState, ReminderTopic};
-use entity::{broadcast, delivery, device, occurrence, user};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use entity::broadcast;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use std::collections::HashMap;
+use store::broadcasts::{self, Counts, NewBroadcast};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -18,7 +14,6 @@ use crate::auth::AdminUser;
 use crate::error::{ApiError, Problem};
 use crate::extract::JsonBody;
 use crate::http::params::record_id;
-use crate::services::audit;
 use crate::startup::AppState;
 
 /// Registers the broadcast routes (inside the admin scope).
@@ -97,26 +92,10 @@ pub struct BroadcastView {
     pub created_at: DateTime<Utc>,
 }
 
-async fn view(db: &impl sea_orm::ConnectionTrait, b: broadcast::Model) -> Result<BroadcastView, ApiError> {
-    let occurrence_ids: Vec<Uuid> = occurrence::Entity::find()
-        .select_only()
-        .column(occurrence::Column::Id)
-        .filter(occurrence::Column::BroadcastId.eq(b.id))
-        .filter(occurrence::Column::Kind.eq(OccurrenceKind::Broadcast))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let statuses: Vec<DeliveryStatus> = delivery::Entity::find()
-        .select_only()
-        .column(delivery::Column::Status)
-        .filter(delivery::Column::OccurrenceId.is_in(occurrence_ids))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let delivered = statuses.iter().filter(|s| **s == DeliveryStatus::Delivered).count() as i64;
-    let failed = statuses.iter().filter(|s| !DeliveryStatus::WAITING.contains(s)).count() as i64 - delivered;
+fn view((b, counts): (broadcast::Model, Counts)) -> BroadcastView {
+    let (delivered, failed) = (counts.delivered, counts.failed);
     let targeted = i64::from(b.targeted);
-    Ok(BroadcastView {
+    BroadcastView {
         id: b.id,
         title: b.title,
         body: b.body,
@@ -127,7 +106,7 @@ async fn view(db: &impl sea_orm::ConnectionTrait, b: broadcast::Model) -> Result
         failed,
         pending: (targeted - delivered - failed).max(0),
         created_at: b.created_at,
-    })
+    }
 }
 
 fn validate(req: &BroadcastRequest) -> Result<(), ApiError> {
@@ -175,63 +154,16 @@ pub async fn create_broadcast(
     let send_at = input.send_at.unwrap_or(now).max(now);
     let locales: Option<Vec<String>> =
         input.audience.locales.as_ref().map(|l| l.iter().map(|x| x.to_lowercase()).collect());
-    let txn = platform::db::begin_write(&state.db).await?;
-    let mut users = user::Entity::find().filter(user::Column::Status.eq(domain::UserStatus::Active));
-    if let Some(zones) = &input.audience.timezones {
-        users = users.filter(user::Column::Timezone.is_in(zones.clone()));
-    }
-    let users: HashMap<Uuid, user::Model> = users.all(&txn).await?.into_iter().map(|u| (u.id, u)).collect();
-    let mut per_user: HashMap<Uuid, i32> = HashMap::new();
-    for d in device::Entity::find()
-        .filter(device::Column::UserId.is_in(users.keys().copied().collect::<Vec<_>>()))
-        .all(&txn)
-        .await?
-    {
-        if locales.as_ref().is_none_or(|l| domain::delivery::locale_matches(&d.locale, l)) {
-            *per_user.entry(d.user_id).or_default() += 1;
-        }
-    }
-    let id = Uuid::now_v7();
-    let saved = broadcast::ActiveModel {
-        id: Set(id),
-        title: Set(input.title.trim().to_owned()),
-        body: Set(input.body.trim().to_owned()),
-        audience: Set(serde_json::to_string(&input.audience).map_err(anyhow::Error::from)?),
-        send_at: Set(send_at),
-        targeted: Set(per_user.values().sum()),
-        created_by: Set(admin.0.user.id),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    let rows: Vec<occurrence::ActiveModel> = per_user
-        .keys()
-        .filter_map(|uid| users.get(uid))
-        .map(|u| {
-            let tz = TimeZoneName::parse(&u.timezone).unwrap_or_default();
-            occurrence::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                user_id: Set(u.id),
-                routine_id: Set(None),
-                broadcast_id: Set(Some(id)),
-                kind: Set(OccurrenceKind::Broadcast),
-                routine_kind: Set(ReminderTopic::Broadcast),
-                due_at: Set(defer_past_quiet(tz.tz(), store::planning::quiet_hours(u), send_at)),
-                state: Set(OccurrenceState::Planned),
-                created_at: Set(now),
-                updated_at: Set(now),
-                snoozed_from: Set(None),
-            }
-        })
-        .collect();
-    for chunk in rows.chunks(500) {
-        occurrence::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
-    }
-    let detail = json!({"targeted": saved.targeted, "audience": input.audience, "send_at": send_at});
-    audit::record(&txn, &admin.actor(&req), "broadcast.create", "broadcast", Some(id.to_string()), detail, now).await?;
-    let view = view(&txn, saved).await?;
-    txn.commit().await?;
-    tracing::info!(broadcast.id = %id, targeted = view.targeted, "broadcast planned");
+    let new = NewBroadcast {
+        title: input.title.trim().to_owned(),
+        body: input.body.trim().to_owned(),
+        audience: serde_json::to_value(&input.audience).map_err(anyhow::Error::from)?,
+        timezones: input.audience.timezones.clone(),
+        locales,
+        send_at,
+    };
+    let view = view(broadcasts::create(&state.db, new, &admin.actor(&req), now).await?);
+    tracing::info!(broadcast.id = %view.id, targeted = view.targeted, "broadcast planned");
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -244,18 +176,13 @@ pub async fn get_broadcast(
     _admin: AdminUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = broadcast::Entity::find_by_id(record_id(&path)?).one(&state.db).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(view(&state.db, b).await?))
+    Ok(HttpResponse::Ok().json(view(broadcasts::find(&state.db, record_id(&path)?).await?)))
 }
 
 /// The latest broadcasts (at most 100).
 #[utoipa::path(get, path = "/admin/v1/broadcasts", operation_id = "admin_list_broadcasts", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = Vec<BroadcastView>)))]
 pub async fn list_broadcasts(state: web::Data<AppState>, _admin: AdminUser) -> Result<HttpResponse, ApiError> {
-    let rows = broadcast::Entity::find().order_by_desc(broadcast::Column::CreatedAt).limit(100).all(&state.db).await?;
-    let mut views = Vec::with_capacity(rows.len());
-    for b in rows {
-        views.push(view(&state.db, b).await?);
-    }
+    let views: Vec<BroadcastView> = broadcasts::latest(&state.db, 100).await?.into_iter().map(view).collect();
     Ok(HttpResponse::Ok().json(views))
 }

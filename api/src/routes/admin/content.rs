@@ -3,10 +3,11 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use entity::{guide, tip};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, SqlErr};
+use sea_orm::ActiveValue::Set;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
+use store::content::{self, Change};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -16,7 +17,6 @@ use crate::extract::JsonBody;
 use crate::http::params::record_id;
 use crate::http::views::merge_into;
 use crate::routes::content::GuideStep;
-use crate::services::audit;
 use crate::startup::AppState;
 
 /// Registers the content-administration routes.
@@ -161,15 +161,6 @@ fn tip_view(t: tip::Model) -> AdminTip {
     }
 }
 
-fn slug_taken(e: sea_orm::DbErr) -> ApiError {
-    match e.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => {
-            ApiError::Conflict("a guide with this slug exists in this locale".into())
-        }
-        _ => e.into(),
-    }
-}
-
 fn fill_guide(row: &mut guide::ActiveModel, g: &GuideInput, now: DateTime<Utc>) {
     row.slug = Set(g.slug.clone());
     row.locale = Set(g.locale.clone());
@@ -190,11 +181,7 @@ pub async fn list_guides(
     _admin: AdminUser,
     params: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut q = guide::Entity::find();
-    if let Some(l) = params.get("locale") {
-        q = q.filter(guide::Column::Locale.eq(l.as_str()));
-    }
-    let rows = q.order_by_asc(guide::Column::Slug).order_by_asc(guide::Column::Locale).all(&state.db).await?;
+    let rows = content::all_guides(&state.db, params.get("locale").map(String::as_str)).await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(guide_view).collect::<Vec<_>>()))
 }
 
@@ -211,13 +198,10 @@ pub async fn create_guide(
     let g = body.0;
     check_guide(&g)?;
     let now = Utc::now();
-    let txn = platform::db::begin_write(&state.db).await?;
     let mut row = guide::ActiveModel { id: Set(Uuid::now_v7()), created_at: Set(now), ..Default::default() };
     fill_guide(&mut row, &g, now);
-    let saved = row.insert(&txn).await.map_err(slug_taken)?;
     let detail = json!({"slug": g.slug, "locale": g.locale, "published": g.published});
-    audit::record(&txn, &admin.actor(&req), "guide.create", "guide", Some(saved.id.to_string()), detail, now).await?;
-    txn.commit().await?;
+    let saved = content::create_guide(&state.db, row, Change { actor: &admin.actor(&req), detail, now }).await?;
     Ok(HttpResponse::Created().json(guide_view(saved)))
 }
 
@@ -229,7 +213,7 @@ pub async fn get_guide(
     _admin: AdminUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let g = guide::Entity::find_by_id(record_id(&path)?).one(&state.db).await?.ok_or(ApiError::NotFound)?;
+    let g = content::guide(&state.db, record_id(&path)?).await?;
     Ok(HttpResponse::Ok().json(guide_view(g)))
 }
 
@@ -247,15 +231,15 @@ pub async fn patch_guide(
 ) -> Result<HttpResponse, ApiError> {
     let id = record_id(&path)?;
     let now = Utc::now();
-    let txn = platform::db::begin_write(&state.db).await?;
-    let current = guide::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
-    let merged: GuideInput = merge_into(&guide_view(current.clone()).guide, &body.0)?;
-    check_guide(&merged)?;
-    let mut row: guide::ActiveModel = current.into();
-    fill_guide(&mut row, &merged, now);
-    let saved = row.update(&txn).await.map_err(slug_taken)?;
-    audit::record(&txn, &admin.actor(&req), "guide.update", "guide", Some(id.to_string()), body.0.clone(), now).await?;
-    txn.commit().await?;
+    let edit = |current: guide::Model| -> Result<guide::ActiveModel, ApiError> {
+        let merged: GuideInput = merge_into(&guide_view(current.clone()).guide, &body.0)?;
+        check_guide(&merged)?;
+        let mut row: guide::ActiveModel = current.into();
+        fill_guide(&mut row, &merged, now);
+        Ok(row)
+    };
+    let change = Change { actor: &admin.actor(&req), detail: body.0.clone(), now };
+    let saved = content::update_guide(&state.db, id, edit, change).await?;
     Ok(HttpResponse::Ok().json(guide_view(saved)))
 }
 
@@ -270,12 +254,7 @@ pub async fn delete_guide(
 ) -> Result<HttpResponse, ApiError> {
     let id = record_id(&path)?;
     let now = Utc::now();
-    let txn = platform::db::begin_write(&state.db).await?;
-    let g = guide::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
-    guide::Entity::delete_by_id(id).exec(&txn).await?;
-    let detail = json!({"slug": g.slug, "locale": g.locale});
-    audit::record(&txn, &admin.actor(&req), "guide.delete", "guide", Some(id.to_string()), detail, now).await?;
-    txn.commit().await?;
+    content::delete_guide(&state.db, id, &admin.actor(&req), now).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -283,7 +262,7 @@ pub async fn delete_guide(
 #[utoipa::path(operation_id = "admin_list_tips", get, path = "/admin/v1/tips", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = Vec<AdminTip>), (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub async fn list_tips(state: web::Data<AppState>, _admin: AdminUser) -> Result<HttpResponse, ApiError> {
-    let rows = tip::Entity::find().order_by_desc(tip::Column::CreatedAt).all(&state.db).await?;
+    let rows = content::all_tips(&state.db).await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(tip_view).collect::<Vec<_>>()))
 }
 
@@ -299,8 +278,7 @@ pub async fn create_tip(
     let t = body.0;
     check_tip(&t)?;
     let now = Utc::now();
-    let txn = platform::db::begin_write(&state.db).await?;
-    let saved = tip::ActiveModel {
+    let row = tip::ActiveModel {
         id: Set(Uuid::now_v7()),
         text: Set(t.text.trim().to_owned()),
         locale: Set(t.locale.clone()),
@@ -308,12 +286,9 @@ pub async fn create_tip(
         publish_at: Set(t.publish_at),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
+    };
     let detail = json!({"locale": t.locale, "published": t.published});
-    audit::record(&txn, &admin.actor(&req), "tip.create", "tip", Some(saved.id.to_string()), detail, now).await?;
-    txn.commit().await?;
+    let saved = content::create_tip(&state.db, row, Change { actor: &admin.actor(&req), detail, now }).await?;
     Ok(HttpResponse::Created().json(tip_view(saved)))
 }
 
@@ -331,19 +306,19 @@ pub async fn patch_tip(
 ) -> Result<HttpResponse, ApiError> {
     let id = record_id(&path)?;
     let now = Utc::now();
-    let txn = platform::db::begin_write(&state.db).await?;
-    let current = tip::Entity::find_by_id(id).one(&txn).await?.ok_or(ApiError::NotFound)?;
-    let merged: TipInput = merge_into(&tip_view(current.clone()).tip, &body.0)?;
-    check_tip(&merged)?;
-    let mut row: tip::ActiveModel = current.into();
-    row.text = Set(merged.text.trim().to_owned());
-    row.locale = Set(merged.locale);
-    row.published = Set(merged.published);
-    row.publish_at = Set(merged.publish_at);
-    row.updated_at = Set(now);
-    let saved = row.update(&txn).await?;
-    audit::record(&txn, &admin.actor(&req), "tip.update", "tip", Some(id.to_string()), body.0.clone(), now).await?;
-    txn.commit().await?;
+    let edit = |current: tip::Model| -> Result<tip::ActiveModel, ApiError> {
+        let merged: TipInput = merge_into(&tip_view(current.clone()).tip, &body.0)?;
+        check_tip(&merged)?;
+        let mut row: tip::ActiveModel = current.into();
+        row.text = Set(merged.text.trim().to_owned());
+        row.locale = Set(merged.locale);
+        row.published = Set(merged.published);
+        row.publish_at = Set(merged.publish_at);
+        row.updated_at = Set(now);
+        Ok(row)
+    };
+    let change = Change { actor: &admin.actor(&req), detail: body.0.clone(), now };
+    let saved = content::update_tip(&state.db, id, edit, change).await?;
     Ok(HttpResponse::Ok().json(tip_view(saved)))
 }
 
@@ -358,12 +333,6 @@ pub async fn delete_tip(
 ) -> Result<HttpResponse, ApiError> {
     let id = record_id(&path)?;
     let now = Utc::now();
-    let txn = platform::db::begin_write(&state.db).await?;
-    let deleted = tip::Entity::delete_by_id(id).exec(&txn).await?;
-    if deleted.rows_affected == 0 {
-        return Err(ApiError::NotFound);
-    }
-    audit::record(&txn, &admin.actor(&req), "tip.delete", "tip", Some(id.to_string()), json!({}), now).await?;
-    txn.commit().await?;
+    content::delete_tip(&state.db, id, &admin.actor(&req), now).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,12 +3,10 @@
 use actix_web::{HttpResponse, web};
 use chrono::{Duration, NaiveDate, Utc};
 use domain::reminders::DeliveryStatus;
-use entity::{delivery, refresh_token, user};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use store::admin_stats;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::auth::AdminUser;
 use crate::error::{ApiError, Problem};
@@ -79,11 +77,7 @@ pub async fn delivery_stats(
         v.push("to", "must be after from, at most 92 days later");
     }
     v.finish().map_err(ApiError::Validation)?;
-    let rows = delivery::Entity::find()
-        .filter(delivery::Column::DueAt.gte(from))
-        .filter(delivery::Column::DueAt.lt(to))
-        .all(&state.db)
-        .await?;
+    let rows = admin_stats::deliveries_due(&state.db, from, to).await?;
     let mut days: BTreeMap<(NaiveDate, String), (DeliveryDay, Vec<f64>)> = BTreeMap::new();
     for d in rows {
         let key = (d.due_at.date_naive(), d.provider.as_str().to_owned());
@@ -135,24 +129,9 @@ pub async fn delivery_stats(
 pub async fn usage_stats(state: web::Data<AppState>, _admin: AdminUser) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();
     let db = &state.db;
-    let users = user::Entity::find().count(db).await?;
-    let disabled_users =
-        user::Entity::find().filter(user::Column::Status.eq(domain::UserStatus::Disabled)).count(db).await?;
-    let active_since = |days: i64| async move {
-        let since = now - Duration::days(days);
-        let mut active = store::stats::writers_since(db, since).await?;
-        let sign_ins: Vec<Uuid> = refresh_token::Entity::find()
-            .select_only()
-            .column(refresh_token::Column::UserId)
-            .distinct()
-            .filter(refresh_token::Column::CreatedAt.gte(since))
-            .into_tuple()
-            .all(db)
-            .await?;
-        active.extend(sign_ins);
-        Ok::<u64, ApiError>(active.len() as u64)
-    };
-    let (active_users_7d, active_users_30d) = (active_since(7).await?, active_since(30).await?);
+    let (users, disabled_users) = admin_stats::account_counts(db).await?;
+    let active_users_7d = admin_stats::active_since(db, now - Duration::days(7)).await?;
+    let active_users_30d = admin_stats::active_since(db, now - Duration::days(30)).await?;
     let sessions_per_day = store::stats::sessions_created_per_day(db, now - Duration::days(30)).await?;
     Ok(HttpResponse::Ok().json(Usage { users, disabled_users, active_users_7d, active_users_30d, sessions_per_day }))
 }

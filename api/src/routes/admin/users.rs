@@ -3,13 +3,10 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::Role;
-use domain::reminders::OccurrenceState;
-use entity::{device, occurrence, refresh_token, user};
-use sea_orm::sea_query::{Expr, LikeExpr};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use entity::user;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::collections::HashMap;
+use store::admin_users;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -18,7 +15,6 @@ use crate::error::{ApiError, Problem};
 use crate::extract::JsonBody;
 use crate::http::params::{decode_cursor, encode_cursor, instant_param, limit_param, record_id};
 use crate::routes::me::RoleDto;
-use crate::services::audit;
 use crate::startup::AppState;
 
 /// Registers the user-administration routes.
@@ -51,8 +47,8 @@ impl From<user::Model> for AdminUserView {
             email: u.email,
             display_name: u.display_name,
             timezone: u.timezone,
-            role: sea_orm::ActiveEnum::to_value(&u.role),
-            status: sea_orm::ActiveEnum::to_value(&u.status),
+            role: u.role.as_str().to_owned(),
+            status: u.status.as_str().to_owned(),
             locked_until: u.locked_until,
             created_at: u.created_at,
         }
@@ -89,12 +85,6 @@ pub struct RoleRequest {
     pub role: RoleDto,
 }
 
-fn like_prefix(raw: &str) -> String {
-    let escaped: String =
-        raw.chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
-    format!("{escaped}%")
-}
-
 /// Accounts, newest first: `email_prefix`, `created_from`/`created_to`, `status`, `limit` (1-200), `cursor`.
 #[utoipa::path(operation_id = "admin_list_users", get, path = "/admin/v1/users", tag = "admin", security(("bearer" = [])),
     params(
@@ -123,41 +113,17 @@ pub async fn list_users(
         .get("cursor")
         .and_then(|c| v.check("cursor", decode_cursor(c).ok_or("is not a cursor from this list".into())));
     v.finish().map_err(ApiError::Validation)?;
-    let mut q = user::Entity::find();
-    if let Some(prefix) = params.get("email_prefix") {
-        q = q.filter(user::Column::Email.like(LikeExpr::new(like_prefix(&prefix.trim().to_lowercase())).escape('\\')));
-    }
-    if let Some(from) = from {
-        q = q.filter(user::Column::CreatedAt.gte(from));
-    }
-    if let Some(to) = to {
-        q = q.filter(user::Column::CreatedAt.lt(to));
-    }
-    if let Some(status) = status {
-        q = q.filter(user::Column::Status.eq(status));
-    }
-    if let Some((at, id)) = cursor {
-        q = q.filter(
-            Condition::any()
-                .add(user::Column::CreatedAt.lt(at))
-                .add(Condition::all().add(user::Column::CreatedAt.eq(at)).add(user::Column::Id.lt(id))),
-        );
-    }
-    let mut rows = q
-        .order_by_desc(user::Column::CreatedAt)
-        .order_by_desc(user::Column::Id)
-        .limit(limit + 1)
-        .all(&state.db)
-        .await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
+    let filter = admin_users::Filter {
+        email_prefix: params.get("email_prefix").map(|p| p.trim().to_lowercase()),
+        created_from: from,
+        created_to: to,
+        status,
+        after: cursor,
+    };
+    let (rows, more) = admin_users::page(&state.db, filter, limit).await?;
     let next_cursor = if more { rows.last().map(|u| encode_cursor(u.created_at, u.id)) } else { None };
     Ok(HttpResponse::Ok()
         .json(AdminUserPage { items: rows.into_iter().map(AdminUserView::from).collect(), next_cursor }))
-}
-
-async fn find(db: &impl sea_orm::ConnectionTrait, id: Uuid) -> Result<user::Model, ApiError> {
-    user::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound)
 }
 
 /// One account with counts of the user's sessions, devices and routines (never the entries themselves).
@@ -168,12 +134,12 @@ pub async fn get_user(
     _admin: AdminUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let u = find(&state.db, record_id(&path)?).await?;
+    let u = admin_users::find(&state.db, record_id(&path)?).await?;
     use domain::RecordKind as K;
     let live = |kinds: &'static [K]| store::records::count_live(&state.db, u.id, kinds);
     let counts = UserCounts {
         sessions: live(&[K::MassageSessions, K::PumpSessions, K::SymptomChecks]).await?,
-        devices: device::Entity::find().filter(device::Column::UserId.eq(u.id)).count(&state.db).await?,
+        devices: admin_users::device_count(&state.db, u.id).await?,
         routines: live(&[K::Routines]).await?,
     };
     Ok(HttpResponse::Ok().json(AdminUserDetail { user: u.into(), counts }))
@@ -193,31 +159,7 @@ pub async fn disable_user(
     if id == admin.0.user.id {
         return Err(ApiError::Conflict("an admin cannot disable their own account".into()));
     }
-    let now = Utc::now();
-    let txn = platform::db::begin_write(&state.db).await?;
-    find(&txn, id).await?;
-    store::accounts::keep_an_active_admin(&txn, id, "disabled").await?;
-    user::Entity::update_many()
-        .col_expr(user::Column::Status, Expr::value(domain::UserStatus::Disabled))
-        .col_expr(user::Column::UpdatedAt, Expr::value(now))
-        .filter(user::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
-    refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
-        .filter(refresh_token::Column::UserId.eq(id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(&txn)
-        .await?;
-    occurrence::Entity::update_many()
-        .col_expr(occurrence::Column::State, Expr::value(OccurrenceState::Cancelled))
-        .filter(occurrence::Column::UserId.eq(id))
-        .filter(occurrence::Column::State.eq(OccurrenceState::Planned))
-        .exec(&txn)
-        .await?;
-    audit::record(&txn, &admin.actor(&req), "user.disable", "user", Some(id.to_string()), json!({}), now).await?;
-    let u = find(&txn, id).await?;
-    txn.commit().await?;
+    let u = admin_users::disable(&state.db, id, &admin.actor(&req), Utc::now()).await?;
     state.accounts.forget(id);
     Ok(HttpResponse::Ok().json(AdminUserView::from(u)))
 }
@@ -232,20 +174,7 @@ pub async fn enable_user(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = record_id(&path)?;
-    let now = Utc::now();
-    let txn = platform::db::begin_write(&state.db).await?;
-    find(&txn, id).await?;
-    user::Entity::update_many()
-        .col_expr(user::Column::Status, Expr::value(domain::UserStatus::Active))
-        .col_expr(user::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .col_expr(user::Column::UpdatedAt, Expr::value(now))
-        .filter(user::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
-    store::planning::replan_all(&txn, id, now).await?;
-    audit::record(&txn, &admin.actor(&req), "user.enable", "user", Some(id.to_string()), json!({}), now).await?;
-    let u = find(&txn, id).await?;
-    txn.commit().await?;
+    let u = admin_users::enable(&state.db, id, &admin.actor(&req), Utc::now()).await?;
     state.accounts.forget(id);
     state.auth_limits.clear_account(id).await?;
     Ok(HttpResponse::Ok().json(AdminUserView::from(u)))
@@ -262,22 +191,7 @@ pub async fn delete_user(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = record_id(&path)?;
-    let now = Utc::now();
-    let txn = platform::db::begin_write(&state.db).await?;
-    let target = find(&txn, id).await?;
-    store::accounts::keep_an_active_admin(&txn, id, "deleted").await?;
-    store::accounts::erase_in(&txn, id).await?;
-    audit::record(
-        &txn,
-        &admin.actor(&req),
-        "user.delete",
-        "user",
-        Some(id.to_string()),
-        json!({"role": target.role}),
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+    admin_users::erase(&state.db, id, &admin.actor(&req), Utc::now()).await?;
     state.accounts.forget(id);
     Ok(HttpResponse::NoContent().finish())
 }
@@ -299,22 +213,7 @@ pub async fn set_role(
         RoleDto::Admin => Role::Admin,
         RoleDto::User => Role::User,
     };
-    let now = Utc::now();
-    let txn = platform::db::begin_write(&state.db).await?;
-    let target = find(&txn, id).await?;
-    if role == Role::User {
-        store::accounts::keep_an_active_admin(&txn, id, "demoted").await?;
-    }
-    user::Entity::update_many()
-        .col_expr(user::Column::Role, Expr::value(role))
-        .col_expr(user::Column::UpdatedAt, Expr::value(now))
-        .filter(user::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
-    let detail = json!({"from": target.role, "to": role.as_str()});
-    audit::record(&txn, &admin.actor(&req), "user.role", "user", Some(id.to_string()), detail, now).await?;
-    let u = find(&txn, id).await?;
-    txn.commit().await?;
+    let u = admin_users::set_role(&state.db, id, role, &admin.actor(&req), Utc::now()).await?;
     state.accounts.forget(id);
     Ok(HttpResponse::Ok().json(AdminUserView::from(u)))
 }
