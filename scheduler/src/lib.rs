@@ -1,8 +1,8 @@
 //! milkflow's scheduler: a cron tick that claims due reminders and delivers them as push notifications, and
-//! housekeeping. Both run through `run_once` functions that tests call directly with an injected clock.
+//! housekeeping (`store::housekeeping`). Both run through `run_once` functions that tests call directly with an
+//! injected clock.
 
 pub mod health;
-pub mod housekeeping;
 pub mod metrics;
 pub mod service;
 pub mod tick;

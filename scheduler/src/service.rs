@@ -8,7 +8,8 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::{housekeeping, tick};
+use crate::tick;
+use store::housekeeping;
 
 /// When the claim tick last completed, to tell a live scheduler from a stuck one.
 #[derive(Debug)]

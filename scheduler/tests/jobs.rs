@@ -57,7 +57,7 @@ async fn housekeeping_removes_login_limits_and_locks_that_have_ended() {
             auth_limit::ActiveModel { key: Set(key.into()), count: Set(1), expires_ms: Set(ends.timestamp_millis()) };
         row.insert(&db).await.unwrap();
     }
-    let outcome = scheduler::housekeeping::run_once(&db, now).await.unwrap();
+    let outcome = store::housekeeping::run_once(&db, now).await.unwrap();
     assert_eq!(outcome.auth_limits_removed, 1);
     let left: Vec<String> = auth_limit::Entity::find().all(&db).await.unwrap().into_iter().map(|r| r.key).collect();
     assert_eq!(left, vec!["lock:b:1"]);
@@ -85,11 +85,11 @@ async fn housekeeping_removes_only_refresh_tokens_expired_past_the_grace() {
         .await
         .unwrap();
     }
-    let outcome = scheduler::housekeeping::run_once(&db, now).await.unwrap();
+    let outcome = store::housekeeping::run_once(&db, now).await.unwrap();
     assert_eq!(outcome.refresh_tokens_removed, 1);
     assert_eq!((outcome.deliveries_removed, outcome.devices_removed), (0, 0));
     assert_eq!(refresh_token::Entity::find().count(&db).await.unwrap(), 2);
-    let again = scheduler::housekeeping::run_once(&db, now).await.unwrap();
+    let again = store::housekeeping::run_once(&db, now).await.unwrap();
     assert_eq!(again.refresh_tokens_removed, 0);
 }
 
@@ -206,7 +206,7 @@ async fn housekeeping_removes_old_deliveries_and_devices_failing_for_weeks() {
         add(young.id, DeliveryStatus::Failed, now - Duration::days(day).min(Duration::days(1))).await;
     }
     add(young.id, DeliveryStatus::Delivered, now - Duration::days(100)).await;
-    let outcome = scheduler::housekeeping::run_once(&db, now).await.unwrap();
+    let outcome = store::housekeeping::run_once(&db, now).await.unwrap();
     assert_eq!(outcome.devices_removed, 1, "only the device failing for weeks: {outcome:?}");
     assert!(device::Entity::find_by_id(young.id).one(&db).await.unwrap().is_some());
     assert_eq!((outcome.deliveries_removed, outcome.occurrences_removed), (1, 1), "{outcome:?}");

@@ -10,6 +10,7 @@ pub mod broadcasts;
 pub mod content;
 pub mod devices;
 pub mod error;
+pub mod housekeeping;
 pub mod limits;
 pub mod metrics;
 pub mod planning;

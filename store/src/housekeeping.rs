@@ -2,13 +2,14 @@
 //! deliveries past the retention, and devices that have been failing for weeks.
 
 use chrono::{DateTime, Duration, Utc};
+use domain::reminders::{DeliveryStatus, OccurrenceState};
 use entity::{auth_limit, delivery, device, occurrence, refresh_token};
 use platform::Database;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use std::collections::HashMap;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
 
-use domain::reminders::DeliveryStatus;
-use domain::reminders::OccurrenceState;
+use crate::StoreError;
 
 /// How long an expired refresh token is kept (reuse of a just-expired token is still recognised).
 pub const EXPIRED_TOKEN_GRACE: Duration = Duration::days(1);
@@ -31,17 +32,15 @@ pub struct HousekeepingOutcome {
 
 /// One housekeeping run at `now`.
 #[tracing::instrument(skip_all, fields(now = %now))]
-pub async fn run_once(db: &Database, now: DateTime<Utc>) -> anyhow::Result<HousekeepingOutcome> {
+pub async fn run_once(db: &Database, now: DateTime<Utc>) -> Result<HousekeepingOutcome, StoreError> {
     let refresh_tokens_removed = refresh_token::Entity::delete_many()
         .filter(refresh_token::Column::ExpiresAt.lt(now - EXPIRED_TOKEN_GRACE))
         .exec(db)
         .await?
         .rows_affected;
     let mut out = HousekeepingOutcome { refresh_tokens_removed, ..Default::default() };
-    let finished_deliveries =
-        [DeliveryStatus::Delivered, DeliveryStatus::Failed, DeliveryStatus::Pruned, DeliveryStatus::Expired];
     out.deliveries_removed = delivery::Entity::delete_many()
-        .filter(delivery::Column::Status.is_in(finished_deliveries))
+        .filter(delivery::Column::Status.is_in(DeliveryStatus::FINAL))
         .filter(delivery::Column::UpdatedAt.lt(now - RETENTION))
         .exec(db)
         .await?
@@ -78,19 +77,23 @@ pub async fn run_once(db: &Database, now: DateTime<Utc>) -> anyhow::Result<House
     Ok(out)
 }
 
-async fn remove_dead_devices(db: &Database, now: DateTime<Utc>) -> anyhow::Result<u64> {
+/// Removes devices with [`DEAD_AFTER_FAILURES`] or more failed deliveries and no success in [`DEAD_AFTER`]
+/// (and older than that); gives how many.
+async fn remove_dead_devices(db: &Database, now: DateTime<Utc>) -> Result<u64, StoreError> {
     let since = now - DEAD_AFTER;
-    let failures = delivery::Entity::find()
+    let failing: Vec<(Uuid, i64)> = delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::DeviceId)
+        .column_as(delivery::Column::Id.count(), "failures")
         .filter(delivery::Column::Status.is_in([DeliveryStatus::Failed, DeliveryStatus::Expired]))
         .filter(delivery::Column::UpdatedAt.gte(since))
+        .group_by(delivery::Column::DeviceId)
+        .having(delivery::Column::Id.count().gte(DEAD_AFTER_FAILURES as i64))
+        .into_tuple()
         .all(db)
         .await?;
-    let mut per_device: HashMap<uuid::Uuid, usize> = HashMap::new();
-    for f in failures {
-        *per_device.entry(f.device_id).or_default() += 1;
-    }
     let mut removed = 0;
-    for (device_id, count) in per_device.into_iter().filter(|(_, n)| *n >= DEAD_AFTER_FAILURES) {
+    for (device_id, count) in failing {
         let recently_delivered = delivery::Entity::find()
             .filter(delivery::Column::DeviceId.eq(device_id))
             .filter(delivery::Column::Status.eq(DeliveryStatus::Delivered))
