@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::reminders::Platform;
-use entity::{delivery, device};
+use entity::device;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -74,26 +74,15 @@ pub async fn register(
     Ok((row, created))
 }
 
-/// A device moves from its owner to `new_owner`: the old owner's pending deliveries to it are dropped (pruned, as for a
-/// device that is gone), and the move is audited.
+/// A device moves from its owner to `new_owner`: the old owner's waiting deliveries to it are dropped (pruned,
+/// as for a device that is gone), and the move is audited.
 async fn moved_away(
     txn: &impl sea_orm::ConnectionTrait,
     e: &device::Model,
     new_owner: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    use domain::reminders::DeliveryStatus;
-    use sea_orm::sea_query::Expr;
-    let dropped = delivery::Entity::update_many()
-        .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Pruned))
-        .col_expr(delivery::Column::LastError, Expr::value(domain::FailureReason::Gone.as_str()))
-        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
-        .filter(delivery::Column::DeviceId.eq(e.id))
-        .filter(delivery::Column::UserId.eq(e.user_id))
-        .filter(delivery::Column::Status.is_in([DeliveryStatus::Pending, DeliveryStatus::Retrying]))
-        .exec(txn)
-        .await?
-        .rows_affected;
+    let dropped = crate::deliveries::prune_waiting(txn, e.id, e.user_id, None, now).await?;
     let actor = crate::audit::Actor { id: new_owner, ip: None };
     let detail = serde_json::json!({"from_user": e.user_id, "to_user": new_owner, "platform": e.platform, "deliveries_dropped": dropped});
     crate::audit::record(txn, &actor, "device.move", "device", Some(e.id.to_string()), detail, now).await?;

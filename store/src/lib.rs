@@ -8,6 +8,7 @@ pub mod advice;
 pub mod audit;
 pub mod broadcasts;
 pub mod content;
+pub mod deliveries;
 pub mod devices;
 pub mod error;
 pub mod housekeeping;

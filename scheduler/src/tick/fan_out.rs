@@ -1,10 +1,10 @@
 //! Fan-out: due occurrences become one delivery per device, claimed so that scheduler processes share them.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{delivery, device, occurrence, user};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use entity::{delivery, device, occurrence};
+use sea_orm::ActiveValue::Set;
 use std::collections::{HashMap, HashSet};
+use store::deliveries;
 use uuid::Uuid;
 
 use super::{Job, TickContext, TickOutcome, inflamed_users, jobs};
@@ -36,40 +36,17 @@ pub(super) async fn fan_out_with(
     lease_ends: Option<std::time::Instant>,
 ) -> anyhow::Result<Vec<Job>> {
     let txn = platform::db::begin_write(&ctx.db).await?;
-    let due = occurrence::Entity::find()
-        .filter(occurrence::Column::State.eq(OccurrenceState::Planned))
-        .filter(occurrence::Column::DueAt.lte(now))
-        .order_by_asc(occurrence::Column::DueAt)
-        .limit(ctx.push.batch)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .all(&txn)
-        .await?;
+    let due = deliveries::due_occurrences(&txn, now, ctx.push.batch).await?;
     ctx.metrics.claim_batch.observe(due.len() as f64);
     if due.is_empty() {
         txn.commit().await?;
         return Ok(Vec::new());
     }
     let user_ids: HashSet<Uuid> = due.iter().map(|o| o.user_id).collect();
-    let active: HashSet<Uuid> = user::Entity::find()
-        .filter(user::Column::Id.is_in(user_ids.clone()))
-        .filter(user::Column::Status.eq(domain::UserStatus::Active))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|u| u.id)
-        .collect();
-    let mut devices: HashMap<Uuid, Vec<device::Model>> = HashMap::new();
-    for d in device::Entity::find().filter(device::Column::UserId.is_in(user_ids)).all(&txn).await? {
-        devices.entry(d.user_id).or_default().push(d);
-    }
-    let broadcast_ids: Vec<Uuid> = due.iter().filter_map(|o| o.broadcast_id).collect();
-    let broadcasts: HashMap<Uuid, entity::broadcast::Model> = entity::broadcast::Entity::find()
-        .filter(entity::broadcast::Column::Id.is_in(broadcast_ids))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|b| (b.id, b))
-        .collect();
+    let active = deliveries::active_accounts(&txn, &user_ids).await?;
+    let devices = deliveries::devices_of(&txn, &user_ids).await?;
+    let broadcast_ids: HashSet<Uuid> = due.iter().filter_map(|o| o.broadcast_id).collect();
+    let broadcasts = deliveries::broadcasts(&txn, &broadcast_ids).await?;
     let locale_filters: HashMap<Uuid, Vec<String>> = broadcasts
         .values()
         .filter_map(|b| {
@@ -109,29 +86,9 @@ pub(super) async fn fan_out_with(
             }
         }
     }
-    for (new_state, ids) in by_state {
-        for ids in ids.chunks(planning::IN_CHUNK) {
-            occurrence::Entity::update_many()
-                .col_expr(occurrence::Column::State, Expr::value(new_state))
-                .col_expr(occurrence::Column::UpdatedAt, Expr::value(now))
-                .filter(occurrence::Column::Id.is_in(ids.iter().copied()))
-                .exec(&txn)
-                .await?;
-        }
-    }
-    let mut created = Vec::new();
-    for chunk in planning::in_chunks(rows) {
-        let insert = delivery::Entity::insert_many(chunk)
-            .on_conflict_do_nothing_on([delivery::Column::OccurrenceId, delivery::Column::DeviceId]);
-        if lease.is_some() {
-            // Only the rows this statement inserted are this process's to send.
-            if let sea_orm::TryInsertResult::Inserted(rows) = insert.exec_with_returning_many(&txn).await? {
-                created.extend(rows);
-            }
-        } else {
-            insert.exec(&txn).await?;
-        }
-    }
+    deliveries::set_states(&txn, by_state, now).await?;
+    // Only the rows this statement inserted are this process's to send.
+    let created = deliveries::insert(&txn, rows, lease.is_some()).await?;
     // Each routine's next occurrence comes strictly after the slot that fired (or now, when it fired late).
     let fired: HashMap<Uuid, DateTime<Utc>> = due
         .iter()
@@ -174,10 +131,4 @@ pub(super) fn new_delivery(
         created_at: Set(now),
         updated_at: Set(now),
     }
-}
-
-/// Deliveries waiting to be sent, written literally so the claim uses the partial index `idx_deliveries_claim`
-/// (neither database matches a partial index against bound parameters).
-pub(super) fn waiting() -> sea_orm::sea_query::SimpleExpr {
-    Expr::cust(migration::DELIVERY_WAITING)
 }

@@ -5,12 +5,9 @@
 //! so a process killed mid-send loses nothing: its leased deliveries are taken again once the lease ends.
 
 use chrono::{DateTime, Utc};
-use entity::{delivery, occurrence};
 use platform::{Database, PushSettings};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use domain::reminders::OccurrenceState;
 use push::webpush::WebPush;
 
 mod fan_out;
@@ -21,7 +18,7 @@ pub use fan_out::fan_out;
 pub use outcomes::backoff;
 pub use send::{SEND_CONCURRENCY, deliver};
 
-use fan_out::{fan_out_leased, waiting};
+use fan_out::fan_out_leased;
 use outcomes::record_outcomes;
 use send::{Finished, Job, claim, inflamed_users, jobs, pipeline};
 
@@ -236,16 +233,5 @@ fn full_batch(ctx: &TickContext, n: usize) -> bool {
 
 /// Due occurrences and deliveries still waiting after a tick: a growing backlog means the schedulers fall behind.
 async fn backlog(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<u64> {
-    use sea_orm::PaginatorTrait;
-    let occurrences = occurrence::Entity::find()
-        .filter(occurrence::Column::State.eq(OccurrenceState::Planned))
-        .filter(occurrence::Column::DueAt.lte(now))
-        .count(&ctx.db)
-        .await?;
-    let deliveries = delivery::Entity::find()
-        .filter(waiting())
-        .filter(delivery::Column::NextAttemptAt.lte(now))
-        .count(&ctx.db)
-        .await?;
-    Ok(occurrences + deliveries)
+    Ok(store::deliveries::backlog(&ctx.db, now).await?)
 }

@@ -2,12 +2,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use domain::FailureReason;
-use entity::{delivery, device};
+use entity::delivery;
 use rand::Rng;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
-use std::collections::HashSet;
-use uuid::Uuid;
+use sea_orm::ConnectionTrait;
+use store::deliveries::{self, Settled};
 
 use super::{Finished, TickContext, TickOutcome};
 use domain::reminders::DeliveryStatus;
@@ -31,11 +29,9 @@ pub(super) async fn record_outcomes(
         results.into_iter().partition(|(_, outcome)| matches!(outcome, Some(SendOutcome::Delivered)));
     let delivered: Vec<delivery::Model> = delivered.into_iter().map(|(d, _)| d).collect();
     let txn = platform::db::begin_write(&ctx.db).await?;
-    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        // A PostgreSQL crash may forget the last moments of outcomes: those deliveries are sent again once
-        // their lease ends (a duplicate, never a loss). A scheduler crash loses nothing: the server has them.
-        txn.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
-    }
+    // A PostgreSQL crash may forget the last moments of outcomes: those deliveries are sent again once their
+    // lease ends (a duplicate, never a loss). A scheduler crash loses nothing: the server has them.
+    deliveries::commit_without_waiting_for_the_disk(&txn).await?;
     record_delivered(ctx, &txn, now, &delivered, out).await?;
     let mut settled: Vec<_> = delivered.into_iter().map(|d| (d, DeliveryStatus::Delivered, false)).collect();
     for (d, outcome) in others {
@@ -62,27 +58,7 @@ pub(super) async fn record_delivered(
     }
     out.attempted += delivered.len();
     out.delivered += delivered.len();
-    let device_ids: HashSet<Uuid> = delivered.iter().map(|d| d.device_id).collect();
-    device::Entity::update_many()
-        .col_expr(device::Column::LastSuccessAt, Expr::value(now))
-        .filter(device::Column::Id.is_in(device_ids))
-        .exec(txn)
-        .await?;
-    delivery::Entity::update_many()
-        .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Delivered))
-        .col_expr(
-            delivery::Column::Attempts,
-            sea_orm::sea_query::ExprTrait::add(Expr::col(delivery::Column::Attempts), 1),
-        )
-        .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .col_expr(delivery::Column::LastStatus, Expr::value(Some(201)))
-        .col_expr(delivery::Column::LastError, Expr::value(Option::<String>::None))
-        .col_expr(delivery::Column::SentAt, Expr::value(Some(now)))
-        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
-        .filter(delivery::Column::Id.is_in(delivered.iter().map(|d| d.id)))
-        .filter(delivery::Column::LeasedBy.eq(ctx.instance.clone()))
-        .exec(txn)
-        .await?;
+    deliveries::mark_delivered(txn, delivered, &ctx.instance, now).await?;
     Ok(())
 }
 
@@ -132,21 +108,7 @@ pub(super) async fn record_outcome(
         Some(SendOutcome::Gone { status: code, reason }) => {
             out.pruned += 1;
             tracing::info!(device.id = %d.device_id, %reason, "push target gone; device removed");
-            // Only the user's device: one that moved to another account since is the new owner's now.
-            device::Entity::delete_many()
-                .filter(device::Column::Id.eq(d.device_id))
-                .filter(device::Column::UserId.eq(d.user_id))
-                .exec(txn)
-                .await?;
-            delivery::Entity::update_many()
-                .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Pruned))
-                .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
-                .filter(delivery::Column::DeviceId.eq(d.device_id))
-                .filter(delivery::Column::UserId.eq(d.user_id))
-                .filter(delivery::Column::Status.is_in([DeliveryStatus::Pending, DeliveryStatus::Retrying]))
-                .filter(delivery::Column::Id.ne(d.id))
-                .exec(txn)
-                .await?;
+            deliveries::remove_gone_device(txn, d, now).await?;
             (DeliveryStatus::Pruned, d.next_attempt_at, Some(i32::from(*code)), Some(FailureReason::Gone))
         }
         Some(SendOutcome::Retry { status: code, after, reason }) => {
@@ -179,18 +141,7 @@ pub(super) async fn record_outcome(
     if outcome.is_some() {
         out.attempted += 1;
     }
-    delivery::Entity::update_many()
-        .col_expr(delivery::Column::Status, Expr::value(new_status))
-        .col_expr(delivery::Column::Attempts, Expr::value(attempts))
-        .col_expr(delivery::Column::NextAttemptAt, Expr::value(next_attempt))
-        .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .col_expr(delivery::Column::LastStatus, Expr::value(last_status))
-        .col_expr(delivery::Column::LastError, Expr::value(last_error.map(FailureReason::as_str)))
-        .col_expr(delivery::Column::SentAt, Expr::value(d.sent_at))
-        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
-        .filter(delivery::Column::Id.eq(d.id))
-        .filter(delivery::Column::LeasedBy.eq(ctx.instance.clone()))
-        .exec(txn)
-        .await?;
+    let settled = Settled { status: new_status, attempts, next_attempt_at: next_attempt, last_status, last_error };
+    deliveries::settle(txn, d, settled, &ctx.instance, now).await?;
     Ok((new_status, matches!(outcome, Some(SendOutcome::Gone { .. }))))
 }

@@ -3,13 +3,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 use domain::reminders::{Platform, ReminderTopic};
-use entity::{delivery, device, occurrence, user};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use entity::{delivery, device, occurrence};
 use std::collections::{HashMap, HashSet};
+use store::deliveries;
 use uuid::Uuid;
 
-use super::{TickContext, TickOutcome, record_outcomes, waiting};
+use super::{TickContext, TickOutcome, record_outcomes};
 use push::webpush::{Subscription, topic_for};
 use push::{SendOutcome, payload};
 
@@ -47,56 +46,16 @@ pub(super) type Finished = (delivery::Model, Option<SendOutcome>);
 /// Leases one batch of due deliveries to this process and loads what sending them needs.
 pub(super) async fn claim(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<Vec<Job>> {
     let lease_ends = std::time::Instant::now() + std::time::Duration::from_secs(ctx.push.lease_s);
-    let txn = platform::db::begin_write(&ctx.db).await?;
-    let claimable = Condition::all()
-        .add(waiting())
-        .add(delivery::Column::NextAttemptAt.lte(now))
-        .add(Condition::any().add(delivery::Column::LeaseUntil.is_null()).add(delivery::Column::LeaseUntil.lt(now)));
-    let claimed = delivery::Entity::find()
-        .filter(claimable)
-        .order_by_asc(delivery::Column::NextAttemptAt)
-        .limit(ctx.push.batch)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .all(&txn)
-        .await?;
+    let lease_until = now + Duration::seconds(ctx.push.lease_s as i64);
+    let claimed = deliveries::claim(&ctx.db, now, ctx.push.batch, lease_until, &ctx.instance).await?;
     if claimed.is_empty() {
-        txn.commit().await?;
         return Ok(Vec::new());
     }
-    let ids: Vec<Uuid> = claimed.iter().map(|d| d.id).collect();
-    delivery::Entity::update_many()
-        .col_expr(delivery::Column::LeaseUntil, Expr::value(now + Duration::seconds(ctx.push.lease_s as i64)))
-        .col_expr(delivery::Column::LeasedBy, Expr::value(ctx.instance.clone()))
-        .filter(delivery::Column::Id.is_in(ids))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-
-    let device_ids: HashSet<Uuid> = claimed.iter().map(|d| d.device_id).collect();
-    let devices: HashMap<Uuid, device::Model> = device::Entity::find()
-        .filter(device::Column::Id.is_in(device_ids))
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .map(|d| (d.id, d))
-        .collect();
-    let occurrence_ids: HashSet<Uuid> = claimed.iter().map(|d| d.occurrence_id).collect();
-    let occurrences: HashMap<Uuid, occurrence::Model> = occurrence::Entity::find()
-        .filter(occurrence::Column::Id.is_in(occurrence_ids))
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .map(|o| (o.id, o))
-        .collect();
+    let devices = deliveries::devices(&ctx.db, &claimed.iter().map(|d| d.device_id).collect()).await?;
+    let occurrences = deliveries::occurrences(&ctx.db, &claimed.iter().map(|d| d.occurrence_id).collect()).await?;
     let inflamed = inflamed_users(ctx, &claimed, &occurrences, now).await?;
-    let broadcast_ids: Vec<Uuid> = occurrences.values().filter_map(|o| o.broadcast_id).collect();
-    let broadcasts: HashMap<Uuid, entity::broadcast::Model> = entity::broadcast::Entity::find()
-        .filter(entity::broadcast::Column::Id.is_in(broadcast_ids))
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .map(|b| (b.id, b))
-        .collect();
+    let broadcast_ids: HashSet<Uuid> = occurrences.values().filter_map(|o| o.broadcast_id).collect();
+    let broadcasts = deliveries::broadcasts(&ctx.db, &broadcast_ids).await?;
     Ok(jobs(claimed, lease_ends, &devices, &occurrences, &inflamed, &broadcasts))
 }
 
@@ -224,7 +183,7 @@ pub(super) async fn inflamed_users(
         })
         .map(|d| d.user_id)
         .collect();
-    let owners = user::Entity::find().filter(user::Column::Id.is_in(pump_users)).all(&ctx.db).await?;
+    let owners = deliveries::accounts(&ctx.db, &pump_users).await?;
     let inflamed = store::advice::active_many(&ctx.db, &owners, now)
         .await?
         .into_iter()

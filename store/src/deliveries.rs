@@ -1,0 +1,308 @@
+//! Deliveries as the scheduler works them: due occurrences taken for fan-out, deliveries leased, what sending
+//! needs loaded, and outcomes recorded. Statements only; the scheduler decides what they say.
+
+use chrono::{DateTime, Utc};
+use domain::FailureReason;
+use domain::reminders::{DeliveryStatus, OccurrenceState};
+use entity::{broadcast, delivery, device, occurrence, user};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+use crate::planning::IN_CHUNK;
+
+/// A delivery still to be attempted (pending or retrying), as the claim index's condition says it.
+pub fn waiting() -> SimpleExpr {
+    Expr::cust(migration::DELIVERY_WAITING)
+}
+
+/// Lets `txn` commit without waiting for the write-ahead log to reach the disk (PostgreSQL; SQLite's settings
+/// are the file's): for writes that are safe to lose in a crash of the database server.
+pub async fn commit_without_waiting_for_the_disk(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
+    }
+    Ok(())
+}
+
+/// Up to `batch` planned occurrences due by `now`, earliest first, locked for `txn` (others skip them).
+pub async fn due_occurrences(
+    txn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    batch: u64,
+) -> Result<Vec<occurrence::Model>, DbErr> {
+    occurrence::Entity::find()
+        .filter(occurrence::Column::State.eq(OccurrenceState::Planned))
+        .filter(occurrence::Column::DueAt.lte(now))
+        .order_by_asc(occurrence::Column::DueAt)
+        .limit(batch)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .all(txn)
+        .await
+}
+
+/// Which of `ids` are active accounts.
+pub async fn active_accounts(txn: &impl ConnectionTrait, ids: &HashSet<Uuid>) -> Result<HashSet<Uuid>, DbErr> {
+    let mut active = HashSet::new();
+    for ids in ids.iter().copied().collect::<Vec<_>>().chunks(IN_CHUNK) {
+        let found: Vec<Uuid> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::Id.is_in(ids.iter().copied()))
+            .filter(user::Column::Status.eq(domain::UserStatus::Active))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        active.extend(found);
+    }
+    Ok(active)
+}
+
+/// The accounts `ids`.
+pub async fn accounts(db: &impl ConnectionTrait, ids: &HashSet<Uuid>) -> Result<Vec<user::Model>, DbErr> {
+    let mut found = Vec::with_capacity(ids.len());
+    for ids in ids.iter().copied().collect::<Vec<_>>().chunks(IN_CHUNK) {
+        found.extend(user::Entity::find().filter(user::Column::Id.is_in(ids.iter().copied())).all(db).await?);
+    }
+    Ok(found)
+}
+
+/// The devices of accounts `ids`, by account.
+pub async fn devices_of(
+    txn: &impl ConnectionTrait,
+    ids: &HashSet<Uuid>,
+) -> Result<HashMap<Uuid, Vec<device::Model>>, DbErr> {
+    let mut devices: HashMap<Uuid, Vec<device::Model>> = HashMap::new();
+    for ids in ids.iter().copied().collect::<Vec<_>>().chunks(IN_CHUNK) {
+        for d in device::Entity::find().filter(device::Column::UserId.is_in(ids.iter().copied())).all(txn).await? {
+            devices.entry(d.user_id).or_default().push(d);
+        }
+    }
+    Ok(devices)
+}
+
+/// The devices `ids`, by id.
+pub async fn devices(db: &impl ConnectionTrait, ids: &HashSet<Uuid>) -> Result<HashMap<Uuid, device::Model>, DbErr> {
+    by_id::<device::Entity>(db, ids, device::Column::Id, |d| d.id).await
+}
+
+/// The occurrences `ids`, by id.
+pub async fn occurrences(
+    db: &impl ConnectionTrait,
+    ids: &HashSet<Uuid>,
+) -> Result<HashMap<Uuid, occurrence::Model>, DbErr> {
+    by_id::<occurrence::Entity>(db, ids, occurrence::Column::Id, |o| o.id).await
+}
+
+/// The broadcasts `ids`, by id.
+pub async fn broadcasts(
+    db: &impl ConnectionTrait,
+    ids: &HashSet<Uuid>,
+) -> Result<HashMap<Uuid, broadcast::Model>, DbErr> {
+    by_id::<broadcast::Entity>(db, ids, broadcast::Column::Id, |b| b.id).await
+}
+
+/// The rows of `E` whose `column` is one of `ids`, by `key`, read `IN_CHUNK` ids at a time.
+async fn by_id<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    ids: &HashSet<Uuid>,
+    column: E::Column,
+    key: impl Fn(&E::Model) -> Uuid,
+) -> Result<HashMap<Uuid, E::Model>, DbErr> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for ids in ids.iter().copied().collect::<Vec<_>>().chunks(IN_CHUNK) {
+        for row in E::find().filter(column.is_in(ids.iter().copied())).all(db).await? {
+            found.insert(key(&row), row);
+        }
+    }
+    Ok(found)
+}
+
+/// Moves each listed occurrence to its new state.
+pub async fn set_states(
+    txn: &impl ConnectionTrait,
+    by_state: HashMap<OccurrenceState, Vec<Uuid>>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    for (state, ids) in by_state {
+        for ids in ids.chunks(IN_CHUNK) {
+            occurrence::Entity::update_many()
+                .col_expr(occurrence::Column::State, Expr::value(state))
+                .col_expr(occurrence::Column::UpdatedAt, Expr::value(now))
+                .filter(occurrence::Column::Id.is_in(ids.iter().copied()))
+                .exec(txn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Inserts new deliveries (one occurrence and device are one delivery: a second is not inserted). With
+/// `leased`, gives the rows this statement inserted: they are this process's to send.
+pub async fn insert(
+    txn: &impl ConnectionTrait,
+    rows: Vec<delivery::ActiveModel>,
+    leased: bool,
+) -> Result<Vec<delivery::Model>, DbErr> {
+    let mut created = Vec::new();
+    for chunk in crate::planning::in_chunks(rows) {
+        let insert = delivery::Entity::insert_many(chunk)
+            .on_conflict_do_nothing_on([delivery::Column::OccurrenceId, delivery::Column::DeviceId]);
+        if leased {
+            if let sea_orm::TryInsertResult::Inserted(rows) = insert.exec_with_returning_many(txn).await? {
+                created.extend(rows);
+            }
+        } else {
+            insert.exec(txn).await?;
+        }
+    }
+    Ok(created)
+}
+
+/// Leases up to `batch` deliveries due by `now` (waiting, their lease ended or never taken) to `instance` until
+/// `lease_until`; gives them.
+pub async fn claim(
+    db: &platform::Database,
+    now: DateTime<Utc>,
+    batch: u64,
+    lease_until: DateTime<Utc>,
+    instance: &str,
+) -> Result<Vec<delivery::Model>, DbErr> {
+    let txn = platform::db::begin_write(db).await?;
+    let claimable = Condition::all()
+        .add(waiting())
+        .add(delivery::Column::NextAttemptAt.lte(now))
+        .add(Condition::any().add(delivery::Column::LeaseUntil.is_null()).add(delivery::Column::LeaseUntil.lt(now)));
+    let claimed = delivery::Entity::find()
+        .filter(claimable)
+        .order_by_asc(delivery::Column::NextAttemptAt)
+        .limit(batch)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .all(&txn)
+        .await?;
+    if !claimed.is_empty() {
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::LeaseUntil, Expr::value(lease_until))
+            .col_expr(delivery::Column::LeasedBy, Expr::value(instance.to_owned()))
+            .filter(delivery::Column::Id.is_in(claimed.iter().map(|d| d.id)))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(claimed)
+}
+
+/// Due occurrences and deliveries still waiting at `now`.
+pub async fn backlog(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64, DbErr> {
+    let occurrences = occurrence::Entity::find()
+        .filter(occurrence::Column::State.eq(OccurrenceState::Planned))
+        .filter(occurrence::Column::DueAt.lte(now))
+        .count(db)
+        .await?;
+    let deliveries =
+        delivery::Entity::find().filter(waiting()).filter(delivery::Column::NextAttemptAt.lte(now)).count(db).await?;
+    Ok(occurrences + deliveries)
+}
+
+/// Records deliveries the push service accepted (those still leased to `instance`), and their devices'
+/// success: two statements.
+pub async fn mark_delivered(
+    txn: &impl ConnectionTrait,
+    delivered: &[delivery::Model],
+    instance: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let device_ids: HashSet<Uuid> = delivered.iter().map(|d| d.device_id).collect();
+    device::Entity::update_many()
+        .col_expr(device::Column::LastSuccessAt, Expr::value(now))
+        .filter(device::Column::Id.is_in(device_ids))
+        .exec(txn)
+        .await?;
+    delivery::Entity::update_many()
+        .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Delivered))
+        .col_expr(delivery::Column::Attempts, Expr::col(delivery::Column::Attempts).add(1))
+        .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(delivery::Column::LastStatus, Expr::value(Some(201)))
+        .col_expr(delivery::Column::LastError, Expr::value(Option::<String>::None))
+        .col_expr(delivery::Column::SentAt, Expr::value(Some(now)))
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+        .filter(delivery::Column::Id.is_in(delivered.iter().map(|d| d.id)))
+        .filter(delivery::Column::LeasedBy.eq(instance.to_owned()))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Marks pruned the waiting deliveries of `user_id` to `device_id` (a device gone, or moved to another
+/// account), but `except`; gives how many.
+pub async fn prune_waiting(
+    txn: &impl ConnectionTrait,
+    device_id: Uuid,
+    user_id: Uuid,
+    except: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let mut update = delivery::Entity::update_many()
+        .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Pruned))
+        .col_expr(delivery::Column::LastError, Expr::value(FailureReason::Gone.as_str()))
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+        .filter(delivery::Column::DeviceId.eq(device_id))
+        .filter(delivery::Column::UserId.eq(user_id))
+        .filter(delivery::Column::Status.is_in(DeliveryStatus::WAITING));
+    if let Some(except) = except {
+        update = update.filter(delivery::Column::Id.ne(except));
+    }
+    Ok(update.exec(txn).await?.rows_affected)
+}
+
+/// Removes `user_id`'s device `device_id` (gone at its push service), with its other waiting deliveries
+/// pruned. A device that moved to another account since is left: it is the new owner's now.
+pub async fn remove_gone_device(
+    txn: &impl ConnectionTrait,
+    d: &delivery::Model,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    device::Entity::delete_many()
+        .filter(device::Column::Id.eq(d.device_id))
+        .filter(device::Column::UserId.eq(d.user_id))
+        .exec(txn)
+        .await?;
+    prune_waiting(txn, d.device_id, d.user_id, Some(d.id), now).await?;
+    Ok(())
+}
+
+/// Where an attempted (or stale) delivery now stands.
+pub struct Settled {
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_status: Option<i32>,
+    pub last_error: Option<FailureReason>,
+}
+
+/// Records how delivery `d` stands, its lease released, if it is still leased to `instance`.
+pub async fn settle(
+    txn: &impl ConnectionTrait,
+    d: &delivery::Model,
+    settled: Settled,
+    instance: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    delivery::Entity::update_many()
+        .col_expr(delivery::Column::Status, Expr::value(settled.status))
+        .col_expr(delivery::Column::Attempts, Expr::value(settled.attempts))
+        .col_expr(delivery::Column::NextAttemptAt, Expr::value(settled.next_attempt_at))
+        .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(delivery::Column::LastStatus, Expr::value(settled.last_status))
+        .col_expr(delivery::Column::LastError, Expr::value(settled.last_error.map(FailureReason::as_str)))
+        .col_expr(delivery::Column::SentAt, Expr::value(d.sent_at))
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+        .filter(delivery::Column::Id.eq(d.id))
+        .filter(delivery::Column::LeasedBy.eq(instance.to_owned()))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
