@@ -82,11 +82,18 @@ fn filter_choices<E: EntityTrait>(
 /// whether more follow. Each table gives its first `limit + 1` changes by its sync index, and the page is the
 /// first of them all: every change of the page is among those.
 pub async fn changes_since(
-    db: &impl ConnectionTrait,
+    db: &platform::Database,
     user_id: Uuid,
     since: i64,
     limit: u64,
 ) -> Result<(Vec<Record>, bool), StoreError> {
+    use sea_orm::{AccessMode, DbBackend, IsolationLevel, TransactionTrait};
+    // One snapshot for every table: a write committing between two tables' reads must not let the cursor
+    // pass a change of the table read first (PostgreSQL needs REPEATABLE READ for that; SQLite's read
+    // transaction is one snapshot).
+    let isolation = (db.get_database_backend() == DbBackend::Postgres).then_some(IsolationLevel::RepeatableRead);
+    let txn = db.begin_with_config(isolation, Some(AccessMode::ReadOnly)).await?;
+    let db = &txn;
     let mut rows = Vec::new();
     for kind in RecordKind::ALL {
         on_table!(kind, t => {
@@ -100,6 +107,7 @@ pub async fn changes_since(
             rows.extend(found.into_iter().map(Record::from));
         });
     }
+    txn.commit().await?;
     rows.sort_unstable_by_key(|r| r.change_seq);
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
