@@ -73,7 +73,7 @@ pub async fn disable(db: &Database, id: Uuid, actor: &Actor, now: DateTime<Utc>)
     let txn = platform::db::begin_write(db).await?;
     find(&txn, id).await?;
     keep_an_active_admin(&txn, id, "disabled").await?;
-    set(&txn, id, user::Column::Status, Expr::value(UserStatus::Disabled), now).await?;
+    set(&txn, id, [(user::Column::Status, Expr::value(UserStatus::Disabled))], now).await?;
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
         .filter(refresh_token::Column::UserId.eq(id))
@@ -96,8 +96,9 @@ pub async fn disable(db: &Database, id: Uuid, actor: &Actor, now: DateTime<Utc>)
 pub async fn enable(db: &Database, id: Uuid, actor: &Actor, now: DateTime<Utc>) -> Result<user::Model, StoreError> {
     let txn = platform::db::begin_write(db).await?;
     find(&txn, id).await?;
-    set(&txn, id, user::Column::Status, Expr::value(UserStatus::Active), now).await?;
-    set(&txn, id, user::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None), now).await?;
+    let active = Expr::value(UserStatus::Active);
+    let unlocked = Expr::value(Option::<DateTime<Utc>>::None);
+    set(&txn, id, [(user::Column::Status, active), (user::Column::LockedUntil, unlocked)], now).await?;
     crate::planning::replan_all(&txn, id, now).await?;
     audit::record(&txn, actor, "user.enable", "user", Some(id.to_string()), json!({}), now).await?;
     let u = find(&txn, id).await?;
@@ -129,7 +130,7 @@ pub async fn set_role(
     if role == Role::User {
         keep_an_active_admin(&txn, id, "demoted").await?;
     }
-    set(&txn, id, user::Column::Role, Expr::value(role), now).await?;
+    set(&txn, id, [(user::Column::Role, Expr::value(role))], now).await?;
     let detail = json!({"from": target.role, "to": role.as_str()});
     audit::record(&txn, actor, "user.role", "user", Some(id.to_string()), detail, now).await?;
     let u = find(&txn, id).await?;
@@ -137,19 +138,17 @@ pub async fn set_role(
     Ok(u)
 }
 
-/// Sets one column of account `id` (and its update time).
-async fn set(
+/// Sets columns of account `id` (and its update time) in one statement.
+async fn set<const N: usize>(
     txn: &impl ConnectionTrait,
     id: Uuid,
-    column: user::Column,
-    value: sea_orm::sea_query::SimpleExpr,
+    columns: [(user::Column, sea_orm::sea_query::SimpleExpr); N],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    user::Entity::update_many()
-        .col_expr(column, value)
-        .col_expr(user::Column::UpdatedAt, Expr::value(now))
-        .filter(user::Column::Id.eq(id))
-        .exec(txn)
-        .await?;
+    let mut update = user::Entity::update_many();
+    for (column, value) in columns {
+        update = update.col_expr(column, value);
+    }
+    update.col_expr(user::Column::UpdatedAt, Expr::value(now)).filter(user::Column::Id.eq(id)).exec(txn).await?;
     Ok(())
 }

@@ -39,7 +39,8 @@ pub struct Counts {
     pub failed: i64,
 }
 
-/// Plans `new` for every matching device's account; audited as `actor`'s.
+/// Plans `new` for every matching device's account; audited as `actor`'s. Gives it with its (still empty)
+/// delivery counts.
 pub async fn create(
     db: &Database,
     new: NewBroadcast,
@@ -99,9 +100,9 @@ pub async fn create(
     }
     let detail = serde_json::json!({"targeted": saved.targeted, "audience": new.audience, "send_at": new.send_at});
     audit::record(&txn, actor, "broadcast.create", "broadcast", Some(id.to_string()), detail, now).await?;
-    let counts = counts(&txn, id).await?;
     txn.commit().await?;
-    Ok((saved, counts))
+    // Its deliveries are made by the scheduler's fan-out, after this commit: none exist yet.
+    Ok((saved, Counts::default()))
 }
 
 /// Broadcast `id` and how its deliveries stand.

@@ -63,11 +63,7 @@ pub async fn active_accounts(txn: &impl ConnectionTrait, ids: &HashSet<Uuid>) ->
 
 /// The accounts `ids`.
 pub async fn accounts(db: &impl ConnectionTrait, ids: &HashSet<Uuid>) -> Result<Vec<user::Model>, DbErr> {
-    let mut found = Vec::with_capacity(ids.len());
-    for ids in ids.iter().copied().collect::<Vec<_>>().chunks(IN_CHUNK) {
-        found.extend(user::Entity::find().filter(user::Column::Id.is_in(ids.iter().copied())).all(db).await?);
-    }
-    Ok(found)
+    Ok(crate::rows_by_id::<user::Entity>(db, ids, user::Column::Id, |u| u.id).await?.into_values().collect())
 }
 
 /// The devices of accounts `ids`, by account.
@@ -86,7 +82,7 @@ pub async fn devices_of(
 
 /// The devices `ids`, by id.
 pub async fn devices(db: &impl ConnectionTrait, ids: &HashSet<Uuid>) -> Result<HashMap<Uuid, device::Model>, DbErr> {
-    by_id::<device::Entity>(db, ids, device::Column::Id, |d| d.id).await
+    crate::rows_by_id::<device::Entity>(db, ids, device::Column::Id, |d| d.id).await
 }
 
 /// The occurrences `ids`, by id.
@@ -94,7 +90,7 @@ pub async fn occurrences(
     db: &impl ConnectionTrait,
     ids: &HashSet<Uuid>,
 ) -> Result<HashMap<Uuid, occurrence::Model>, DbErr> {
-    by_id::<occurrence::Entity>(db, ids, occurrence::Column::Id, |o| o.id).await
+    crate::rows_by_id::<occurrence::Entity>(db, ids, occurrence::Column::Id, |o| o.id).await
 }
 
 /// The broadcasts `ids`, by id.
@@ -102,23 +98,7 @@ pub async fn broadcasts(
     db: &impl ConnectionTrait,
     ids: &HashSet<Uuid>,
 ) -> Result<HashMap<Uuid, broadcast::Model>, DbErr> {
-    by_id::<broadcast::Entity>(db, ids, broadcast::Column::Id, |b| b.id).await
-}
-
-/// The rows of `E` whose `column` is one of `ids`, by `key`, read `IN_CHUNK` ids at a time.
-async fn by_id<E: EntityTrait>(
-    db: &impl ConnectionTrait,
-    ids: &HashSet<Uuid>,
-    column: E::Column,
-    key: impl Fn(&E::Model) -> Uuid,
-) -> Result<HashMap<Uuid, E::Model>, DbErr> {
-    let mut found = HashMap::with_capacity(ids.len());
-    for ids in ids.iter().copied().collect::<Vec<_>>().chunks(IN_CHUNK) {
-        for row in E::find().filter(column.is_in(ids.iter().copied())).all(db).await? {
-            found.insert(key(&row), row);
-        }
-    }
-    Ok(found)
+    crate::rows_by_id::<broadcast::Entity>(db, ids, broadcast::Column::Id, |b| b.id).await
 }
 
 /// Moves each listed occurrence to its new state.

@@ -24,10 +24,30 @@ pub mod writes;
 
 pub use error::StoreError;
 
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
 /// A `LIKE` pattern (escaped with `\`) matching strings that start with `raw`, its `%`, `_` and `\` taken
 /// literally.
 pub(crate) fn like_prefix(raw: &str) -> String {
     let escaped: String =
         raw.chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
     format!("{escaped}%")
+}
+
+/// The rows of `E` whose `column` is one of `ids`, by `key`, read [`planning::IN_CHUNK`] ids at a time.
+pub(crate) async fn rows_by_id<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    ids: &HashSet<Uuid>,
+    column: E::Column,
+    key: impl Fn(&E::Model) -> Uuid,
+) -> Result<HashMap<Uuid, E::Model>, DbErr> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for ids in ids.iter().copied().collect::<Vec<_>>().chunks(planning::IN_CHUNK) {
+        for row in E::find().filter(column.is_in(ids.iter().copied())).all(db).await? {
+            found.insert(key(&row), row);
+        }
+    }
+    Ok(found)
 }

@@ -104,12 +104,7 @@ pub async fn replan_many(
         })
         .collect();
     let owner_ids: HashSet<Uuid> = live.iter().map(|(r, _)| r.user_id).collect();
-    let mut owners: HashMap<Uuid, user::Model> = HashMap::new();
-    for ids in owner_ids.into_iter().collect::<Vec<_>>().chunks(IN_CHUNK) {
-        for u in user::Entity::find().filter(user::Column::Id.is_in(ids.iter().copied())).all(db).await? {
-            owners.insert(u.id, u);
-        }
-    }
+    let owners = crate::rows_by_id::<user::Entity>(db, &owner_ids, user::Column::Id, |u| u.id).await?;
     let mut last_sessions: HashMap<(Uuid, RecordKind), Option<DateTime<Utc>>> = HashMap::new();
     let mut rows = Vec::new();
     for (routine, spec) in &live {

@@ -18,9 +18,9 @@ use crate::records::tables::{FromRecord, on_table};
 /// (and so join none and insert nothing), so that three prepared statements serve every batch of a kind.
 const PADDED_SIZES: [usize; 3] = [1, 8, crate::writes::MAX_BATCH];
 
-/// Inserts `rows` (all of `kind`), each with the next of its owner's change numbers, unless one of their ids
-/// names a record of another kind. Gives the rows inserted, in no order: fewer than `rows` when an id is in
-/// use (in any table) or an owner has no account, and the caller then rolls back.
+/// Inserts `rows` (all of `kind`, at least one), each with the next of its owner's change numbers, unless one
+/// of their ids names a record of another kind. Gives the rows inserted, in no order: fewer than `rows` when an
+/// id is in use (in any table) or an owner has no account, and the caller then rolls back.
 pub(super) async fn numbered_and_inserted(
     txn: &WriteTxn,
     kind: RecordKind,
@@ -46,37 +46,28 @@ where
     for row in rows {
         *following.entry(row.user_id).or_default() += 1;
     }
-    let mut values: Vec<Value> = Vec::new();
-    let mut tuples = Vec::new();
-    let mut last: Option<Vec<Value>> = None;
-    for i in 0..platform::db::padded_len(rows.len(), &PADDED_SIZES) {
-        let row = match rows.get(i) {
-            Some(row) => {
-                let model = E::ActiveModel::from_record(row);
-                let left = following.get_mut(&row.user_id).expect("every owner is counted");
-                *left -= 1;
-                let row: Vec<Value> = columns
-                    .iter()
-                    .map(|c| match c.as_str() {
-                        "change_seq" => Value::BigInt(Some(*left)),
-                        _ => model.get(*c).into_value().expect("a record's row sets every column"),
-                    })
-                    .collect();
-                last = Some(row.clone());
-                row
-            }
-            // A padding row: NULL in every column (of the same types), so its owner is none.
-            None => last.iter().flatten().map(Value::as_null).collect(),
-        };
-        let placeholders: Vec<String> = row
-            .into_iter()
-            .map(|value| {
-                values.push(value);
-                format!("${}", values.len())
-            })
-            .collect();
-        tuples.push(format!("({})", placeholders.join(", ")));
+    let mut values: Vec<Value> = Vec::with_capacity(columns.len() * rows.len());
+    for row in rows {
+        let model = E::ActiveModel::from_record(row);
+        let left = following.get_mut(&row.user_id).expect("every owner is counted");
+        *left -= 1;
+        values.extend(columns.iter().map(|c| match c.as_str() {
+            "change_seq" => Value::BigInt(Some(*left)),
+            _ => model.get(*c).into_value().expect("a record's row sets every column"),
+        }));
     }
+    // Padding rows: NULL in every column (of the first row's types), so their owner is none.
+    let padding: Vec<Value> = values[..columns.len()].iter().map(Value::as_null).collect();
+    for _ in rows.len()..platform::db::padded_len(rows.len(), &PADDED_SIZES) {
+        values.extend(padding.iter().cloned());
+    }
+    let tuples: Vec<String> = (0..values.len() / columns.len())
+        .map(|row| {
+            let first = row * columns.len() + 1;
+            let placeholders: Vec<String> = (first..first + columns.len()).map(|n| format!("${n}")).collect();
+            format!("({})", placeholders.join(", "))
+        })
+        .collect();
     let taken: Vec<String> = RecordKind::ALL
         .into_iter()
         .filter(|other| *other != kind)
