@@ -67,7 +67,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     platform::telemetry::init(settings.log_format);
     let result = match cli.command {
         None | Some(Command::Serve) => serve(settings, !cli.no_scheduler).await,
-        Some(Command::Migrate) => platform::db::migrate(&settings.database_url, settings.database_kind)
+        Some(Command::Migrate) => store::db::migrate(&settings.database_url, settings.database_kind)
             .await
             .map(|_| tracing::info!("migrations applied"))
             .map_err(Into::into),
@@ -99,8 +99,8 @@ async fn create_admin(settings: Settings, email: &str) -> anyhow::Result<()> {
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
-    platform::db::migrate(&settings.database_url, settings.database_kind).await?;
-    let db = platform::db::connect(&settings.database_url, settings.database_kind, 1).await?;
+    store::db::migrate(&settings.database_url, settings.database_kind).await?;
+    let db = store::db::connect(&settings.database_url, settings.database_kind, 1).await?;
     let created = crate::services::admins::create_admin(&db, email, &password, chrono::Utc::now()).await;
     db.close().await?;
     match created {

@@ -7,8 +7,8 @@ use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use domain::FieldError;
-use sea_orm::DbErr;
 use serde::Serialize;
+use store::DbErr;
 use utoipa::ToSchema;
 
 /// The media type of every error body.
@@ -151,7 +151,7 @@ impl ResponseError for ApiError {
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             // A database that cannot be reached is a 503 (retry later), not a 500.
-            Self::Database(e) if platform::db::is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(e) if store::db::is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -6,11 +6,12 @@ use actix_web::http::header;
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use chrono::Utc;
-use platform::{Database, Settings};
+use platform::Settings;
 use scheduler::Scheduler;
 use secrecy::{ExposeSecret, SecretString};
 use std::net::TcpListener;
 use std::sync::Arc;
+use store::Database;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::JwtKeys;
@@ -56,10 +57,9 @@ pub struct Application {
 impl Application {
     /// Migrates, connects, bootstraps the admin, starts the scheduler (if `with_scheduler`) and binds the listener.
     pub async fn build(settings: Settings, with_scheduler: bool) -> anyhow::Result<Self> {
-        platform::db::migrate(&settings.database_url, settings.database_kind).await?;
-        let db =
-            platform::db::connect(&settings.database_url, settings.database_kind, settings.database_max_connections)
-                .await?;
+        store::db::migrate(&settings.database_url, settings.database_kind).await?;
+        let db = store::db::connect(&settings.database_url, settings.database_kind, settings.database_max_connections)
+            .await?;
         let jwt = JwtKeys::new(&jwt_secret(&settings, &db).await?);
         let limit_store = crate::ratelimit::LimitStore::connect(&db, settings.edge.redis_url.as_deref()).await?;
         let auth_limits = crate::ratelimit::AuthLimits::new(limit_store, settings.auth_rate_limit_per_minute);
@@ -100,7 +100,10 @@ impl Application {
                 "MILKFLOW_PUSH_ALLOW_INSECURE=true: http:// and loopback push endpoints are accepted (development and tests only)"
             );
         }
-        let vapid = push::vapid::VapidKeys::load(&settings, &db).await?;
+        let vapid = push::vapid::VapidKeys::load(&settings, async |key: &str| {
+            Ok(store::secrets::get_or_store(&db, push::vapid::SECRET_NAME, key).await?)
+        })
+        .await?;
         let state = web::Data::new(AppState {
             db: db.clone(),
             writes: store::writes::Writes::start(db.clone(), write_metrics).await?,
@@ -175,7 +178,7 @@ async fn jwt_secret(settings: &Settings, db: &Database) -> anyhow::Result<Secret
     if let Some(secret) = &settings.jwt_secret {
         return Ok(secret.clone());
     }
-    let (secret, created) = platform::secrets::get_or_create(db, "jwt_secret", 48).await?;
+    let (secret, created) = store::secrets::get_or_create(db, "jwt_secret", 48).await?;
     tracing::warn!(
         created,
         "MILKFLOW_JWT_SECRET is unset: using a generated secret stored in the database; set it in production"

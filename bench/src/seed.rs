@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use domain::{Email, Role, TimeZoneName};
 use entity::{device, user};
-use platform::db::DatabaseKind;
+use platform::DatabaseKind;
 use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
 use store::accounts::new_user;
 use uuid::Uuid;
@@ -40,8 +40,8 @@ const CHUNK: usize = 500;
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let kind = DatabaseKind::from_url(&args.database_url).map_err(|e| anyhow::anyhow!("--database-url {e}"))?;
-    platform::db::migrate(&args.database_url, kind).await?;
-    let db = platform::db::connect(&args.database_url, kind, 4).await?;
+    store::db::migrate(&args.database_url, kind).await?;
+    let db = store::db::connect(&args.database_url, kind, 4).await?;
     let now = Utc::now();
     let lead = if args.far { Duration::hours(12) } else { Duration::seconds(args.lead_s) };
     let slot: DateTime<Utc> = (now + lead + Duration::seconds(59)).duration_trunc(Duration::minutes(1))?;

@@ -7,7 +7,7 @@ use ::store::records::{self, Collection, ListQuery};
 use ::store::writes::Writes;
 use chrono::{Duration, Utc};
 use entity::user;
-use platform::db::DatabaseKind;
+use platform::DatabaseKind;
 use sea_orm::{ActiveModelTrait, DatabaseConnection};
 use std::time::Instant;
 use uuid::Uuid;
@@ -41,8 +41,8 @@ const SEEDED: usize = 60;
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let kind = DatabaseKind::from_url(&args.database_url).map_err(|e| anyhow::anyhow!("--database-url {e}"))?;
-    platform::db::migrate(&args.database_url, kind).await?;
-    let db = platform::db::connect(&args.database_url, kind, args.max_connections).await?;
+    store::db::migrate(&args.database_url, kind).await?;
+    let db = store::db::connect(&args.database_url, kind, args.max_connections).await?;
     let user_id = new_account(&db).await?;
     let writes = Writes::start(db.clone(), Default::default()).await?;
     if matches!(args.scenario, Scenario::List) {

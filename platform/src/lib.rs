@@ -1,10 +1,9 @@
-//! I/O plumbing both milkflow binaries share: settings, the database, telemetry and stored secrets.
+//! What both milkflow binaries share below the data layer: settings, telemetry and metrics.
 
-pub mod db;
+mod database_kind;
 pub mod metrics;
-pub mod secrets;
 pub mod settings;
 pub mod telemetry;
 
-pub use db::{Database, DatabaseKind};
+pub use database_kind::DatabaseKind;
 pub use settings::{ApnsSettings, Environment, LogFormat, PushSettings, Settings, SettingsError};

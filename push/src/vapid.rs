@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use platform::{Database, Settings};
+use platform::Settings;
 use secrecy::ExposeSecret;
 use web_push_native::jwt_simple::algorithms::ES256KeyPair;
 use web_push_native::p256::SecretKey;
@@ -22,6 +22,9 @@ impl std::fmt::Debug for VapidKeys {
     }
 }
 
+/// The name the generated key is kept under in the database.
+pub const SECRET_NAME: &str = "vapid_private_key";
+
 impl VapidKeys {
     /// Keys from a base64url 32-byte private scalar.
     pub fn from_private(encoded: &str, subject: &str) -> Result<Self, String> {
@@ -33,15 +36,19 @@ impl VapidKeys {
         Ok(Self { key_pair, public_key, subject: subject.to_owned() })
     }
 
-    /// The configured key, or the stored one, generating and storing it the first time.
-    pub async fn load(settings: &Settings, db: &Database) -> anyhow::Result<Self> {
+    /// The configured key, or the one kept in the database: `keep(generated)` stores a newly generated key under
+    /// [`SECRET_NAME`] unless one is stored already, and answers the stored key and whether it is the new one.
+    pub async fn load(
+        settings: &Settings,
+        keep: impl AsyncFnOnce(&str) -> anyhow::Result<(String, bool)>,
+    ) -> anyhow::Result<Self> {
         let subject = &settings.push.vapid_subject;
         if let Some(key) = &settings.push.vapid_private_key {
             return Self::from_private(key.expose_secret(), subject)
                 .map_err(|e| anyhow::anyhow!("invalid setting MILKFLOW_VAPID_PRIVATE_KEY: {e}"));
         }
         let generated = URL_SAFE_NO_PAD.encode(ES256KeyPair::generate().to_bytes());
-        let (stored, created) = platform::secrets::get_or_store(db, "vapid_private_key", &generated).await?;
+        let (stored, created) = keep(&generated).await?;
         if created {
             tracing::warn!("MILKFLOW_VAPID_PRIVATE_KEY is unset: generated a VAPID key and stored it in the database");
         }

@@ -2,9 +2,9 @@
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use platform::Database;
 use std::net::TcpListener;
 use std::sync::Arc;
+use store::Database;
 
 use crate::TickHealth;
 
@@ -45,7 +45,7 @@ async fn healthz() -> HttpResponse {
 
 /// Ready when the database answers and the claim tick completed recently.
 async fn readyz(state: web::Data<HealthState>) -> HttpResponse {
-    let database = platform::db::ping(&state.db).await;
+    let database = store::db::ping(&state.db).await;
     let tick = state.tick.is_fresh();
     if database && tick {
         return HttpResponse::Ok().json(serde_json::json!({"status": "ready"}));

@@ -1,10 +1,11 @@
 //! `Scheduler`: the tokio-cron-scheduler jobs, built from settings, started and shut down explicitly.
 
 use chrono::Utc;
-use platform::{Database, Settings};
+use platform::Settings;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+use store::Database;
 use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
@@ -115,9 +116,9 @@ impl Scheduler {
 
 /// The `milkflow-scheduler` process: migrate, connect, start the jobs, serve health until SIGTERM or ctrl-c.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    platform::db::migrate(&settings.database_url, settings.database_kind).await?;
-    let db = platform::db::connect(&settings.database_url, settings.database_kind, settings.database_max_connections)
-        .await?;
+    store::db::migrate(&settings.database_url, settings.database_kind).await?;
+    let db =
+        store::db::connect(&settings.database_url, settings.database_kind, settings.database_max_connections).await?;
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let mut scheduler = Scheduler::build(&settings, db.clone(), metrics.clone()).await?;
     scheduler.start().await?;

@@ -5,11 +5,11 @@ use entity::{refresh_token, user};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, PaginatorTrait};
 use uuid::Uuid;
 
-async fn fresh_sqlite() -> (tempfile::TempDir, platform::Database) {
+async fn fresh_sqlite() -> (tempfile::TempDir, store::Database) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/milkflow.db?mode=rwc", dir.path().display());
-    platform::db::migrate(&url, platform::DatabaseKind::Sqlite).await.unwrap();
-    let db = platform::db::connect(&url, platform::DatabaseKind::Sqlite, 2).await.unwrap();
+    store::db::migrate(&url, platform::DatabaseKind::Sqlite).await.unwrap();
+    let db = store::db::connect(&url, platform::DatabaseKind::Sqlite, 2).await.unwrap();
     (dir, db)
 }
 
@@ -25,7 +25,7 @@ async fn claim_tick_completes_against_a_reachable_database() {
     assert!(scheduler::tick::run_once(&ctx, Utc::now()).await.is_err(), "a tick without a database must fail");
 }
 
-async fn insert_user(db: &platform::Database, email: &str, now: chrono::DateTime<Utc>) -> user::Model {
+async fn insert_user(db: &store::Database, email: &str, now: chrono::DateTime<Utc>) -> user::Model {
     user::ActiveModel {
         id: Set(Uuid::now_v7()),
         email: Set(email.into()),
@@ -127,7 +127,7 @@ async fn a_slow_tick_does_not_stop_later_ticks() {
     tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
     assert!(ok_ticks() >= 1, "ticks run");
     // Another writer holds the database for 3 seconds: ticks block on it, one tick runs long.
-    let blocker = platform::db::connect(&url, platform::DatabaseKind::Sqlite, 1).await.unwrap();
+    let blocker = store::db::connect(&url, platform::DatabaseKind::Sqlite, 1).await.unwrap();
     blocker.execute_unprepared("BEGIN EXCLUSIVE").await.unwrap();
     let before = ok_ticks();
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;

@@ -9,8 +9,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::Database;
 use crate::StoreError;
-use platform::Database;
 
 /// A new, active account as registration makes it (the benchmark seeder makes its users with it too).
 pub fn new_user(
@@ -75,15 +75,42 @@ pub async fn note_lock(db: &Database, id: Uuid, until: DateTime<Utc>) -> Result<
     Ok(())
 }
 
-/// Saves a profile change; with `replan`, the account's reminders are planned again in the same transaction
-/// (they follow its zone and quiet hours).
+/// A validated profile change; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Default, Clone)]
+pub struct ProfileEdit {
+    pub display_name: Option<Option<String>>,
+    pub timezone: Option<String>,
+    pub volume_unit: Option<String>,
+    /// Start and end, as `HH:MM`.
+    pub quiet_hours: Option<Option<(String, String)>>,
+}
+
+/// Saves a profile change to `current`. A new zone or new quiet hours plan the account's reminders again, in the
+/// same transaction.
 pub async fn save_profile(
     db: &Database,
-    row: user::ActiveModel,
-    replan: bool,
+    current: user::Model,
+    edit: ProfileEdit,
     now: DateTime<Utc>,
 ) -> Result<user::Model, StoreError> {
-    let txn = platform::db::begin_write(db).await?;
+    let replan = edit.timezone.is_some() || edit.quiet_hours.is_some();
+    let mut row: user::ActiveModel = current.into();
+    if let Some(name) = edit.display_name {
+        row.display_name = Set(name);
+    }
+    if let Some(zone) = edit.timezone {
+        row.timezone = Set(zone);
+    }
+    if let Some(unit) = edit.volume_unit {
+        row.volume_unit = Set(unit);
+    }
+    if let Some(hours) = edit.quiet_hours {
+        let (start, end) = hours.unzip();
+        row.quiet_hours_start = Set(start);
+        row.quiet_hours_end = Set(end);
+    }
+    row.updated_at = Set(now);
+    let txn = crate::db::begin_write(db).await?;
     let updated = row.update(&txn).await?;
     if replan {
         crate::planning::replan_all(&txn, updated.id, now).await?;
@@ -94,7 +121,7 @@ pub async fn save_profile(
 
 /// Erases an account and everything it owns, in one transaction; the last active admin cannot be erased.
 pub async fn erase(db: &Database, user_id: Uuid) -> Result<(), StoreError> {
-    let txn = platform::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     keep_an_active_admin(&txn, user_id, "deleted").await?;
     erase_in(&txn, user_id).await?;
     txn.commit().await?;
@@ -146,7 +173,7 @@ pub async fn make_active_admin(
     password_hash: String,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let txn = platform::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     user::Entity::update_many()
         .col_expr(user::Column::Role, Expr::value(Role::Admin))
         .col_expr(user::Column::Status, Expr::value(UserStatus::Active))

@@ -12,10 +12,10 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::Database;
 use crate::StoreError;
 use crate::accounts::{erase_in, keep_an_active_admin};
 use crate::audit::{self, Actor};
-use platform::Database;
 
 /// Which accounts a page shows.
 #[derive(Default)]
@@ -70,7 +70,7 @@ pub async fn device_count(db: &Database, id: Uuid) -> Result<u64, StoreError> {
 
 /// Disables account `id`: its sessions are revoked and its planned reminders cancelled.
 pub async fn disable(db: &Database, id: Uuid, actor: &Actor, now: DateTime<Utc>) -> Result<user::Model, StoreError> {
-    let txn = platform::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     find(&txn, id).await?;
     keep_an_active_admin(&txn, id, "disabled").await?;
     set(&txn, id, [(user::Column::Status, Expr::value(UserStatus::Disabled))], now).await?;
@@ -94,7 +94,7 @@ pub async fn disable(db: &Database, id: Uuid, actor: &Actor, now: DateTime<Utc>)
 
 /// Enables account `id` again, its login lock lifted; its routines are planned afresh.
 pub async fn enable(db: &Database, id: Uuid, actor: &Actor, now: DateTime<Utc>) -> Result<user::Model, StoreError> {
-    let txn = platform::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     find(&txn, id).await?;
     let active = Expr::value(UserStatus::Active);
     let unlocked = Expr::value(Option::<DateTime<Utc>>::None);
@@ -108,7 +108,7 @@ pub async fn enable(db: &Database, id: Uuid, actor: &Actor, now: DateTime<Utc>) 
 
 /// Erases account `id` and everything it owns.
 pub async fn erase(db: &Database, id: Uuid, actor: &Actor, now: DateTime<Utc>) -> Result<(), StoreError> {
-    let txn = platform::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let target = find(&txn, id).await?;
     keep_an_active_admin(&txn, id, "deleted").await?;
     erase_in(&txn, id).await?;
@@ -125,7 +125,7 @@ pub async fn set_role(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<user::Model, StoreError> {
-    let txn = platform::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let target = find(&txn, id).await?;
     if role == Role::User {
         keep_an_active_admin(&txn, id, "demoted").await?;

@@ -14,9 +14,9 @@ use serde_json::Value;
 use std::collections::HashMap;
 use uuid::Uuid;
 
+use crate::Database;
 use crate::StoreError;
 use crate::audit::{self, Actor};
-use platform::Database;
 
 /// A broadcast to plan.
 pub struct NewBroadcast {
@@ -47,7 +47,7 @@ pub async fn create(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(broadcast::Model, Counts), StoreError> {
-    let txn = platform::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let mut users = user::Entity::find().filter(user::Column::Status.eq(domain::UserStatus::Active));
     if let Some(zones) = &new.timezones {
         users = users.filter(user::Column::Timezone.is_in(zones.iter().map(String::as_str)));

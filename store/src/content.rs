@@ -3,15 +3,16 @@
 
 use chrono::{DateTime, Utc};
 use entity::{guide, tip};
+use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::Database;
 use crate::StoreError;
 use crate::audit::{self, Actor};
-use platform::Database;
 
 /// Published guides in any of `locales`, by slug.
 pub async fn published_guides(db: &Database, locales: &[String]) -> Result<Vec<guide::Model>, StoreError> {
@@ -77,13 +78,57 @@ pub struct Change<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// What staff write of a guide (validated by the caller); `steps` and `sources` are JSON arrays.
+#[derive(Debug, Clone)]
+pub struct GuideFields {
+    pub slug: String,
+    pub locale: String,
+    pub title: String,
+    pub summary: String,
+    pub steps: Value,
+    pub sources: Value,
+    pub published: bool,
+    pub reviewed_at: Option<DateTime<Utc>>,
+}
+
+impl GuideFields {
+    fn fill(self, row: &mut guide::ActiveModel, now: DateTime<Utc>) {
+        row.slug = Set(self.slug);
+        row.locale = Set(self.locale);
+        row.title = Set(self.title);
+        row.summary = Set(self.summary);
+        row.steps = Set(self.steps.to_string());
+        row.sources = Set(self.sources.to_string());
+        row.published = Set(self.published);
+        row.reviewed_at = Set(self.reviewed_at);
+        row.updated_at = Set(now);
+    }
+}
+
+/// What staff write of a tip (validated by the caller).
+#[derive(Debug, Clone)]
+pub struct TipFields {
+    pub text: String,
+    pub locale: String,
+    pub published: bool,
+    pub publish_at: Option<DateTime<Utc>>,
+}
+
+impl TipFields {
+    fn fill(self, row: &mut tip::ActiveModel, now: DateTime<Utc>) {
+        row.text = Set(self.text);
+        row.locale = Set(self.locale);
+        row.published = Set(self.published);
+        row.publish_at = Set(self.publish_at);
+        row.updated_at = Set(now);
+    }
+}
+
 /// Inserts a guide; a slug is unique per locale (409 otherwise).
-pub async fn create_guide(
-    db: &Database,
-    row: guide::ActiveModel,
-    change: Change<'_>,
-) -> Result<guide::Model, StoreError> {
-    let txn = platform::db::begin_write(db).await?;
+pub async fn create_guide(db: &Database, fields: GuideFields, change: Change<'_>) -> Result<guide::Model, StoreError> {
+    let mut row = guide::ActiveModel { id: Set(Uuid::now_v7()), created_at: Set(change.now), ..Default::default() };
+    fields.fill(&mut row, change.now);
+    let txn = crate::db::begin_write(db).await?;
     let saved = row.insert(&txn).await.map_err(slug_taken)?;
     audit::record(&txn, change.actor, "guide.create", "guide", Some(saved.id.to_string()), change.detail, change.now)
         .await?;
@@ -95,13 +140,16 @@ pub async fn create_guide(
 pub async fn update_guide<E: From<StoreError>>(
     db: &Database,
     id: Uuid,
-    edit: impl FnOnce(guide::Model) -> Result<guide::ActiveModel, E>,
+    edit: impl FnOnce(&guide::Model) -> Result<GuideFields, E>,
     change: Change<'_>,
 ) -> Result<guide::Model, E> {
-    let txn = platform::db::begin_write(db).await.map_err(StoreError::from)?;
+    let txn = crate::db::begin_write(db).await.map_err(StoreError::from)?;
     let current =
         guide::Entity::find_by_id(id).one(&txn).await.map_err(StoreError::from)?.ok_or(StoreError::NotFound)?;
-    let saved = edit(current)?.update(&txn).await.map_err(slug_taken)?;
+    let fields = edit(&current)?;
+    let mut row: guide::ActiveModel = current.into();
+    fields.fill(&mut row, change.now);
+    let saved = row.update(&txn).await.map_err(slug_taken)?;
     audit::record(&txn, change.actor, "guide.update", "guide", Some(id.to_string()), change.detail, change.now).await?;
     txn.commit().await.map_err(StoreError::from)?;
     Ok(saved)
@@ -109,7 +157,7 @@ pub async fn update_guide<E: From<StoreError>>(
 
 /// Deletes guide `id`.
 pub async fn delete_guide(db: &Database, id: Uuid, actor: &Actor, now: DateTime<Utc>) -> Result<(), StoreError> {
-    let txn = platform::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let g = guide::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::NotFound)?;
     guide::Entity::delete_by_id(id).exec(&txn).await?;
     let detail = json!({"slug": g.slug, "locale": g.locale});
@@ -119,8 +167,10 @@ pub async fn delete_guide(db: &Database, id: Uuid, actor: &Actor, now: DateTime<
 }
 
 /// Inserts a tip.
-pub async fn create_tip(db: &Database, row: tip::ActiveModel, change: Change<'_>) -> Result<tip::Model, StoreError> {
-    let txn = platform::db::begin_write(db).await?;
+pub async fn create_tip(db: &Database, fields: TipFields, change: Change<'_>) -> Result<tip::Model, StoreError> {
+    let mut row = tip::ActiveModel { id: Set(Uuid::now_v7()), created_at: Set(change.now), ..Default::default() };
+    fields.fill(&mut row, change.now);
+    let txn = crate::db::begin_write(db).await?;
     let saved = row.insert(&txn).await?;
     audit::record(&txn, change.actor, "tip.create", "tip", Some(saved.id.to_string()), change.detail, change.now)
         .await?;
@@ -132,12 +182,15 @@ pub async fn create_tip(db: &Database, row: tip::ActiveModel, change: Change<'_>
 pub async fn update_tip<E: From<StoreError>>(
     db: &Database,
     id: Uuid,
-    edit: impl FnOnce(tip::Model) -> Result<tip::ActiveModel, E>,
+    edit: impl FnOnce(&tip::Model) -> Result<TipFields, E>,
     change: Change<'_>,
 ) -> Result<tip::Model, E> {
-    let txn = platform::db::begin_write(db).await.map_err(StoreError::from)?;
+    let txn = crate::db::begin_write(db).await.map_err(StoreError::from)?;
     let current = tip::Entity::find_by_id(id).one(&txn).await.map_err(StoreError::from)?.ok_or(StoreError::NotFound)?;
-    let saved = edit(current)?.update(&txn).await.map_err(StoreError::from)?;
+    let fields = edit(&current)?;
+    let mut row: tip::ActiveModel = current.into();
+    fields.fill(&mut row, change.now);
+    let saved = row.update(&txn).await.map_err(StoreError::from)?;
     audit::record(&txn, change.actor, "tip.update", "tip", Some(id.to_string()), change.detail, change.now).await?;
     txn.commit().await.map_err(StoreError::from)?;
     Ok(saved)
@@ -145,7 +198,7 @@ pub async fn update_tip<E: From<StoreError>>(
 
 /// Deletes tip `id`.
 pub async fn delete_tip(db: &Database, id: Uuid, actor: &Actor, now: DateTime<Utc>) -> Result<(), StoreError> {
-    let txn = platform::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let deleted = tip::Entity::delete_by_id(id).exec(&txn).await?;
     if deleted.rows_affected == 0 {
         return Err(StoreError::NotFound);

@@ -1,10 +1,11 @@
 //! Deliveries as the scheduler works them: due occurrences taken for fan-out, deliveries leased, what sending
 //! needs loaded, and outcomes recorded. Statements only; the scheduler decides what they say.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use domain::FailureReason;
 use domain::reminders::{DeliveryStatus, OccurrenceState};
 use entity::{broadcast, delivery, device, occurrence, user};
+use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -120,6 +121,35 @@ pub async fn set_states(
     Ok(())
 }
 
+/// A pending delivery of `occ` to device `d`, leased to `lease`'s holder until then when given.
+pub fn new_delivery(
+    occ: &occurrence::Model,
+    d: &device::Model,
+    now: DateTime<Utc>,
+    ttl: Duration,
+    lease: Option<(DateTime<Utc>, &str)>,
+) -> delivery::ActiveModel {
+    delivery::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        occurrence_id: Set(occ.id),
+        device_id: Set(d.id),
+        user_id: Set(occ.user_id),
+        provider: Set(d.platform),
+        status: Set(DeliveryStatus::Pending),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        lease_until: Set(lease.map(|(until, _)| until)),
+        leased_by: Set(lease.map(|(_, by)| by.to_owned())),
+        due_at: Set(occ.due_at),
+        expires_at: Set(Ord::max(occ.due_at, now) + ttl),
+        sent_at: Set(None),
+        last_status: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
 /// Inserts new deliveries (one occurrence and device are one delivery: a second is not inserted). With
 /// `leased`, gives the rows this statement inserted: they are this process's to send.
 pub async fn insert(
@@ -145,13 +175,13 @@ pub async fn insert(
 /// Leases up to `batch` deliveries due by `now` (waiting, their lease ended or never taken) to `instance` until
 /// `lease_until`; gives them.
 pub async fn claim(
-    db: &platform::Database,
+    db: &crate::Database,
     now: DateTime<Utc>,
     batch: u64,
     lease_until: DateTime<Utc>,
     instance: &str,
 ) -> Result<Vec<delivery::Model>, DbErr> {
-    let txn = platform::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let claimable = Condition::all()
         .add(waiting())
         .add(delivery::Column::NextAttemptAt.lte(now))

@@ -7,8 +7,8 @@ use entity::device;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
+use crate::Database;
 use crate::StoreError;
-use platform::Database;
 
 /// A device to register, its fields checked.
 pub struct NewDevice {
@@ -31,7 +31,7 @@ pub async fn register(
     now: DateTime<Utc>,
 ) -> Result<(device::Model, bool), StoreError> {
     let NewDevice { platform, target, p256dh, auth, name, locale } = device;
-    let txn = platform::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = device::Entity::find()
         .filter(device::Column::Platform.eq(platform))
         .filter(device::Column::Target.eq(target.as_str()))

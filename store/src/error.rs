@@ -34,7 +34,7 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             Self::Unavailable => true,
-            Self::Database(e) => platform::db::is_unavailable(e),
+            Self::Database(e) => crate::db::is_unavailable(e),
             _ => false,
         }
     }

@@ -1,10 +1,10 @@
 //! Housekeeping: removes what is no longer needed: expired refresh tokens, finished reminders and their
 //! deliveries past the retention, and devices that have been failing for weeks.
 
+use crate::Database;
 use chrono::{DateTime, Duration, Utc};
 use domain::reminders::{DeliveryStatus, OccurrenceState};
 use entity::{auth_limit, delivery, device, occurrence, refresh_token};
-use platform::Database;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;

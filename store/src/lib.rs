@@ -1,5 +1,6 @@
-//! milkflow's data layer: the queries and use-cases the API and the scheduler share (records and their group
-//! commit, planning reminders, a user's reminders, loading advisories, change numbers). Handlers never see how a write commits.
+//! milkflow's data layer: the connection and migrations, the queries and use-cases the API and the scheduler
+//! share (records and their group commit, planning reminders, a user's reminders, loading advisories, change
+//! numbers). Handlers never see how a write commits.
 
 pub mod accounts;
 pub mod admin_stats;
@@ -8,6 +9,7 @@ pub mod advice;
 pub mod audit;
 pub mod broadcasts;
 pub mod content;
+pub mod db;
 pub mod deliveries;
 pub mod devices;
 pub mod error;
@@ -17,14 +19,18 @@ pub mod metrics;
 pub mod planning;
 pub mod records;
 pub mod reminders;
+pub mod secrets;
 pub mod seqs;
 pub mod sessions;
 pub mod stats;
 pub mod writes;
 
+pub use db::Database;
 pub use error::StoreError;
+/// The database driver's error, as the functions that run single statements give it.
+pub use sea_orm::DbErr;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 

@@ -5,7 +5,7 @@ use entity::auth_limit;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, OnConflict};
 use sea_orm::{ActiveValue::Set, DbErr, EntityTrait, QueryFilter};
 
-use platform::Database;
+use crate::Database;
 
 /// Counts one more in `key`'s window (a window that has ended starts again at 1 for `window_ms`), in one
 /// statement; gives the count and when the window ends.

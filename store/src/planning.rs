@@ -2,13 +2,13 @@
 //! shared recurrence in the owner's time zone with the owner's quiet hours. Changes re-plan in the writer's
 //! transaction.
 
+use crate::db::{Fact, WriteTxn};
 use chrono::{DateTime, Utc};
 use domain::reminders::{OccurrenceKind, OccurrenceState};
 use domain::routine::{Routine, RoutineKind};
 use domain::{LocalTime, QuietHours, TimeZoneName};
 use domain::{RecordBody, RecordKind};
 use entity::{massage_session, occurrence, pump_session, routine, user};
-use platform::db::WriteTxn;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use std::collections::{HashMap, HashSet};
@@ -199,20 +199,17 @@ pub async fn replan_all(db: &impl ConnectionTrait, user_id: Uuid, now: DateTime<
     Ok(())
 }
 
-/// The fact, kept by a write transaction, that none of an owner's live routines counts from the owner's last session.
-const NO_AFTER_LAST_ROUTINE: &str = "no after_last routine";
-
 /// Whether `txn` knows that none of the owner's live routines counts from the owner's last session (it looked, or
 /// was told by [`tell_no_routine_counts_from_last_session`], and has written none of the owner's routines since).
 pub fn knows_no_routine_counts_from_last_session(txn: &WriteTxn, owner: Uuid) -> bool {
-    txn.recall(NO_AFTER_LAST_ROUTINE, owner) == Some(true)
+    txn.recall(Fact::NoAfterLastRoutine, owner) == Some(true)
 }
 
 /// Tells `txn` that none of the owner's live routines counts from the owner's last session, so that
 /// [`after_change`] does not look. Sound only when that is known to hold at the moment `txn` holds (see
 /// [`WriteTxn::recall`]).
 pub fn tell_no_routine_counts_from_last_session(txn: &WriteTxn, owner: Uuid) {
-    txn.learn(NO_AFTER_LAST_ROUTINE, owner, true);
+    txn.learn(Fact::NoAfterLastRoutine, owner, true);
 }
 
 /// A routine's spec, when it counts from the owner's last session (`after_last`).
@@ -233,7 +230,7 @@ pub async fn look_up_routines_once(txn: &WriteTxn, changed: &[Record]) -> Result
         .iter()
         .filter(|r| matches!(r.kind, RecordKind::PumpSessions | RecordKind::MassageSessions))
         .map(|r| r.user_id)
-        .filter(|owner| txn.recall(NO_AFTER_LAST_ROUTINE, *owner).is_none())
+        .filter(|owner| txn.recall(Fact::NoAfterLastRoutine, *owner).is_none())
         .collect();
     owners.sort_unstable();
     owners.dedup();
@@ -241,7 +238,7 @@ pub async fn look_up_routines_once(txn: &WriteTxn, changed: &[Record]) -> Result
         return Ok(()); // One owner: `after_change` asks the same one query.
     }
     let routines: Vec<Record> =
-        live_routines_where(routine::Column::UserId.is_in(platform::db::padded(owners.clone(), &[8, 64])))
+        live_routines_where(routine::Column::UserId.is_in(crate::db::padded(owners.clone(), &[8, 64])))
             .all(txn)
             .await?
             .into_iter()
@@ -250,7 +247,7 @@ pub async fn look_up_routines_once(txn: &WriteTxn, changed: &[Record]) -> Result
     let counting: HashSet<Uuid> =
         routines.iter().filter(|r| counting_from_last_session(r).is_some()).map(|r| r.user_id).collect();
     for owner in owners.into_iter().filter(|owner| !counting.contains(owner)) {
-        txn.learn(NO_AFTER_LAST_ROUTINE, owner, true);
+        txn.learn(Fact::NoAfterLastRoutine, owner, true);
     }
     Ok(())
 }
@@ -263,11 +260,11 @@ pub async fn look_up_routines_once(txn: &WriteTxn, changed: &[Record]) -> Result
 pub async fn after_change(txn: &WriteTxn, changed: &Record, now: DateTime<Utc>) -> Result<(), DbErr> {
     match changed.kind {
         RecordKind::Routines => {
-            txn.forget(NO_AFTER_LAST_ROUTINE, changed.user_id);
+            txn.forget(Fact::NoAfterLastRoutine, changed.user_id);
             replan(txn, changed, now, now).await?;
         }
         session @ (RecordKind::PumpSessions | RecordKind::MassageSessions) => {
-            if txn.recall(NO_AFTER_LAST_ROUTINE, changed.user_id) == Some(true) {
+            if txn.recall(Fact::NoAfterLastRoutine, changed.user_id) == Some(true) {
                 return Ok(());
             }
             let mut after_last = false;
@@ -279,7 +276,7 @@ pub async fn after_change(txn: &WriteTxn, changed: &Record, now: DateTime<Utc>) 
                 }
             }
             if !after_last {
-                txn.learn(NO_AFTER_LAST_ROUTINE, changed.user_id, true);
+                txn.learn(Fact::NoAfterLastRoutine, changed.user_id, true);
             }
         }
         RecordKind::SymptomChecks => {}

@@ -11,8 +11,8 @@ use sea_orm::{
 use std::collections::HashMap;
 use uuid::Uuid;
 
+use crate::Database;
 use crate::StoreError;
-use platform::Database;
 
 /// Re-reminders one account may create in an hour.
 pub const MAX_SNOOZES_PER_HOUR: u64 = 12;
@@ -33,7 +33,7 @@ pub async fn snooze(
     now: DateTime<Utc>,
 ) -> Result<Snoozed, StoreError> {
     let due_at = now + Duration::minutes(minutes);
-    let txn = platform::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     // Locked, so two snoozes of one occurrence at once are taken one after the other (PostgreSQL).
     let o = owned_by(&txn, user, id).await?;
     if o.state == OccurrenceState::Done {
@@ -177,7 +177,7 @@ pub async fn list(
 /// Marks the user's occurrence `id` done (a routine's planned one plans the routine's next); gives it as it now
 /// stands, with its deliveries.
 pub async fn mark_done(db: &Database, user: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<WithDeliveries, StoreError> {
-    let txn = platform::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let o = owned_by(&txn, user, id).await?;
     if o.state != OccurrenceState::Done {
         close(&txn, &o, OccurrenceState::Done, now).await?;

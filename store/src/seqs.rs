@@ -8,8 +8,8 @@
 //! under way, so the number it gets is at least as new as every write committed before the request came: a
 //! list still shows what was written a moment before, through any API process.
 
+use crate::Database;
 use entity::user;
-use platform::Database;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -82,7 +82,7 @@ async fn serve(db: Database, asks: Arc<Mutex<mpsc::Receiver<Ask>>>) {
                 }
             }
             Err(e) => {
-                let unavailable = platform::db::is_unavailable(&e);
+                let unavailable = crate::db::is_unavailable(&e);
                 if !unavailable {
                     tracing::error!(error = %e, reads = batch.len(), "reading change numbers failed");
                 }
@@ -106,7 +106,7 @@ const QUERY_SIZES: [usize; 4] = [1, 8, 64, MAX_BATCH];
 
 /// `ids` (at most [`MAX_BATCH`]) padded to the next of [`QUERY_SIZES`].
 fn padded(ids: Vec<Uuid>) -> Vec<Uuid> {
-    platform::db::padded(ids, &QUERY_SIZES)
+    crate::db::padded(ids, &QUERY_SIZES)
 }
 
 async fn read(db: &Database, ids: Vec<Uuid>) -> Result<HashMap<Uuid, i64>, DbErr> {

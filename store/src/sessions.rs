@@ -7,8 +7,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
+use crate::Database;
 use crate::StoreError;
-use platform::Database;
 
 /// A refresh token to keep: its hash and when it expires.
 pub struct NewToken {
@@ -55,7 +55,7 @@ pub async fn rotate(
     successor: NewToken,
     now: DateTime<Utc>,
 ) -> Result<Rotation, StoreError> {
-    let txn = platform::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(found) =
         refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(presented)).one(&txn).await?
     else {

@@ -7,10 +7,11 @@ pub mod reminders;
 pub mod webpush;
 
 use api::Application;
-use platform::{Database, Settings};
+use platform::Settings;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use store::Database;
 use tempfile::TempDir;
 
 /// The JWT secret test apps sign with, so tests can forge tokens.

@@ -66,7 +66,7 @@ impl AccountCache {
     }
 
     /// The active account `id`, from memory if read recently, or `None` when it is absent or not active.
-    pub async fn active(&self, db: &platform::db::Database, id: Uuid) -> Result<Option<AuthUser>, ApiError> {
+    pub async fn active(&self, db: &store::db::Database, id: Uuid) -> Result<Option<AuthUser>, ApiError> {
         if let Some(found) = self.accounts.get(&id) {
             return Ok(Some(found));
         }
@@ -128,7 +128,7 @@ impl FromRequest for AdminUser {
 
 impl AuthUser {
     /// The user's account row as it stands now, for answers that show or change it.
-    pub async fn fresh(&self, db: &platform::db::Database) -> Result<user::Model, ApiError> {
+    pub async fn fresh(&self, db: &store::db::Database) -> Result<user::Model, ApiError> {
         store::accounts::active(db, self.user.id).await?.ok_or(ApiError::Unauthorized(INVALID))
     }
 }

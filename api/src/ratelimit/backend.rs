@@ -1,7 +1,7 @@
 //! Where limit counters and locks live: the database, or Redis when `MILKFLOW_REDIS_URL` is set. Either way
 //! every API process sees the same counts, so N replicas give one quota, not N.
 
-use platform::Database;
+use store::Database;
 
 /// A counter's value and when its window ends (Unix milliseconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub enum LimitStore {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(transparent)]
-    Database(#[from] sea_orm::DbErr),
+    Database(#[from] store::DbErr),
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
 }

@@ -35,7 +35,7 @@ pub async fn healthz() -> HttpResponse {
         (status = 503, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    if platform::db::ping(&state.db).await {
+    if store::db::ping(&state.db).await {
         Ok(HttpResponse::Ok().json(Health { status: "ready" }))
     } else {
         tracing::warn!("readiness check failed: database unreachable");

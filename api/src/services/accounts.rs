@@ -3,7 +3,6 @@
 use chrono::{DateTime, Utc};
 use domain::{DisplayName, Email, LocalTime, Password, QuietHours, Role, TimeZoneName, Violations, VolumeUnit};
 use entity::user;
-use sea_orm::ActiveValue::Set;
 use std::net::IpAddr;
 use store::accounts as stored;
 use uuid::Uuid;
@@ -12,7 +11,7 @@ use crate::auth::password;
 use crate::error::ApiError;
 use crate::ratelimit::AuthLimits;
 use crate::services::sessions;
-use platform::Database;
+use store::Database;
 
 /// A new account's input, as received.
 pub struct Registration {
@@ -105,45 +104,36 @@ pub async fn update_profile(
     now: DateTime<Utc>,
 ) -> Result<user::Model, ApiError> {
     let mut v = Violations::new();
-    let mut row: user::ActiveModel = current.into();
+    let mut edit = stored::ProfileEdit::default();
     if let Some(name) = change.display_name {
-        let parsed = match name {
+        edit.display_name = match name {
             Some(n) => v.check("display_name", DisplayName::parse(&n)).map(|d| Some(d.as_str().to_owned())),
             None => Some(None),
         };
-        if let Some(parsed) = parsed {
-            row.display_name = Set(parsed);
-        }
     }
     if let Some(tz) = v.check("timezone", change.timezone.as_deref().map(TimeZoneName::parse).transpose()).flatten() {
-        row.timezone = Set(tz.name().to_owned());
+        edit.timezone = Some(tz.name().to_owned());
     }
     if let Some(unit) =
         v.check("volume_unit", change.volume_unit.as_deref().map(VolumeUnit::parse).transpose()).flatten()
     {
-        row.volume_unit = Set(unit.as_str().to_owned());
+        edit.volume_unit = Some(unit.as_str().to_owned());
     }
     match change.quiet_hours {
         None => {}
-        Some(None) => {
-            row.quiet_hours_start = Set(None);
-            row.quiet_hours_end = Set(None);
-        }
+        Some(None) => edit.quiet_hours = Some(None),
         Some(Some((start, end))) => {
             let start = v.check("quiet_hours.start", LocalTime::parse(&start));
             let end = v.check("quiet_hours.end", LocalTime::parse(&end));
             if let (Some(start), Some(end)) = (start, end)
                 && let Some(q) = v.check("quiet_hours", QuietHours::new(start, end))
             {
-                row.quiet_hours_start = Set(Some(q.start.to_hhmm()));
-                row.quiet_hours_end = Set(Some(q.end.to_hhmm()));
+                edit.quiet_hours = Some(Some((q.start.to_hhmm(), q.end.to_hhmm())));
             }
         }
     }
     v.finish().map_err(ApiError::Validation)?;
-    row.updated_at = Set(now);
-    let replan = row.timezone.is_set() || row.quiet_hours_start.is_set() || row.quiet_hours_end.is_set();
-    Ok(stored::save_profile(db, row, replan, now).await?)
+    Ok(stored::save_profile(db, current, edit, now).await?)
 }
 
 /// Erases an account and everything it owns, in one transaction; the last active admin cannot be erased.

@@ -8,7 +8,7 @@ use store::accounts as stored;
 use crate::auth::password;
 use crate::error::ApiError;
 use crate::ratelimit::AuthLimits;
-use platform::Database;
+use store::Database;
 
 /// Creates an admin account (the CLI and the start-up bootstrap).
 pub async fn create_admin(

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use domain::reminders::Platform;
-use platform::Database;
+use store::Database;
 
 /// A registration as received.
 pub struct Registration {

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::auth::refresh;
 use crate::error::ApiError;
-use platform::Database;
+use store::Database;
 
 /// A new refresh token; gives the token to hand out and what to keep of it.
 fn new_token(now: DateTime<Utc>) -> (String, NewToken) {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::db::DatabaseKind;
+use crate::DatabaseKind;
 
 mod edge;
 pub use edge::EdgeSettings;

@@ -1,14 +1,13 @@
 //! Fan-out: due occurrences become one delivery per device, claimed so that scheduler processes share them.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{delivery, device, occurrence};
-use sea_orm::ActiveValue::Set;
+use entity::{device, occurrence};
 use std::collections::{HashMap, HashSet};
 use store::deliveries;
 use uuid::Uuid;
 
 use super::{Job, TickContext, TickOutcome, inflamed_users, jobs};
-use domain::reminders::{DeliveryStatus, OccurrenceKind, OccurrenceState};
+use domain::reminders::{OccurrenceKind, OccurrenceState};
 use store::planning;
 
 /// Turns due occurrences into deliveries, one per device of their owner, and plans each routine's next one. The
@@ -35,7 +34,7 @@ pub(super) async fn fan_out_with(
     out: &mut TickOutcome,
     lease_ends: Option<std::time::Instant>,
 ) -> anyhow::Result<Vec<Job>> {
-    let txn = platform::db::begin_write(&ctx.db).await?;
+    let txn = store::db::begin_write(&ctx.db).await?;
     let due = deliveries::due_occurrences(&txn, now, ctx.push.batch).await?;
     ctx.metrics.claim_batch.observe(due.len() as f64);
     if due.is_empty() {
@@ -82,7 +81,7 @@ pub(super) async fn fan_out_with(
                 None => true,
             };
             for d in devices.get(&occ.user_id).into_iter().flatten().filter(|d| wanted(d)) {
-                rows.push(new_delivery(occ, d, now, ttl, lease));
+                rows.push(deliveries::new_delivery(occ, d, now, ttl, lease));
             }
         }
     }
@@ -103,32 +102,4 @@ pub(super) async fn fan_out_with(
     let inflamed = inflamed_users(ctx, &created, &occurrences, now).await?;
     let devices: HashMap<Uuid, device::Model> = devices.into_values().flatten().map(|d| (d.id, d)).collect();
     Ok(jobs(created, lease_ends, &devices, &occurrences, &inflamed, &broadcasts))
-}
-
-pub(super) fn new_delivery(
-    occ: &occurrence::Model,
-    d: &device::Model,
-    now: DateTime<Utc>,
-    ttl: Duration,
-    lease: Option<(DateTime<Utc>, &str)>,
-) -> delivery::ActiveModel {
-    delivery::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        occurrence_id: Set(occ.id),
-        device_id: Set(d.id),
-        user_id: Set(occ.user_id),
-        provider: Set(d.platform),
-        status: Set(DeliveryStatus::Pending),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        lease_until: Set(lease.map(|(until, _)| until)),
-        leased_by: Set(lease.map(|(_, by)| by.to_owned())),
-        due_at: Set(occ.due_at),
-        expires_at: Set(occ.due_at.max(now) + ttl),
-        sent_at: Set(None),
-        last_status: Set(None),
-        last_error: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
 }

@@ -5,7 +5,8 @@
 //! so a process killed mid-send loses nothing: its leased deliveries are taken again once the lease ends.
 
 use chrono::{DateTime, Utc};
-use platform::{Database, PushSettings};
+use platform::PushSettings;
+use store::Database;
 use uuid::Uuid;
 
 use push::webpush::WebPush;
@@ -45,7 +46,12 @@ impl TickContext {
 
     /// A context from settings: loads (or creates) the VAPID keys.
     pub async fn build(settings: &platform::Settings, db: Database) -> anyhow::Result<Self> {
-        let keys = std::sync::Arc::new(push::vapid::VapidKeys::load(settings, &db).await?);
+        let keys = std::sync::Arc::new(
+            push::vapid::VapidKeys::load(settings, async |key: &str| {
+                Ok(store::secrets::get_or_store(&db, push::vapid::SECRET_NAME, key).await?)
+            })
+            .await?,
+        );
         let timeout = std::time::Duration::from_secs(settings.push.timeout_s);
         let web = WebPush::new(keys, timeout, settings.push.allow_insecure);
         let fcm = match &settings.push.fcm_service_account_file {
@@ -156,7 +162,7 @@ async fn step(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<TickOutco
 /// fan-out's deliveries are leased to this process as they are created and sent without a claim
 /// (`fan_out_leased`); claims take the rest (retries, leases that ended). Sends run while the next batches
 /// are made and earlier outcomes are recorded; on SQLite these take turns for the one writer through
-/// [`platform::db::begin_write`]. `progress` is called after every batch (the scheduler's liveness); the
+/// [`store::db::begin_write`]. `progress` is called after every batch (the scheduler's liveness); the
 /// backlog is measured once, at the end.
 #[tracing::instrument(skip_all)]
 pub async fn drain(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<TickOutcome> {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use domain::FailureReason;
 use entity::delivery;
 use rand::Rng;
-use sea_orm::ConnectionTrait;
+use store::db::WriteTxn;
 use store::deliveries::{self, Settled};
 
 use super::{Finished, TickContext, TickOutcome};
@@ -28,7 +28,7 @@ pub(super) async fn record_outcomes(
     let (delivered, others): (Vec<_>, Vec<_>) =
         results.into_iter().partition(|(_, outcome)| matches!(outcome, Some(SendOutcome::Delivered)));
     let delivered: Vec<delivery::Model> = delivered.into_iter().map(|(d, _)| d).collect();
-    let txn = platform::db::begin_write(&ctx.db).await?;
+    let txn = store::db::begin_write(&ctx.db).await?;
     // A PostgreSQL crash may forget the last moments of outcomes: those deliveries are sent again once their
     // lease ends (a duplicate, never a loss). A scheduler crash loses nothing: the server has them.
     deliveries::commit_without_waiting_for_the_disk(&txn).await?;
@@ -48,7 +48,7 @@ pub(super) async fn record_outcomes(
 /// Records deliveries the push service accepted: two statements.
 pub(super) async fn record_delivered(
     ctx: &TickContext,
-    txn: &impl ConnectionTrait,
+    txn: &WriteTxn,
     now: DateTime<Utc>,
     delivered: &[delivery::Model],
     out: &mut TickOutcome,
@@ -89,7 +89,7 @@ pub(super) fn count(
 /// whether its device is gone. Accepted ones go through [`record_delivered`].
 pub(super) async fn record_outcome(
     ctx: &TickContext,
-    txn: &impl ConnectionTrait,
+    txn: &WriteTxn,
     now: DateTime<Utc>,
     d: &delivery::Model,
     outcome: Option<SendOutcome>,

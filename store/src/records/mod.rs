@@ -2,12 +2,12 @@
 //! client id, optimistic concurrency by version, tombstones, and a per-user change sequence for delta sync.
 //! Each kind has its typed table ([`tables`]); writes commit through the write lanes ([`crate::writes`]).
 
+use crate::db::WriteTxn;
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::{RecordBody, RecordKind};
 use entity::user;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use platform::db::WriteTxn;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use serde_json::Value;

@@ -82,7 +82,7 @@ fn filter_choices<E: EntityTrait>(
 /// whether more follow. Each table gives its first `limit + 1` changes by its sync index, and the page is the
 /// first of them all: every change of the page is among those.
 pub async fn changes_since(
-    db: &platform::Database,
+    db: &crate::Database,
     user_id: Uuid,
     since: i64,
     limit: u64,

@@ -272,7 +272,7 @@ pub(crate) async fn ids_in_use(
         return Ok(false);
     }
     let backend = db.get_database_backend();
-    let ids = platform::db::padded(ids.to_vec(), &[1, 8, crate::writes::MAX_BATCH]);
+    let ids = crate::db::padded(ids.to_vec(), &[1, 8, crate::writes::MAX_BATCH]);
     let mut values: Vec<Value> = Vec::new();
     let parts: Vec<String> = RecordKind::ALL
         .into_iter()

@@ -2,8 +2,8 @@
 //! taken by one statement, then the rows of each kind inserted by one; on PostgreSQL each kind is one statement
 //! ([`numbered`]).
 
+use crate::db::WriteTxn;
 use domain::RecordKind;
-use platform::db::WriteTxn;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait};
 use std::collections::HashMap;
@@ -126,7 +126,7 @@ async fn numbers_taken(txn: &WriteTxn, owners: &[(Uuid, i32)]) -> Result<Option<
         return Ok(last.map(|last| HashMap::from([(owner, last - i64::from(count) + 1)])));
     }
     let backend = txn.get_database_backend();
-    let padded = platform::db::padded(owners.to_vec(), &[8, super::MAX_BATCH]);
+    let padded = crate::db::padded(owners.to_vec(), &[8, super::MAX_BATCH]);
     let mut values: Vec<Value> = Vec::with_capacity(3 * padded.len());
     let mut placeholder = |value: Value, cast: &str| {
         values.push(value);

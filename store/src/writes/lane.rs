@@ -1,6 +1,6 @@
 //! A lane: the task that takes the writes waiting for it, runs them in one transaction and answers each.
 
-use platform::db::WriteTxn;
+use crate::db::WriteTxn;
 use sea_orm::{ConnAcquireErr, DbErr};
 use tokio::sync::mpsc;
 
@@ -30,7 +30,7 @@ impl Lane {
     async fn begin(&mut self) -> Result<WriteTxn, DbErr> {
         match self.ready.take() {
             Some(txn) => Ok(txn),
-            None => platform::db::begin_write(&self.db).await,
+            None => crate::db::begin_write(&self.db).await,
         }
     }
 
@@ -41,10 +41,10 @@ impl Lane {
     /// never left open while the lane is idle, and when the pool has a connection to spare, so no read waits for
     /// one because of it.
     async fn commit(&mut self, txn: WriteTxn, queue: &mpsc::Receiver<Box<dyn Pending>>) -> Result<(), DbErr> {
-        if queue.is_empty() || !platform::db::has_a_second_writer_to_spare(&self.db) {
+        if queue.is_empty() || !crate::db::has_a_second_writer_to_spare(&self.db) {
             return txn.commit().await;
         }
-        let (committed, next) = tokio::join!(txn.commit(), platform::db::begin_write(&self.db));
+        let (committed, next) = tokio::join!(txn.commit(), crate::db::begin_write(&self.db));
         // One that could not begin is begun again by the next batch, which then meets the error itself.
         self.ready = next.ok();
         if self.ready.is_some() {
@@ -102,7 +102,7 @@ impl Lane {
                 }
                 Vec::new()
             }
-            Err(e) if platform::db::is_unavailable(&e) => {
+            Err(e) if crate::db::is_unavailable(&e) => {
                 let _ = txn.rollback().await;
                 tracing::warn!(error = %e, writes = size, "the database is unreachable: a batch of new records is refused");
                 batch.into_iter().for_each(|p| p.abandon(&e));

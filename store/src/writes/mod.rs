@@ -15,10 +15,10 @@
 //! by one multi-row statement, after one `UPDATE` of each owner's change number (on PostgreSQL, in the same
 //! statement); when any of their ids is in use, they go the way above instead.
 
+use crate::Database;
+use crate::db::WriteTxn;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use platform::Database;
-use platform::db::WriteTxn;
 use sea_orm::{DbBackend, DbErr};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
@@ -76,10 +76,10 @@ struct Lane {
 
 impl Writes {
     /// Starts the lanes (tasks of the current runtime; they end when the last `Writes` is dropped). On SQLite the
-    /// lane writes through a connection of its own ([`platform::db::writer`]); `db` serves reads.
+    /// lane writes through a connection of its own ([`crate::db::writer`]); `db` serves reads.
     pub async fn start(db: Database, metrics: Arc<WriteMetrics>) -> Result<Self, DbErr> {
         let count = if db.get_database_backend() == DbBackend::Sqlite { 1 } else { POSTGRES_LANES };
-        let writer = platform::db::writer(&db).await?;
+        let writer = crate::db::writer(&db).await?;
         let lanes = (0..count)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(QUEUE);
@@ -216,7 +216,7 @@ where
     fn found_database_unreachable(&self) -> bool {
         match &self.outcome {
             Some(Err(StoreError::Unavailable)) => true,
-            Some(Err(StoreError::Database(e))) => platform::db::is_unavailable(e),
+            Some(Err(StoreError::Database(e))) => crate::db::is_unavailable(e),
             _ => false,
         }
     }
@@ -236,7 +236,7 @@ where
 
 /// Each write's own copy of an error of their shared transaction (its begin or its commit).
 fn shared_error(e: &DbErr) -> StoreError {
-    if platform::db::is_unavailable(e) {
+    if crate::db::is_unavailable(e) {
         StoreError::Unavailable
     } else {
         StoreError::Database(DbErr::Custom(e.to_string()))

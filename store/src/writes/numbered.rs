@@ -4,8 +4,8 @@
 //! after another, so every round trip in between is time the account's other writes wait. Here the id check,
 //! the numbering and the insert are one round trip. The columns come from the kind's entity.
 
+use crate::db::WriteTxn;
 use domain::RecordKind;
-use platform::db::WriteTxn;
 use sea_orm::{ActiveModelTrait, DbBackend, DbErr, EntityTrait, Iterable, Statement, Value};
 use sea_orm::{ConnectionTrait, IdenStatic};
 use std::collections::HashMap;
@@ -58,7 +58,7 @@ where
     }
     // Padding rows: NULL in every column (of the first row's types), so their owner is none.
     let padding: Vec<Value> = values[..columns.len()].iter().map(Value::as_null).collect();
-    for _ in rows.len()..platform::db::padded_len(rows.len(), &PADDED_SIZES) {
+    for _ in rows.len()..crate::db::padded_len(rows.len(), &PADDED_SIZES) {
         values.extend(padding.iter().cloned());
     }
     let tuples: Vec<String> = (0..values.len() / columns.len())

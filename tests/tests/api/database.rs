@@ -1,7 +1,7 @@
 //! How the services talk to PostgreSQL.
 
 use milkflow_tests::postgres::server_url;
-use platform::db::DatabaseKind;
+use platform::DatabaseKind;
 use sea_orm::sqlx::postgres::PgConnectOptions;
 use std::str::FromStr;
 
@@ -42,7 +42,7 @@ fn sockets_to(port: u16) -> Vec<bool> {
 async fn database_sockets_send_at_once() {
     let url = server_url();
     let port = PgConnectOptions::from_str(&url).expect("a PostgreSQL URL").get_port();
-    let db = match platform::db::connect(&url, DatabaseKind::Postgres, 2).await {
+    let db = match store::db::connect(&url, DatabaseKind::Postgres, 2).await {
         Ok(db) => db,
         Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
             eprintln!("SKIPPED: PostgreSQL is unreachable at {url}: {e}");
@@ -50,7 +50,7 @@ async fn database_sockets_send_at_once() {
         }
         Err(e) => panic!("PostgreSQL is unreachable at {url} and CI=true: {e}"),
     };
-    assert!(platform::db::ping(&db).await);
+    assert!(store::db::ping(&db).await);
     let sockets = sockets_to(port);
     assert!(!sockets.is_empty(), "a pooled connection to port {port} is open");
     assert!(sockets.iter().all(|nodelay| *nodelay), "TCP_NODELAY on every database socket: {sockets:?}");

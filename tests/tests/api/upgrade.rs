@@ -79,7 +79,7 @@ async fn upgrade(kind: Db) {
         let old = &old;
         async move {
             let kind = if url.starts_with("sqlite") { platform::DatabaseKind::Sqlite } else { platform::DatabaseKind::Postgres };
-            let db = platform::db::connect(&url, kind, 1).await.unwrap();
+            let db = store::db::connect(&url, kind, 1).await.unwrap();
             use sea_orm_migration::MigratorTrait;
             migration::Migrator::up(&db, Some(RELEASED_MIGRATIONS)).await.unwrap();
             let hash = api::auth::password::hash(PASSWORD.into()).await.unwrap();
@@ -175,7 +175,7 @@ fn stored(collection: &str, body: &Value, now: DateTime<Utc>) -> String {
     serde_json::to_string(&domain::RecordBody::parse(kind, body, now).expect("a valid old record")).unwrap()
 }
 
-async fn insert(db: &platform::Database, sql: &str, values: Vec<Sql>) {
+async fn insert(db: &store::Database, sql: &str, values: Vec<Sql>) {
     let backend = db.get_database_backend();
     let sql = if backend == sea_orm::DbBackend::Postgres {
         let mut n = 0;

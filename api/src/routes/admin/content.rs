@@ -3,11 +3,10 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use entity::{guide, tip};
-use sea_orm::ActiveValue::Set;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
-use store::content::{self, Change};
+use store::content::{self, Change, GuideFields, TipFields};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -161,16 +160,21 @@ fn tip_view(t: tip::Model) -> AdminTip {
     }
 }
 
-fn fill_guide(row: &mut guide::ActiveModel, g: &GuideInput, now: DateTime<Utc>) {
-    row.slug = Set(g.slug.clone());
-    row.locale = Set(g.locale.clone());
-    row.title = Set(g.title.trim().to_owned());
-    row.summary = Set(g.summary.clone());
-    row.steps = Set(serde_json::to_string(&g.steps).unwrap_or_else(|_| "[]".into()));
-    row.sources = Set(serde_json::to_string(&g.sources).unwrap_or_else(|_| "[]".into()));
-    row.published = Set(g.published);
-    row.reviewed_at = Set(g.reviewed_at);
-    row.updated_at = Set(now);
+fn guide_fields(g: GuideInput) -> GuideFields {
+    GuideFields {
+        slug: g.slug,
+        locale: g.locale,
+        title: g.title.trim().to_owned(),
+        summary: g.summary,
+        steps: serde_json::to_value(&g.steps).unwrap_or_else(|_| json!([])),
+        sources: serde_json::to_value(&g.sources).unwrap_or_else(|_| json!([])),
+        published: g.published,
+        reviewed_at: g.reviewed_at,
+    }
+}
+
+fn tip_fields(t: TipInput) -> TipFields {
+    TipFields { text: t.text.trim().to_owned(), locale: t.locale, published: t.published, publish_at: t.publish_at }
 }
 
 /// Every guide, published or not (`locale` filters).
@@ -198,10 +202,9 @@ pub async fn create_guide(
     let g = body.0;
     check_guide(&g)?;
     let now = Utc::now();
-    let mut row = guide::ActiveModel { id: Set(Uuid::now_v7()), created_at: Set(now), ..Default::default() };
-    fill_guide(&mut row, &g, now);
     let detail = json!({"slug": g.slug, "locale": g.locale, "published": g.published});
-    let saved = content::create_guide(&state.db, row, Change { actor: &admin.actor(&req), detail, now }).await?;
+    let change = Change { actor: &admin.actor(&req), detail, now };
+    let saved = content::create_guide(&state.db, guide_fields(g), change).await?;
     Ok(HttpResponse::Created().json(guide_view(saved)))
 }
 
@@ -231,12 +234,10 @@ pub async fn patch_guide(
 ) -> Result<HttpResponse, ApiError> {
     let id = record_id(&path)?;
     let now = Utc::now();
-    let edit = |current: guide::Model| -> Result<guide::ActiveModel, ApiError> {
+    let edit = |current: &guide::Model| -> Result<GuideFields, ApiError> {
         let merged: GuideInput = merge_into(&guide_view(current.clone()).guide, &body.0)?;
         check_guide(&merged)?;
-        let mut row: guide::ActiveModel = current.into();
-        fill_guide(&mut row, &merged, now);
-        Ok(row)
+        Ok(guide_fields(merged))
     };
     let change = Change { actor: &admin.actor(&req), detail: body.0.clone(), now };
     let saved = content::update_guide(&state.db, id, edit, change).await?;
@@ -278,17 +279,9 @@ pub async fn create_tip(
     let t = body.0;
     check_tip(&t)?;
     let now = Utc::now();
-    let row = tip::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        text: Set(t.text.trim().to_owned()),
-        locale: Set(t.locale.clone()),
-        published: Set(t.published),
-        publish_at: Set(t.publish_at),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
     let detail = json!({"locale": t.locale, "published": t.published});
-    let saved = content::create_tip(&state.db, row, Change { actor: &admin.actor(&req), detail, now }).await?;
+    let saved =
+        content::create_tip(&state.db, tip_fields(t), Change { actor: &admin.actor(&req), detail, now }).await?;
     Ok(HttpResponse::Created().json(tip_view(saved)))
 }
 
@@ -306,16 +299,10 @@ pub async fn patch_tip(
 ) -> Result<HttpResponse, ApiError> {
     let id = record_id(&path)?;
     let now = Utc::now();
-    let edit = |current: tip::Model| -> Result<tip::ActiveModel, ApiError> {
+    let edit = |current: &tip::Model| -> Result<TipFields, ApiError> {
         let merged: TipInput = merge_into(&tip_view(current.clone()).tip, &body.0)?;
         check_tip(&merged)?;
-        let mut row: tip::ActiveModel = current.into();
-        row.text = Set(merged.text.trim().to_owned());
-        row.locale = Set(merged.locale);
-        row.published = Set(merged.published);
-        row.publish_at = Set(merged.publish_at);
-        row.updated_at = Set(now);
-        Ok(row)
+        Ok(tip_fields(merged))
     };
     let change = Change { actor: &admin.actor(&req), detail: body.0.clone(), now };
     let saved = content::update_tip(&state.db, id, edit, change).await?;

@@ -14,30 +14,11 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 mod wal;
 mod write;
 
-pub use write::{WriteTxn, begin_write, has_a_second_writer_to_spare};
+pub use platform::DatabaseKind;
+pub use write::{Fact, WriteTxn, begin_write, has_a_second_writer_to_spare};
 
 use wal::{RESTART_AT_PAGES, checkpoint_in_background};
 use write::writer_queue;
-
-/// Which database a URL selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatabaseKind {
-    Sqlite,
-    Postgres,
-}
-
-impl DatabaseKind {
-    /// `sqlite:` URLs select SQLite, `postgres://` and `postgresql://` PostgreSQL.
-    pub fn from_url(url: &str) -> Result<Self, String> {
-        if url.starts_with("sqlite:") {
-            Ok(Self::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Self::Postgres)
-        } else {
-            Err("must start with sqlite: or postgres://".into())
-        }
-    }
-}
 
 /// Lock id that serialises migrations of concurrent processes on PostgreSQL.
 const MIGRATION_LOCK_ID: i64 = 0x6d69_6c6b_666c_6f77;

@@ -19,7 +19,14 @@ pub struct WriteTxn {
     txn: DatabaseTransaction,
     _turn: Option<OwnedMutexGuard<()>>,
     /// What it learnt about owners' rows, by fact and owner (see [`WriteTxn::recall`]).
-    facts: std::sync::Mutex<HashMap<(&'static str, Uuid), bool>>,
+    facts: std::sync::Mutex<HashMap<(Fact, Uuid), bool>>,
+}
+
+/// A fact about an owner's rows that a write transaction may keep once read (see [`WriteTxn::recall`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fact {
+    /// The owner has no live routine that plans its reminders from the last session (`after_last`).
+    NoAfterLastRoutine,
 }
 
 impl WriteTxn {
@@ -32,17 +39,17 @@ impl WriteTxn {
     /// fact once.
     ///
     /// [`forget`]: WriteTxn::forget
-    pub fn recall(&self, fact: &'static str, owner: Uuid) -> Option<bool> {
+    pub fn recall(&self, fact: Fact, owner: Uuid) -> Option<bool> {
         self.facts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&(fact, owner)).copied()
     }
 
     /// Keeps a fact about `owner`'s rows until the transaction ends or it is forgotten.
-    pub fn learn(&self, fact: &'static str, owner: Uuid, value: bool) {
+    pub fn learn(&self, fact: Fact, owner: Uuid, value: bool) {
         self.facts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert((fact, owner), value);
     }
 
     /// Drops a fact this transaction's own write has just made stale.
-    pub fn forget(&self, fact: &'static str, owner: Uuid) {
+    pub fn forget(&self, fact: Fact, owner: Uuid) {
         self.facts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&(fact, owner));
     }
 
