@@ -158,7 +158,7 @@ def gather_statistics(db_url):
 
 def list_without_page_cache(db_url, cwd, token):
     """The page of 50 from a second API process on the same database with `MILKFLOW_PAGE_CACHE_MIB=0`: each
-    request reads and writes its page again, as the first request after any write of hers does."""
+    request reads and writes its page again, as the first request after any write of the user's does."""
     port = free_port()
     api = Proc("milkflow-api", {"MILKFLOW_LISTEN": f"127.0.0.1:{port}", "MILKFLOW_DATABASE_URL": db_url,
                                 "MILKFLOW_PAGE_CACHE_MIB": "0"}, cwd=cwd)

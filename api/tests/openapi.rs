@@ -78,7 +78,7 @@ fn requests_leave_derived_fields_optional_and_stored_records_require_every_field
     for field in ["id", "version", "created_at", "side", "notes", "massage_before", "volume_left_ml"] {
         assert!(required(&stored).contains(&field.to_owned()), "{field} in {stored}");
     }
-    assert!(!required(&stored).contains(&"volume_left_oz".to_owned()), "only when her unit is oz");
+    assert!(!required(&stored).contains(&"volume_left_oz".to_owned()), "only when the user's unit is oz");
     let routine = required(&schema("RoutineRequest"));
     assert!(!routine.contains(&"enabled".to_owned()) && !routine.contains(&"days".to_owned()), "{routine:?}");
     assert!(required(&schema("StoredRoutine")).contains(&"days".to_owned()));

@@ -1,6 +1,6 @@
 //! The benchmark tools that measure limits, run briefly on each database so they keep working. Nothing is
 //! timed: the tool itself fails unless each call did what the API's own services promise (a PUT of a new id
-//! creates it; a page of her 60 sessions holds 50 and says more follow).
+//! creates it; a page of a user's 60 sessions holds 50 and says more follow).
 
 use std::process::Command;
 

@@ -46,7 +46,7 @@ pub async fn routine_due_soon(app: &TestApp, token: &str) -> (String, DateTime<U
     (id.clone(), planned(app, token, &id).await.expect("a planned occurrence"))
 }
 
-/// Her reminders from two hours ago to three days ahead.
+/// The user's reminders from two hours ago to three days ahead.
 pub async fn occurrences(app: &TestApp, token: &str) -> Vec<Value> {
     let from = (Utc::now() - Duration::hours(2)).to_rfc3339().replace('+', "%2B");
     let to = (Utc::now() + Duration::days(3)).to_rfc3339().replace('+', "%2B");

@@ -74,9 +74,9 @@ async fn locks_are_per_address(kind: Db, store: Store) {
         assert_eq!(app.scalar(lock_end).await, ends, "the lock is not extended");
         assert_eq!(app.count("auth_limits", "key LIKE 'fail:%'").await, 0, "no failures counted during the lock");
     }
-    // The owner, from her own address, is not locked out.
-    let hers = login_from(&app, &owner, &email, PASSWORD).await;
-    assert_eq!(hers.status, 200, "{}", hers.body);
+    // From the owner's own address, the owner is not locked out.
+    let from_owner = login_from(&app, &owner, &email, PASSWORD).await;
+    assert_eq!(from_owner.status, 200, "{}", from_owner.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,7 +121,7 @@ async fn login_and_registration_are_rate_limited_with_retry_after_postgres() {
     limited(Db::Postgres).await;
 }
 
-/// Behind a trusted proxy each client has her own quota; two API processes share one.
+/// Behind a trusted proxy each client has its own quota; two API processes share one.
 async fn one_quota_per_client(kind: Db, store: Store) {
     let Some(app) = behind_proxy(kind, store, "3").await else { return };
     let second = app.another_api().await;
@@ -131,7 +131,7 @@ async fn one_quota_per_client(kind: Db, store: Store) {
     }
     login_from(&second, &a, &unique_email(), "wrong-password-99").await.assert_problem(429);
     login_from(&app, &a, &unique_email(), "wrong-password-99").await.assert_problem(429);
-    // Another client behind the same proxy still has her whole quota.
+    // Another client behind the same proxy still has its whole quota.
     login_from(&second, &b, &unique_email(), "wrong-password-99").await.assert_problem(401);
     // The per-account quota is shared too, whatever the address.
     let email = unique_email();

@@ -58,7 +58,7 @@ async fn registering_a_taken_email_answers_exactly_like_a_new_one_and_changes_no
     assert_eq!((taken.status, &taken.body), (fresh.status, &fresh.body), "the same status and body");
     assert_eq!(taken.headers.get("content-length"), fresh.headers.get("content-length"));
     assert_eq!(app.count("users", &format!("email = '{}'", email.to_lowercase())).await, 1);
-    assert_eq!(app.login(&email, PASSWORD).await.status, 200, "her password is unchanged");
+    assert_eq!(app.login(&email, PASSWORD).await.status, 200, "the account's password is unchanged");
     app.login(&email, "another-pass-99").await.assert_problem(401);
 }
 

@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 on_both_databases!(
     every_admin_route_refuses_users_and_the_anonymous,
     admins_find_users_by_email_prefix_and_status_page_by_page,
-    user_detail_counts_her_data_without_showing_it,
-    disabling_ends_her_sessions_and_reminders_and_enabling_restores_them,
-    the_last_admin_cannot_demote_or_delete_herself,
+    user_detail_counts_the_users_data_without_showing_it,
+    disabling_ends_the_users_sessions_and_reminders_and_enabling_restores_them,
+    the_last_admin_cannot_demote_or_delete_own_account,
     an_admin_erases_an_account_completely,
     guides_are_unique_per_locale_and_unpublished_ones_stay_hidden,
     tips_appear_only_once_published,
@@ -73,7 +73,7 @@ async fn admins_find_users_by_email_prefix_and_status_page_by_page(app: TestApp)
     assert_eq!(app.get("/admin/v1/users?status=sleeping", Some(&admin)).await.error_fields(), vec!["status"]);
 }
 
-async fn user_detail_counts_her_data_without_showing_it(app: TestApp) {
+async fn user_detail_counts_the_users_data_without_showing_it(app: TestApp) {
     let admin = admin_token(&app).await;
     let body = app.register(&unique_email()).await;
     let (token, id) = (body["access_token"].as_str().unwrap(), body["user"]["id"].as_str().unwrap());
@@ -88,7 +88,7 @@ async fn user_detail_counts_her_data_without_showing_it(app: TestApp) {
     assert!(!r.body.to_string().contains("volume_left_ml") && !r.body.to_string().contains("password"));
 }
 
-async fn disabling_ends_her_sessions_and_reminders_and_enabling_restores_them(app: TestApp) {
+async fn disabling_ends_the_users_sessions_and_reminders_and_enabling_restores_them(app: TestApp) {
     let admin = admin_token(&app).await;
     let email = unique_email();
     let body = app.register(&email).await;
@@ -102,19 +102,19 @@ async fn disabling_ends_her_sessions_and_reminders_and_enabling_restores_them(ap
     assert_eq!(app.count("occurrences", "state = 'planned'").await, 1);
     let r = app.post_auth(&format!("/admin/v1/users/{id}/disable"), &json!({}), &admin).await;
     assert_eq!((r.status.as_u16(), r.body["status"].as_str()), (200, Some("disabled")));
-    // At once, though her account was read for the routine just before (the API keeps accounts briefly).
+    // At once, though the account was read for the routine just before (the API keeps accounts briefly).
     app.get("/v1/pump-sessions", Some(token)).await.assert_problem(401);
     app.get("/v1/me", Some(token)).await.assert_problem(401);
     app.post("/v1/auth/refresh", &json!({"refresh_token": refresh})).await.assert_problem(401);
     app.login(&email, PASSWORD).await.assert_problem(401);
-    assert_eq!(app.count("occurrences", "state = 'planned'").await, 0, "her reminders stop");
+    assert_eq!(app.count("occurrences", "state = 'planned'").await, 0, "the user's reminders stop");
     let r = app.post_auth(&format!("/admin/v1/users/{id}/enable"), &json!({}), &admin).await;
     assert_eq!(r.body["status"], "active");
     assert_eq!(app.login(&email, PASSWORD).await.status, 200);
-    assert_eq!(app.count("occurrences", "state = 'planned'").await, 1, "her reminders are planned again");
+    assert_eq!(app.count("occurrences", "state = 'planned'").await, 1, "the user's reminders are planned again");
 }
 
-async fn the_last_admin_cannot_demote_or_delete_herself(app: TestApp) {
+async fn the_last_admin_cannot_demote_or_delete_own_account(app: TestApp) {
     let admin = admin_token(&app).await;
     let me = app.get("/v1/me", Some(&admin)).await.body["id"].as_str().unwrap().to_owned();
     app.post_auth(&format!("/admin/v1/users/{me}/role"), &json!({"role": "user"}), &admin).await.assert_problem(409);
@@ -124,7 +124,7 @@ async fn the_last_admin_cannot_demote_or_delete_herself(app: TestApp) {
     let promoted = app.post_auth(&format!("/admin/v1/users/{other_id}/role"), &json!({"role": "admin"}), &admin).await;
     assert_eq!(promoted.body["role"], "admin");
     let demoted = app.post_auth(&format!("/admin/v1/users/{me}/role"), &json!({"role": "user"}), &admin).await;
-    assert_eq!(demoted.body["role"], "user", "with another admin she may step down");
+    assert_eq!(demoted.body["role"], "user", "with another admin this one may step down");
     app.get("/admin/v1/users", Some(&admin)).await.assert_problem(403);
 }
 

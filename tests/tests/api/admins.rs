@@ -19,7 +19,7 @@ async fn token(app: &TestApp, email: &str, password: &str) -> String {
     r.body["access_token"].as_str().unwrap().to_owned()
 }
 
-/// A second admin (promoted by the bootstrap admin): her id and token.
+/// A second admin (promoted by the bootstrap admin): its id and token.
 async fn second_admin(app: &TestApp, first: &str) -> (String, String) {
     let email = unique_email();
     let body = app.register(&email).await;
@@ -35,7 +35,7 @@ async fn a_disabled_admin_does_not_count_as_the_one_left(app: TestApp) {
     let (b_id, b) = second_admin(&app, &a).await;
     let disabled = app.post_auth(&format!("/admin/v1/users/{a_id}/disable"), &json!({}), &b).await;
     assert_eq!(disabled.body["status"], "disabled", "{}", disabled.body);
-    // B is now the only active admin: she can neither step down nor be erased, by herself or by her API.
+    // B is now the only active admin: B can neither step down nor be erased, through the admin API or /v1/me.
     let demote = app.post_auth(&format!("/admin/v1/users/{b_id}/role"), &json!({"role": "user"}), &b).await;
     assert!(demote.assert_problem(409)["detail"].as_str().unwrap().contains("last active admin"));
     app.send(Method::DELETE, &format!("/admin/v1/users/{b_id}"), None, Some(&b)).await.assert_problem(409);
@@ -63,7 +63,7 @@ async fn two_admins_stepping_down_at_once_leave_one(app: TestApp) {
         let active = "role = 'admin' AND status = 'active'";
         assert_eq!(app.count("users", active).await, 1);
         if rb.status == 409 {
-            // B stayed; she makes A an admin again for the next round.
+            // B stayed, and makes A an admin again for the next round.
             app.post_auth(&format!("/admin/v1/users/{a_id}/role"), &json!({"role": "admin"}), &b).await;
             app.post_auth(&format!("/admin/v1/users/{b_id}/role"), &json!({"role": "user"}), &a).await;
         }

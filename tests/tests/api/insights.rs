@@ -6,7 +6,7 @@ use serde_json::json;
 on_both_databases!(
     daily_stats_count_sessions_and_volumes_per_local_day,
     daily_stats_refuse_bad_ranges,
-    massage_effect_compares_her_sessions_and_flags_too_few,
+    massage_effect_compares_the_users_sessions_and_flags_too_few,
     a_fever_gives_an_advisory_to_contact_a_clinician,
     no_symptoms_no_advisories,
 );
@@ -32,7 +32,7 @@ async fn daily_stats_count_sessions_and_volumes_per_local_day(app: TestApp) {
     let default = app.get("/v1/stats/daily", Some(&token)).await;
     assert_eq!(default.body["days"].as_array().unwrap().len(), 7);
     let instants = app.get("/v1/stats/daily?from=2027-01-01T10:00:00Z&to=2027-01-03T10:00:00Z", Some(&token)).await;
-    assert_eq!(instants.body["days"].as_array().unwrap().len(), 3, "instants count as her local dates");
+    assert_eq!(instants.body["days"].as_array().unwrap().len(), 3, "instants count as the user's local dates");
 }
 
 async fn daily_stats_refuse_bad_ranges(app: TestApp) {
@@ -45,7 +45,7 @@ async fn daily_stats_refuse_bad_ranges(app: TestApp) {
     assert_eq!(app.get("/v1/stats/daily?from=01/02/2027", Some(&token)).await.error_fields(), vec!["from"]);
 }
 
-async fn massage_effect_compares_her_sessions_and_flags_too_few(app: TestApp) {
+async fn massage_effect_compares_the_users_sessions_and_flags_too_few(app: TestApp) {
     let (token, _) = app.signed_up().await;
     for i in 0..5 {
         app.post_auth("/v1/pump-sessions", &pump_body(1000 + i * 60, 60.0, 60.0), &token).await;

@@ -1,19 +1,19 @@
-//! `/v1/me`: read, change and erase her own account, on SQLite and PostgreSQL.
+//! `/v1/me`: read, change and erase the user's own account, on SQLite and PostgreSQL.
 
 use milkflow_tests::{PASSWORD, TestApp, on_both_databases, unique_email};
 use reqwest::Method;
 use serde_json::json;
 
 on_both_databases!(
-    me_returns_her_account,
+    me_returns_the_account,
     me_without_a_token_is_unauthorized,
     patch_me_changes_every_profile_field,
     patch_me_with_bad_fields_names_them_and_changes_nothing,
     patch_me_with_null_clears_optional_fields,
-    delete_me_erases_her_rows_and_ends_her_tokens,
+    delete_me_erases_the_accounts_rows_and_ends_its_tokens,
 );
 
-async fn me_returns_her_account(app: TestApp) {
+async fn me_returns_the_account(app: TestApp) {
     let email = unique_email();
     let body = app.register(&email).await;
     let r = app.get("/v1/me", body["access_token"].as_str()).await;
@@ -80,7 +80,7 @@ async fn patch_me_with_null_clears_optional_fields(app: TestApp) {
     assert!(r.body["display_name"].is_null() && r.body["quiet_hours"].is_null(), "{}", r.body);
 }
 
-async fn delete_me_erases_her_rows_and_ends_her_tokens(app: TestApp) {
+async fn delete_me_erases_the_accounts_rows_and_ends_its_tokens(app: TestApp) {
     let email = unique_email();
     let body = app.register(&email).await;
     let (token, refresh) = (body["access_token"].as_str().unwrap(), body["refresh_token"].as_str().unwrap());

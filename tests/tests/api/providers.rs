@@ -43,7 +43,7 @@ async fn providers(app: &TestApp) -> Providers {
     Providers { fcm, apns, ctx, _dir: dir }
 }
 
-/// A user with one device and a massage routine due in a few minutes; her token and the due time.
+/// A user with one device and a massage routine due in a few minutes; the user's token and the due time.
 async fn user_with(app: &TestApp, device: serde_json::Value) -> (String, DateTime<Utc>) {
     let (token, _) = app.signed_up().await;
     let r = app.post_auth("/v1/devices", &device, &token).await;

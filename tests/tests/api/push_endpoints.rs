@@ -56,7 +56,8 @@ on_both_databases_api_only!(a_device_moving_to_another_account_is_answered_as_ne
 async fn a_device_moving_to_another_account_is_answered_as_new_and_gets_nothing_of_the_old_owner(app: TestApp) {
     use milkflow_tests::webpush::Scripted;
     let s = setup(app).await;
-    // Her reminder is being retried (the service answered 500) when the phone signs in to another account.
+    // The old owner's reminder is being retried (the service answered 500) when the phone signs in to
+    // another account.
     s.standin.script(&s.sub.id, &[Scripted { status: 500, retry_after: None }]);
     let (_, due) = routine_due_soon(&s.app, &s.token).await;
     assert_eq!(run_once(&s.ctx, due + Duration::seconds(1)).await.unwrap().retried, 1);
@@ -66,12 +67,12 @@ async fn a_device_moving_to_another_account_is_answered_as_new_and_gets_nothing_
     let moved = s.app.post_auth("/v1/devices", &body, &other).await;
     assert_eq!(moved.status, 201, "answered as a new device: {}", moved.body);
     let again = s.app.post_auth("/v1/devices", &body, &other).await;
-    assert_eq!(again.status, 200, "her own device again is an update");
+    assert_eq!(again.status, 200, "the account's own device again is an update");
     assert!(s.app.get("/v1/devices", Some(&s.token)).await.body.as_array().unwrap().is_empty());
     assert_eq!(s.app.count("audit_log", "action = 'device.move'").await, 1);
     assert_eq!(s.app.count("deliveries", "status = 'retrying'").await, 0, "the old owner's retry is dropped");
     let received = s.standin.received().len();
     assert_eq!(run_once(&s.ctx, due + Duration::hours(1)).await.unwrap().attempted, 0);
-    assert_eq!(s.standin.received().len(), received, "nothing of hers reaches the other account's phone");
+    assert_eq!(s.standin.received().len(), received, "nothing of the old owner's reaches the other account's phone");
     assert_eq!(s.app.count("devices", "1 = 1").await, 1, "the device stays, with its new owner");
 }

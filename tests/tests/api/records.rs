@@ -1,4 +1,4 @@
-//! Her logs, offline-first: PUT by client id, POST, GET with ETag, PATCH and PUT with If-Match, DELETE with
+//! The user's logs, offline-first: PUT by client id, POST, GET with ETag, PATCH and PUT with If-Match, DELETE with
 //! tombstones, listing with cursors and filters, validation naming every field, owner scoping.
 
 use milkflow_tests::{TestApp, massage_body, on_both_databases, pump_body};
@@ -17,9 +17,9 @@ on_both_databases!(
     pump_session_with_bad_fields_is_refused_naming_every_field,
     listing_pages_newest_first_with_cursors_and_filters,
     listing_refuses_bad_parameters_by_name,
-    a_list_is_not_modified_until_a_record_of_hers_or_her_unit_changes,
+    a_list_is_not_modified_until_an_own_record_or_the_unit_changes,
     a_list_asked_again_shows_what_another_api_process_wrote,
-    lists_asked_at_once_by_many_accounts_each_show_her_own,
+    lists_asked_at_once_by_many_accounts_each_show_its_own,
     oz_users_also_get_ounces,
     massage_sessions_and_symptom_checks_round_trip,
     records_need_a_token,
@@ -146,7 +146,7 @@ async fn another_users_records_are_invisible(app: TestApp) {
     app.send(Method::PATCH, &path, Some(&json!({"notes": "x"})), Some(&other)).await.assert_problem(404);
     app.send(Method::DELETE, &path, None, Some(&other)).await.assert_problem(404);
     app.put(&path, &pump_body(30, 1.0, 1.0), &other).await.assert_problem(409);
-    // The same id in another of her own collections is refused as well.
+    // The same id in another of the owner's collections is refused as well.
     app.put(&format!("/v1/massage-sessions/{id}"), &massage_body(5), &owner).await.assert_problem(409);
     let listed = app.get("/v1/pump-sessions", Some(&other)).await;
     assert_eq!(listed.body["items"], json!([]));
@@ -238,7 +238,7 @@ fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
 }
 
-async fn a_list_is_not_modified_until_a_record_of_hers_or_her_unit_changes(app: TestApp) {
+async fn a_list_is_not_modified_until_an_own_record_or_the_unit_changes(app: TestApp) {
     let (token, _) = app.signed_up().await;
     let (other, _) = app.signed_up().await;
     let first = app.put(&format!("/v1/pump-sessions/{}", Uuid::new_v4()), &pump_body(90, 60.0, 45.0), &token).await;
@@ -261,7 +261,7 @@ async fn a_list_is_not_modified_until_a_record_of_hers_or_her_unit_changes(app: 
     assert_eq!(again.etag().as_ref(), Some(&tag));
     assert_eq!(list(None).await.body, page.body, "asked again, the same page");
 
-    // Another account's writes change nothing of hers.
+    // Another account's writes change nothing for this account.
     app.put(&format!("/v1/pump-sessions/{}", Uuid::new_v4()), &pump_body(30, 10.0, 0.0), &other).await;
     assert_eq!(list(Some(tag.clone())).await.status, 304);
 
@@ -273,7 +273,7 @@ async fn a_list_is_not_modified_until_a_record_of_hers_or_her_unit_changes(app: 
     assert_eq!(added.body["items"].as_array().unwrap().len(), 2);
     let tag = added.etag().unwrap();
 
-    // A change to a record of hers in another collection changes this list's tag, not its items.
+    // A change to one of the user's records in another collection changes this list's tag, not its items.
     app.post_auth("/v1/massage-sessions", &massage_body(10), &token).await;
     let unchanged_items = list(Some(tag.clone())).await;
     assert_eq!((unchanged_items.status.as_u16(), &unchanged_items.body["items"]), (200, &added.body["items"]));
@@ -289,7 +289,7 @@ async fn a_list_is_not_modified_until_a_record_of_hers_or_her_unit_changes(app: 
     let unit = app.send(Method::PATCH, "/v1/me", Some(&json!({"volume_unit": "oz"})), Some(&token)).await;
     assert_eq!(unit.status, 200, "{}", unit.body);
     let in_oz = list(Some(tag.clone())).await;
-    assert_eq!(in_oz.status, 200, "her unit is part of what the page shows");
+    assert_eq!(in_oz.status, 200, "the account's unit is part of what the page shows");
     assert!(in_oz.body["items"][0]["volume_left_oz"].is_number(), "{}", in_oz.body);
     assert_ne!(in_oz.etag().unwrap(), tag);
 }
@@ -311,8 +311,8 @@ async fn a_list_asked_again_shows_what_another_api_process_wrote(app: TestApp) {
     }
 }
 
-/// Lists asked at the same moment share one read of their change numbers: each must still get her own.
-async fn lists_asked_at_once_by_many_accounts_each_show_her_own(app: TestApp) {
+/// Lists asked at the same moment share one read of their change numbers: each must still get its own.
+async fn lists_asked_at_once_by_many_accounts_each_show_its_own(app: TestApp) {
     let mut accounts = Vec::new();
     for n in 0..10 {
         let (token, _) = app.signed_up().await;
@@ -337,7 +337,7 @@ async fn lists_asked_at_once_by_many_accounts_each_show_her_own(app: TestApp) {
                 page.body["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
             shown.sort();
             assert_eq!(&shown, ids, "round {round}: {}", page.body);
-            assert_eq!(page.etag().as_ref(), Some(alone), "round {round}: the tag she gets when she asks alone");
+            assert_eq!(page.etag().as_ref(), Some(alone), "round {round}: the tag the account gets alone");
         }
     }
     let tags: std::collections::HashSet<_> = accounts.iter().map(|(_, _, tag)| tag).collect();
@@ -352,7 +352,7 @@ async fn lists_asked_at_once_by_many_accounts_each_show_her_own(app: TestApp) {
     }
     for (page, (_, ids, alone)) in at_once(&accounts).await.iter().zip(accounts.iter().flat_map(|a| [a, a])) {
         assert_eq!(page.body["items"].as_array().unwrap().len(), ids.len(), "{}", page.body);
-        assert_ne!(page.etag().as_ref(), Some(alone), "a write of hers changes her tag");
+        assert_ne!(page.etag().as_ref(), Some(alone), "a write of the account's changes its tag");
     }
 }
 

@@ -194,7 +194,7 @@ async fn editing_disabling_and_deleting_a_routine_replans_it(app: TestApp) {
     s.app.send(Method::DELETE, &path, None, Some(&s.token)).await;
     assert_eq!(planned(&s.app, &s.token, &routine).await, None);
     assert_eq!(run_once(&s.ctx, due + Duration::hours(3)).await.unwrap().claimed, 0);
-    // An after_last routine moves when she logs a session.
+    // An after_last routine moves when the user logs a session.
     let after = s
         .app
         .post_auth("/v1/routines", &json!({"kind": "pump", "schedule": {"type": "after_last", "hours": 3}}), &s.token)
@@ -327,7 +327,7 @@ async fn with_a_fever_logged_pump_reminders_say_not_to_pump_extra(app: TestApp) 
     let payload = &s.standin.delivered()[0];
     assert!(payload["body"].as_str().unwrap().contains("no extra pumping"), "{payload}");
     let planned_count = occurrences(&s.app, &s.token).await.iter().filter(|o| o["status"] == "planned").count();
-    assert_eq!(planned_count, 1, "no reminders beyond her own routine");
+    assert_eq!(planned_count, 1, "no reminders beyond the user's own routine");
 }
 
 async fn a_broadcast_reaches_matching_devices_and_waits_for_quiet_hours(app: TestApp) {
@@ -336,7 +336,7 @@ async fn a_broadcast_reaches_matching_devices_and_waits_for_quiet_hours(app: Tes
         .as_str()
         .unwrap()
         .to_owned();
-    // She is in her quiet hours now.
+    // The sleeper is in quiet hours now.
     let (sleeper, _) = s.app.signed_up().await;
     let quiet = json!({"start": (Utc::now() - Duration::hours(1)).format("%H:%M").to_string(), "end": (Utc::now() + Duration::hours(2)).format("%H:%M").to_string()});
     s.app.send(Method::PATCH, "/v1/me", Some(&json!({"quiet_hours": quiet})), Some(&sleeper)).await;
@@ -370,10 +370,10 @@ async fn a_broadcast_reaches_matching_devices_and_waits_for_quiet_hours(app: Tes
     let status = s.app.get(&format!("/admin/v1/broadcasts/{id}"), Some(&admin)).await;
     assert_eq!((status.body["delivered"].as_i64(), status.body["pending"].as_i64()), (Some(1), Some(1)));
 
-    let hers = occurrences(&s.app, &sleeper).await;
+    let for_sleeper = occurrences(&s.app, &sleeper).await;
     let due: DateTime<Utc> =
-        hers.iter().find(|o| o["kind"] == "broadcast").unwrap()["due_at"].as_str().unwrap().parse().unwrap();
-    assert!(due > now + Duration::minutes(100), "deferred to the end of her quiet hours: {due}");
+        for_sleeper.iter().find(|o| o["kind"] == "broadcast").unwrap()["due_at"].as_str().unwrap().parse().unwrap();
+    assert!(due > now + Duration::minutes(100), "deferred to the end of the account's quiet hours: {due}");
     assert_eq!(run_once(&s.ctx, due + Duration::seconds(1)).await.unwrap().delivered, 1);
     let done = s.app.get(&format!("/admin/v1/broadcasts/{id}"), Some(&admin)).await;
     assert_eq!(

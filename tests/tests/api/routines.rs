@@ -1,5 +1,5 @@
 //! Routines: CRUD through the shared record rules, and upcoming fire instants from the shared recurrence,
-//! exact across daylight saving, honouring quiet hours and her last session.
+//! exact across daylight saving, honouring quiet hours and the user's last session.
 
 use milkflow_tests::{TestApp, on_both_databases, pump_body};
 use reqwest::Method;
@@ -7,7 +7,7 @@ use serde_json::json;
 
 on_both_databases!(
     upcoming_fires_follow_berlin_daylight_saving,
-    after_last_routine_counts_from_her_last_pump_session,
+    after_last_routine_counts_from_the_last_pump_session,
     upcoming_honours_quiet_hours,
     invalid_routine_is_refused_naming_every_field,
     upcoming_of_another_users_routine_is_not_found_and_count_is_bounded,
@@ -44,7 +44,7 @@ async fn upcoming_fires_follow_berlin_daylight_saving(app: TestApp) {
     assert_eq!(autumn.body["timezone"], "Europe/Berlin");
 }
 
-async fn after_last_routine_counts_from_her_last_pump_session(app: TestApp) {
+async fn after_last_routine_counts_from_the_last_pump_session(app: TestApp) {
     let (token, _) = app.signed_up().await;
     let routine = json!({"kind": "pump", "schedule": {"type": "after_last", "hours": 3}});
     let id = app.post_auth("/v1/routines", &routine, &token).await.body["id"].as_str().unwrap().to_owned();

@@ -37,12 +37,12 @@ const RELEASED_MIGRATIONS: u32 = 11;
 
 async fn upgrade(kind: Db) {
     let now = Utc::now().trunc_subsecs(3);
-    let (her, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let (owner, other) = (Uuid::now_v7(), Uuid::now_v7());
     let spots = json!([{"side": "left", "quadrant": "upper_outer", "kind": "hard", "severity": 3}]);
     let old = vec![
-        old(her, "pump_sessions", pump_body(300, 60.5, 40.0), 1, 1),
+        old(owner, "pump_sessions", pump_body(300, 60.5, 40.0), 1, 1),
         old(
-            her,
+            owner,
             "massage_sessions",
             json!({"started_at": now - Duration::hours(4), "duration_s": 300, "side": "both",
             "pressure": "light", "context": "before_pumping", "spots": spots, "notes": "warm, \"gentle\""}),
@@ -50,7 +50,7 @@ async fn upgrade(kind: Db) {
             2,
         ),
         old(
-            her,
+            owner,
             "symptom_checks",
             json!({"at": now - Duration::hours(3), "engorgement": 3, "pain": 2,
             "spots": spots, "redness": true, "temperature_c": 37.4, "flu_like": false}),
@@ -58,16 +58,16 @@ async fn upgrade(kind: Db) {
             3,
         ),
         old(
-            her,
+            owner,
             "routines",
             json!({"name": "Mornings", "kind": "massage_then_pump", "days": ["mon", "wed", "fri"],
             "schedule": {"type": "times", "times": ["07:00"]}}),
             2,
             4,
         ),
-        old(her, "routines", json!({"kind": "pump", "schedule": {"type": "after_last", "hours": 3}}), 1, 5),
-        Old { deleted: true, ..old(her, "pump_sessions", pump_body(200, 1.0, 1.0), 2, 6) },
-        old(her, "massage_sessions", massage_body(30), 3, 7),
+        old(owner, "routines", json!({"kind": "pump", "schedule": {"type": "after_last", "hours": 3}}), 1, 5),
+        Old { deleted: true, ..old(owner, "pump_sessions", pump_body(200, 1.0, 1.0), 2, 6) },
+        old(owner, "massage_sessions", massage_body(30), 3, 7),
         old(other, "pump_sessions", pump_body(20, 10.0, 10.0), 1, 1),
     ];
     let times_routine = old[3].id;
@@ -83,7 +83,7 @@ async fn upgrade(kind: Db) {
             use sea_orm_migration::MigratorTrait;
             migration::Migrator::up(&db, Some(RELEASED_MIGRATIONS)).await.unwrap();
             let hash = api::auth::password::hash(PASSWORD.into()).await.unwrap();
-            for (id, seq) in [(her, 7), (other, 1)] {
+            for (id, seq) in [(owner, 7), (other, 1)] {
                 insert(&db, "INSERT INTO users (id, email, password_hash, display_name, timezone, volume_unit, role, status, created_at, updated_at, change_seq) VALUES (?, ?, ?, NULL, 'UTC', 'ml', 'user', 'active', ?, ?, ?)",
                     vec![id.into(), format!("{id}@upgrade.test").into(), hash.clone().into(), now.into(), now.into(), seq.into()]).await;
             }
@@ -101,7 +101,7 @@ async fn upgrade(kind: Db) {
             for (id, state, due, from) in [(snoozed, "snoozed", now - Duration::minutes(5), None), (re_reminder, "planned", re_reminder_due, Some(snoozed)), (next, "planned", next_due, None)] {
                 let occurrence_kind = if from.is_some() { "snooze" } else { "routine" };
                 insert(&db, "INSERT INTO occurrences (id, user_id, routine_id, kind, routine_kind, due_at, state, created_at, updated_at, snoozed_from) VALUES (?, ?, ?, ?, 'massage_then_pump', ?, ?, ?, ?, ?)",
-                    vec![id.into(), her.into(), times_routine.into(), occurrence_kind.into(), due.into(), state.into(), now.into(), now.into(), from.into()]).await;
+                    vec![id.into(), owner.into(), times_routine.into(), occurrence_kind.into(), due.into(), state.into(), now.into(), now.into(), from.into()]).await;
             }
             // A broadcast's occurrence and its re-reminder kept the broadcast's id as their routine id.
             insert(&db, "INSERT INTO broadcasts (id, title, body, audience, send_at, targeted, created_by, created_at) VALUES (?, 'Hello', 'News', '\"all\"', ?, 1, ?, ?)",
@@ -109,7 +109,7 @@ async fn upgrade(kind: Db) {
             for (id, state, due, from) in [(told, "snoozed", now - Duration::minutes(7), None), (told_again, "planned", re_reminder_due, Some(told))] {
                 let occurrence_kind = if from.is_some() { "snooze" } else { "broadcast" };
                 insert(&db, "INSERT INTO occurrences (id, user_id, routine_id, kind, routine_kind, due_at, state, created_at, updated_at, snoozed_from) VALUES (?, ?, ?, ?, 'broadcast', ?, ?, ?, ?, ?)",
-                    vec![id.into(), her.into(), broadcast.into(), occurrence_kind.into(), due.into(), state.into(), now.into(), now.into(), from.into()]).await;
+                    vec![id.into(), owner.into(), broadcast.into(), occurrence_kind.into(), due.into(), state.into(), now.into(), now.into(), from.into()]).await;
             }
             db.close().await.unwrap();
         }
@@ -118,7 +118,7 @@ async fn upgrade(kind: Db) {
     else {
         return;
     };
-    check(&app, &old, her, now).await;
+    check(&app, &old, owner, now).await;
     // The reminders planned before the upgrade stand, snoozed one included.
     for (id, due) in [(re_reminder, re_reminder_due), (next, next_due)] {
         let o = entity::occurrence::Entity::find_by_id(id).one(&app.db).await.unwrap().expect("an occurrence kept");
@@ -132,7 +132,7 @@ async fn upgrade(kind: Db) {
         let o = entity::occurrence::Entity::find_by_id(id).one(&app.db).await.unwrap().expect("an occurrence kept");
         assert_eq!((o.state, o.routine_id, o.broadcast_id), (state, None, Some(broadcast)));
     }
-    let token = login(&app, her).await;
+    let token = login(&app, owner).await;
     let upcoming = app.get(&format!("/v1/routines/{times_routine}/upcoming?count=3"), Some(&token)).await;
     assert_eq!(upcoming.status, 200, "{}", upcoming.body);
     assert_eq!(upcoming.body["fires"].as_array().unwrap().len(), 3, "the moved routine still plans");
@@ -210,9 +210,9 @@ async fn sync(app: &TestApp, token: &str, since: i64) -> milkflow_tests::Reply {
 
 /// Every record reads as it was stored, tombstones stay tombstones, and sync carries on from a cursor taken
 /// before the upgrade: nothing twice, nothing missed.
-async fn check(app: &TestApp, old: &[Old], her: Uuid, now: DateTime<Utc>) {
-    let token = login(app, her).await;
-    for r in old.iter().filter(|r| r.user == her) {
+async fn check(app: &TestApp, old: &[Old], owner: Uuid, now: DateTime<Utc>) {
+    let token = login(app, owner).await;
+    for r in old.iter().filter(|r| r.user == owner) {
         let path = format!("{}/{}", domain::RecordKind::from_name(r.collection).unwrap().path(), r.id);
         let got = app.get(&path, Some(&token)).await;
         if r.deleted {
@@ -229,7 +229,7 @@ async fn check(app: &TestApp, old: &[Old], her: Uuid, now: DateTime<Utc>) {
         assert_eq!(got.body, expected, "{path}");
     }
     // Another account's record stays another's.
-    let theirs = old.iter().find(|r| r.user != her).unwrap();
+    let theirs = old.iter().find(|r| r.user != owner).unwrap();
     app.get(&format!("/v1/pump-sessions/{}", theirs.id), Some(&token)).await.assert_problem(404);
     // A phone that synced up to change 4 before the upgrade gets 5, 6 (a deletion) and 7, in order.
     let page = sync(app, &token, 4).await;

@@ -1,4 +1,4 @@
-//! Her data: export as JSON and as a zip of CSV files; erasure leaves no row of hers in any table.
+//! The account's own data: export as JSON and as a zip of CSV files; erasure leaves no row of it in any table.
 
 use milkflow_tests::{TestApp, massage_body, on_both_databases, pump_body};
 use reqwest::Method;
@@ -7,10 +7,10 @@ use serde_json::json;
 use std::io::Read;
 
 on_both_databases!(
-    export_as_json_holds_everything_she_entered_and_nothing_of_others,
+    export_as_json_holds_everything_the_user_entered_and_nothing_of_others,
     export_as_csv_is_a_zip_with_one_file_per_collection,
     csv_cells_that_look_like_formulas_are_written_as_text,
-    erasing_her_account_leaves_zero_rows_of_hers_in_every_table,
+    erasing_an_account_leaves_zero_rows_of_it_in_every_table,
 );
 
 async fn fill(app: &TestApp, token: &str) {
@@ -23,7 +23,7 @@ async fn fill(app: &TestApp, token: &str) {
     assert_eq!(app.post_auth("/v1/routines", &routine, token).await.status, 201);
 }
 
-async fn export_as_json_holds_everything_she_entered_and_nothing_of_others(app: TestApp) {
+async fn export_as_json_holds_everything_the_user_entered_and_nothing_of_others(app: TestApp) {
     let (token, _) = app.signed_up().await;
     let (other, _) = app.signed_up().await;
     fill(&app, &token).await;
@@ -75,7 +75,7 @@ async fn export_as_csv_is_a_zip_with_one_file_per_collection(app: TestApp) {
     assert!(pumps.starts_with("id,started_at,ended_at,side,volume_left_ml"), "{pumps}");
 }
 
-/// The CSV file `name` of her zip export, as rows keyed by column.
+/// The CSV file `name` of the account's zip export, as rows keyed by column.
 async fn csv_rows(app: &TestApp, token: &str, name: &str) -> Vec<std::collections::HashMap<String, String>> {
     let r = app.client.get(format!("{}/v1/me/export?format=csv", app.address)).bearer_auth(token).send().await.unwrap();
     let bytes = r.bytes().await.unwrap();
@@ -106,7 +106,7 @@ async fn csv_cells_that_look_like_formulas_are_written_as_text(app: TestApp) {
     assert_eq!(pumps[0]["notes"], "'@SUM(1+1)");
     assert_eq!(pumps[0]["volume_left_ml"], "50.0", "numbers stay numbers");
     assert_eq!(csv_rows(&app, &token, "account.csv").await[0]["display_name"], "'+ana");
-    // The JSON export keeps what she typed.
+    // The JSON export keeps what the user typed.
     assert_eq!(app.get("/v1/me/export", Some(&token)).await.body["symptom_checks"][0]["notes"], formula);
 }
 
@@ -134,7 +134,7 @@ async fn rows_of(app: &TestApp, table: &str, user: uuid::Uuid) -> i64 {
     row.try_get::<i64>("", "n").unwrap()
 }
 
-async fn erasing_her_account_leaves_zero_rows_of_hers_in_every_table(app: TestApp) {
+async fn erasing_an_account_leaves_zero_rows_of_it_in_every_table(app: TestApp) {
     let body = app.register(&milkflow_tests::unique_email()).await;
     let token = body["access_token"].as_str().unwrap().to_owned();
     let id = uuid::Uuid::parse_str(body["user"]["id"].as_str().unwrap()).unwrap();
@@ -177,12 +177,12 @@ async fn erasing_her_account_leaves_zero_rows_of_hers_in_every_table(app: TestAp
     for t in &tables {
         assert!(
             rows_of(&app, t, id).await > 0,
-            "{t} has no row of hers before the erase: the check would prove nothing"
+            "{t} has no row of the account before the erase: the check would prove nothing"
         );
     }
     assert_eq!(app.send(Method::DELETE, "/v1/me", None, Some(&token)).await.status, 204);
     for t in &tables {
-        assert_eq!(rows_of(&app, t, id).await, 0, "{t} still holds rows of hers");
+        assert_eq!(rows_of(&app, t, id).await, 0, "{t} still holds rows of the account");
     }
     let theirs = app.get("/v1/me/export", Some(&other)).await;
     assert_eq!(theirs.body["pump_sessions"].as_array().unwrap().len(), 1, "another account lost data");
