@@ -44,6 +44,8 @@ pub struct AppState {
     pub pages: crate::services::pages::PageCache,
     /// Each user's change number, read for the requests waiting at once by one query.
     pub change_numbers: store::seqs::ChangeNumbers,
+    /// The public base of links in emails (`MILKFLOW_PUBLIC_URL`).
+    pub public_url: String,
 }
 
 /// A built API server, with the embedded scheduler when asked for.
@@ -118,6 +120,7 @@ impl Application {
             accounts: Default::default(),
             pages: crate::services::pages::PageCache::with_capacity(settings.page_cache_mib * 1024 * 1024),
             change_numbers: store::seqs::ChangeNumbers::start(db.clone()),
+            public_url: settings.mail.public_url.clone(),
         });
         let listener = TcpListener::bind(settings.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on MILKFLOW_LISTEN={}: {e}", settings.listen))?;

@@ -40,6 +40,7 @@ macro_rules! stored_name {
 pub mod account;
 pub mod advisories;
 pub mod delivery;
+pub mod email;
 pub mod fields;
 pub mod insights;
 pub mod logs;

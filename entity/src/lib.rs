@@ -6,6 +6,8 @@ pub mod auth_limit;
 pub mod broadcast;
 pub mod delivery;
 pub mod device;
+pub mod email;
+pub mod email_token;
 pub mod guide;
 pub mod json;
 pub mod massage_session;

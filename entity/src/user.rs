@@ -25,6 +25,8 @@ pub struct Model {
     /// The end of the latest login lock placed on the account from some address (shown to admins; the locks
     /// themselves are per account and address, in `auth_limits`).
     pub locked_until: Option<DateTimeUtc>,
+    /// When the account's address was confirmed (by the link or the code of an email); `None` until then.
+    pub email_verified_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

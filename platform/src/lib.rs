@@ -6,4 +6,4 @@ pub mod settings;
 pub mod telemetry;
 
 pub use database_kind::DatabaseKind;
-pub use settings::{ApnsSettings, Environment, LogFormat, PushSettings, Settings, SettingsError};
+pub use settings::{ApnsSettings, Environment, LogFormat, MailSettings, PushSettings, Settings, SettingsError};

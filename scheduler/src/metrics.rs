@@ -21,6 +21,8 @@ pub struct Metrics {
     pub backlog: IntGauge,
     /// Ticks by result (ok, error).
     pub ticks: IntCounterVec,
+    /// Emails by template and outcome (sent, retried, failed).
+    pub emails: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -85,6 +87,7 @@ impl Metrics {
                 )),
             ),
             ticks: counter("scheduler_ticks_total", "Claim ticks by result", &["result"]),
+            emails: counter("emails_total", "Emails by template and outcome", &["template", "outcome"]),
         }
     }
 

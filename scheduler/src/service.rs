@@ -59,6 +59,7 @@ impl Scheduler {
         let running = Arc::new(Mutex::new(()));
         let context = Arc::new(tick::TickContext::build(settings, db.clone()).await?.with_metrics(metrics));
         let tick_health = health.clone();
+        let mailing = context.clone();
         let claim = Job::new_async(settings.scheduler_tick.as_str(), move |_, _| {
             let (context, health, running) = (context.clone(), tick_health.clone(), running.clone());
             Box::pin(async move {
@@ -82,6 +83,22 @@ impl Scheduler {
         })
         .map_err(|e| anyhow::anyhow!("invalid setting MILKFLOW_SCHEDULER_TICK: {e}"))?;
         jobs.add(claim).await?;
+        // Emails go in a job of their own, so a slow SMTP server never holds reminders back.
+        let sending = Arc::new(Mutex::new(()));
+        let emails = Job::new_async(settings.scheduler_tick.as_str(), move |_, _| {
+            let (context, sending) = (mailing.clone(), sending.clone());
+            Box::pin(async move {
+                let Ok(_guard) = sending.try_lock() else { return };
+                match tick::send_due_emails(&context).await {
+                    Ok(out) if out != tick::EmailOutcome::default() => {
+                        tracing::info!(sent = out.sent, retried = out.retried, failed = out.failed, "emails sent");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = format!("{e:#}"), "email tick failed"),
+                }
+            })
+        })?;
+        jobs.add(emails).await?;
         let housekeeping = Job::new_async(HOUSEKEEPING_CRON, move |_, _| {
             let db = db.clone();
             Box::pin(async move {

@@ -41,6 +41,7 @@ async fn insert_user(db: &store::Database, email: &str, now: chrono::DateTime<Ut
         updated_at: Set(now),
         change_seq: Set(0),
         locked_until: Set(None),
+        email_verified_at: Set(None),
     }
     .insert(db)
     .await

@@ -35,7 +35,81 @@ pub fn new_user(
         updated_at: Set(now),
         change_seq: Set(0),
         locked_until: Set(None),
+        email_verified_at: Set(None),
     }
+}
+
+/// The emails a registration may send, made before it is known whether the address is taken (so both cases
+/// cost the same): a verification token and its email's values, or the values of the "someone tried to sign up
+/// with your address" email.
+pub struct RegistrationEmails {
+    pub token: crate::email_tokens::NewToken,
+    pub verify: serde_json::Value,
+    pub taken: serde_json::Value,
+}
+
+/// Registers `row` and queues its verification email, or, when its address already has an account, queues the
+/// email telling that account; one transaction either way. Whether the account is new.
+pub async fn register(
+    db: &Database,
+    row: user::ActiveModel,
+    emails: RegistrationEmails,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    use domain::email::{EmailTemplate, TokenPurpose};
+    let (id, email) = (row.id.clone().unwrap(), row.email.clone().unwrap());
+    let txn = crate::db::begin_write(db).await?;
+    let inserted = user::Entity::insert(row)
+        .on_conflict(sea_orm::sea_query::OnConflict::column(user::Column::Email).do_nothing().to_owned())
+        .exec_without_returning(&txn)
+        .await?;
+    if inserted == 1 {
+        crate::email_tokens::issue(&txn, id, TokenPurpose::VerifyEmail, &email, &emails.token, now).await?;
+        crate::outbox::queue(&txn, Some(id), &email, EmailTemplate::VerifyEmail, &emails.verify, now).await?;
+    } else {
+        let existing = user::Entity::find().filter(user::Column::Email.eq(&email)).one(&txn).await?;
+        let owner = existing.map(|u| u.id);
+        crate::outbox::queue(&txn, owner, &email, EmailTemplate::SignupAttempt, &emails.taken, now).await?;
+    }
+    txn.commit().await?;
+    Ok(inserted == 1)
+}
+
+/// Issues account `account`'s new verification token and queues its email, unless one was queued in the last
+/// minute or five in the last hour (then [`StoreError::TooManyRequests`]).
+pub async fn resend_verification(
+    db: &Database,
+    account: &user::Model,
+    token: crate::email_tokens::NewToken,
+    values: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use domain::email::{EmailTemplate, TokenPurpose};
+    use entity::email;
+    let txn = crate::db::begin_write(db).await?;
+    let recent: Vec<DateTime<Utc>> = email::Entity::find()
+        .select_only()
+        .column(email::Column::CreatedAt)
+        .filter(email::Column::UserId.eq(account.id))
+        .filter(email::Column::Template.eq(EmailTemplate::VerifyEmail))
+        .filter(email::Column::CreatedAt.gt(now - chrono::Duration::hours(1)))
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let wait = recent.iter().map(|at| (*at + chrono::Duration::minutes(1) - now).num_seconds()).max().unwrap_or(0);
+    if wait > 0 {
+        return Err(StoreError::TooManyRequests(wait as u64));
+    }
+    if recent.len() >= 5 {
+        let oldest = recent.iter().min().copied().unwrap_or(now);
+        return Err(StoreError::TooManyRequests(
+            (oldest + chrono::Duration::hours(1) - now).num_seconds().max(1) as u64
+        ));
+    }
+    crate::email_tokens::issue(&txn, account.id, TokenPurpose::VerifyEmail, &account.email, &token, now).await?;
+    crate::outbox::queue(&txn, Some(account.id), &account.email, EmailTemplate::VerifyEmail, &values, now).await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Inserts `row`; `None` when its email already has an account.

@@ -181,28 +181,14 @@ pub async fn claim(
     lease_until: DateTime<Utc>,
     instance: &str,
 ) -> Result<Vec<delivery::Model>, DbErr> {
-    let txn = crate::db::begin_write(db).await?;
-    let claimable = Condition::all()
-        .add(waiting())
-        .add(delivery::Column::NextAttemptAt.lte(now))
-        .add(Condition::any().add(delivery::Column::LeaseUntil.is_null()).add(delivery::Column::LeaseUntil.lt(now)));
-    let claimed = delivery::Entity::find()
-        .filter(claimable)
-        .order_by_asc(delivery::Column::NextAttemptAt)
-        .limit(batch)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .all(&txn)
-        .await?;
-    if !claimed.is_empty() {
-        delivery::Entity::update_many()
-            .col_expr(delivery::Column::LeaseUntil, Expr::value(lease_until))
-            .col_expr(delivery::Column::LeasedBy, Expr::value(instance.to_owned()))
-            .filter(delivery::Column::Id.is_in(claimed.iter().map(|d| d.id)))
-            .exec(&txn)
-            .await?;
-    }
-    txn.commit().await?;
-    Ok(claimed)
+    let table = crate::lease::Leasable::<delivery::Entity> {
+        id: delivery::Column::Id,
+        next_attempt_at: delivery::Column::NextAttemptAt,
+        lease_until: delivery::Column::LeaseUntil,
+        leased_by: delivery::Column::LeasedBy,
+        key: |d| d.id,
+    };
+    crate::lease::claim(db, table, Condition::all().add(waiting()), now, batch, lease_until, instance).await
 }
 
 /// Due occurrences and deliveries still waiting at `now`.

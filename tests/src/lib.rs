@@ -4,6 +4,7 @@ pub mod binaries;
 pub mod postgres;
 pub mod providers;
 pub mod reminders;
+pub mod smtp;
 pub mod webpush;
 
 use api::Application;
@@ -115,6 +116,8 @@ where
     let config = dir.path().join("milkflow.toml");
     std::fs::write(&config, "").expect("settings file");
     env.insert("MILKFLOW_CONFIG".into(), config.display().to_string());
+    // Without SMTP, emails become .eml files: in the test's own directory, not the working directory.
+    env.insert("MILKFLOW_MAIL_DIR".into(), dir.path().join("mail").display().to_string());
     for (k, v) in extra {
         env.insert((*k).to_owned(), (*v).to_owned());
     }
@@ -284,6 +287,12 @@ impl TestApp {
     /// Counts rows of `table` matching a raw SQL condition (test inspection only).
     pub async fn count(&self, table: &str, condition: &str) -> i64 {
         self.scalar(&format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}")).await
+    }
+
+    /// Runs a raw SQL statement (a test moving the clock of stored rows, say).
+    pub async fn execute(&self, sql: &str) {
+        use sea_orm::ConnectionTrait;
+        self.db.execute_unprepared(sql).await.expect("statement");
     }
 
     /// The integer column `n` of the one row a raw SQL query answers (test inspection only).

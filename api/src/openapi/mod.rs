@@ -8,7 +8,7 @@ use crate::routes::admin::{
     audit as admin_audit, broadcasts as admin_broadcasts, content as admin_content, stats as admin_stats,
     users as admin_users,
 };
-use crate::routes::{auth, content, devices, export, health, me, occurrences, routines, stats, sync};
+use crate::routes::{auth, content, devices, export, health, me, occurrences, routines, stats, sync, verify};
 use records::{PumpVolumesOz, RecordMeta, RecordPaths};
 
 mod records;
@@ -24,7 +24,7 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
     ),
     paths(
         health::healthz, health::readyz, health::openapi_yaml, health::metrics,
-        auth::register, auth::login, auth::refresh, auth::logout,
+        auth::register, auth::login, auth::refresh, auth::logout, verify::verify_email, verify::resend,
         me::get_me, me::patch_me, me::delete_me, export::export,
         sync::sync, routines::upcoming,
         content::list_guides, content::get_guide, content::list_tips,

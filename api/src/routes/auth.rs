@@ -79,12 +79,15 @@ fn tokens(state: &AppState, signed_in: accounts::SignedIn) -> Result<TokenRespon
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RegistrationAccepted {
     /// A message the app can show.
-    #[schema(example = "Thank you. Sign in with this email and password to continue.")]
+    #[schema(
+        example = "Thank you. Check your inbox to confirm your email; you can sign in with this email and password now."
+    )]
     pub message: &'static str,
 }
 
 /// The same for a new address and for one that already has an account.
-pub const REGISTRATION_ACCEPTED: &str = "Thank you. Sign in with this email and password to continue.";
+pub const REGISTRATION_ACCEPTED: &str =
+    "Thank you. Check your inbox to confirm your email; you can sign in with this email and password now.";
 
 /// Applies the per-address and per-account attempt limits; the client's address.
 async fn limit(state: &AppState, http: &HttpRequest, email: &str) -> Result<std::net::IpAddr, ApiError> {
@@ -94,7 +97,9 @@ async fn limit(state: &AppState, http: &HttpRequest, email: &str) -> Result<std:
 }
 
 /// Registers an account. The answer is the same whether or not the address already has an account (so nobody
-/// can learn that it does); the app then signs in with the same email and password.
+/// can learn that it does): a new address gets an email to confirm it, one that has an account gets an email
+/// saying someone tried to sign up with it. The app then signs in with the same email and password; an
+/// unverified account may use the app (sharing with a care team will need a verified address).
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 202, description = "Registration received (also when the address already has an account)", body = RegistrationAccepted),
@@ -109,7 +114,7 @@ pub async fn register(
     let JsonBody(req) = body;
     limit(&state, &http, &req.email).await?;
     let input = accounts::Registration { email: req.email, password: req.password, timezone: req.timezone };
-    accounts::register(&state.db, input, Utc::now()).await?;
+    accounts::register(&state.db, &state.public_url, input, Utc::now()).await?;
     Ok(HttpResponse::Accepted().json(RegistrationAccepted { message: REGISTRATION_ACCEPTED }))
 }
 

@@ -62,6 +62,9 @@ pub struct UserView {
     #[schema(required = true)]
     pub quiet_hours: Option<QuietHoursDto>,
     pub role: RoleDto,
+    /// When the address was confirmed by its email's link or code; `null` until then.
+    #[schema(required = true)]
+    pub email_verified_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -80,6 +83,7 @@ impl From<user::Model> for UserView {
             volume_unit: if u.volume_unit == "oz" { VolumeUnitDto::Oz } else { VolumeUnitDto::Ml },
             quiet_hours,
             role: if u.role == domain::Role::Admin { RoleDto::Admin } else { RoleDto::User },
+            email_verified_at: u.email_verified_at,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }

@@ -12,6 +12,7 @@ pub mod records;
 pub mod routines;
 pub mod stats;
 pub mod sync;
+pub mod verify;
 
 use actix_web::web;
 
@@ -19,6 +20,7 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::routes)
         .configure(auth::routes)
+        .configure(verify::routes)
         .configure(me::routes)
         .configure(export::routes)
         .configure(sync::routes)

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::auth::password;
 use crate::error::ApiError;
 use crate::ratelimit::AuthLimits;
-use crate::services::sessions;
+use crate::services::{secrets, sessions, verification};
 use store::Database;
 
 /// A new account's input, as received.
@@ -31,7 +31,12 @@ const BAD_CREDENTIALS: &str = "the email or password is not correct";
 /// Creates an account; an address that already has one gets the same answer after the same work (a hash and
 /// an attempted insert), so registration cannot tell anyone whether an address belongs to an account.
 #[tracing::instrument(skip_all)]
-pub async fn register(db: &Database, input: Registration, now: DateTime<Utc>) -> Result<(), ApiError> {
+pub async fn register(
+    db: &Database,
+    public_url: &str,
+    input: Registration,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
     let mut v = Violations::new();
     let email = v.check("email", Email::parse(&input.email));
     let password = v.check("password", Password::parse(&input.password));
@@ -42,9 +47,17 @@ pub async fn register(db: &Database, input: Registration, now: DateTime<Utc>) ->
         return Err(anyhow::anyhow!("validated fields missing").into());
     };
     let password_hash = password::hash(password.expose().to_owned()).await?;
-    match stored::insert_if_new(db, stored::new_user(email, password_hash, timezone, Role::User, now)).await? {
-        Some(user) => tracing::info!(user.id = %user.id, "account registered"),
-        None => tracing::info!("registration for an address that already has an account"),
+    let secret = secrets::new_secret(verification::VALID_FOR, true, now);
+    let emails = stored::RegistrationEmails {
+        verify: verification::email_values(public_url, &secret),
+        taken: verification::taken_values(public_url),
+        token: secret.stored,
+    };
+    let row = stored::new_user(email, password_hash, timezone, Role::User, now);
+    if stored::register(db, row, emails, now).await? {
+        tracing::info!("account registered; verification email queued");
+    } else {
+        tracing::info!("registration for an address that already has an account; its owner is told by email");
     }
     Ok(())
 }

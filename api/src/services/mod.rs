@@ -5,4 +5,6 @@ pub mod admins;
 pub mod audit;
 pub mod devices;
 pub mod pages;
+pub mod secrets;
 pub mod sessions;
+pub mod verification;

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use crate::DatabaseKind;
 
 mod edge;
+mod mail;
 pub use edge::EdgeSettings;
+pub use mail::MailSettings;
 
 /// The default database: an SQLite file in the working directory, created if missing.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://milkflow.db?mode=rwc";
@@ -52,6 +54,7 @@ pub struct Settings {
     pub push: PushSettings,
     /// Browser origins, trusted proxies and the shared limit store.
     pub edge: EdgeSettings,
+    pub mail: MailSettings,
 }
 
 /// How reminders are delivered.
@@ -127,6 +130,11 @@ struct RawSettings {
     cors_origins: Option<String>,
     trusted_proxies: Option<String>,
     redis_url: Option<String>,
+    smtp_url: Option<String>,
+    smtp_ca_file: Option<String>,
+    mail_from: Option<String>,
+    mail_dir: Option<String>,
+    public_url: Option<String>,
 }
 
 /// Why settings could not be loaded; each problem names its key.
@@ -325,6 +333,14 @@ impl RawSettings {
             None
         });
 
+        let mail = mail::RawMail {
+            smtp_url: self.smtp_url,
+            smtp_ca_file: self.smtp_ca_file,
+            mail_from: self.mail_from,
+            mail_dir: self.mail_dir,
+            public_url: self.public_url,
+        }
+        .validate(environment, &listen.to_string(), &mut bad);
         if !errors.is_empty() {
             return Err(SettingsError::Invalid(errors));
         }
@@ -359,6 +375,7 @@ impl RawSettings {
                 apns_base_url,
             },
             edge: EdgeSettings { cors_origins, trusted_proxies, redis_url },
+            mail,
         })
     }
 }

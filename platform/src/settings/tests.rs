@@ -52,14 +52,42 @@ fn every_bad_key_is_named() {
 fn production_requires_a_jwt_secret() {
     let err =
         load(&[("MILKFLOW_ENV", "production"), ("MILKFLOW_VAPID_SUBJECT", "mailto:ops@example.org")]).unwrap_err();
-    assert_eq!(err.keys(), vec!["MILKFLOW_JWT_SECRET"]);
+    assert_eq!(err.keys()[0], "MILKFLOW_JWT_SECRET");
     let ok = load(&[
         ("MILKFLOW_ENV", "production"),
         ("MILKFLOW_JWT_SECRET", &"s".repeat(40)),
         ("MILKFLOW_VAPID_SUBJECT", "mailto:ops@example.org"),
+        ("MILKFLOW_SMTP_URL", "smtps://mailer:pw@smtp.example.org"),
+        ("MILKFLOW_MAIL_FROM", "milkflow <no-reply@example.org>"),
+        ("MILKFLOW_PUBLIC_URL", "https://app.example.org/"),
     ])
     .unwrap();
     assert_eq!(ok.log_format, LogFormat::Json);
+    assert_eq!(ok.mail.public_url, "https://app.example.org");
+}
+
+#[test]
+fn production_requires_smtp_a_sender_and_an_https_public_url() {
+    let base = [
+        ("MILKFLOW_ENV", "production"),
+        ("MILKFLOW_JWT_SECRET", "s".repeat(40).leak() as &str),
+        ("MILKFLOW_VAPID_SUBJECT", "mailto:ops@example.org"),
+    ];
+    let err = load(&base).unwrap_err();
+    assert_eq!(err.keys(), vec!["MILKFLOW_SMTP_URL", "MILKFLOW_MAIL_FROM", "MILKFLOW_PUBLIC_URL"]);
+    let plain = [
+        ("MILKFLOW_SMTP_URL", "smtp://relay:25?tls=none"),
+        ("MILKFLOW_MAIL_FROM", "no-reply@example.org"),
+        ("MILKFLOW_PUBLIC_URL", "http://app.example.org"),
+    ];
+    let err = load(&[&base[..], &plain[..]].concat()).unwrap_err();
+    assert_eq!(err.keys(), vec!["MILKFLOW_SMTP_URL", "MILKFLOW_PUBLIC_URL"]);
+    // Outside production the mail goes to a directory, and links point at the listen address.
+    let dev = load(&[("MILKFLOW_LISTEN", "127.0.0.1:9000")]).unwrap();
+    assert!(dev.mail.smtp_url.is_none());
+    assert_eq!(dev.mail.public_url, "http://127.0.0.1:9000");
+    let bad = load(&[("MILKFLOW_SMTP_URL", "http://mail.example.org")]).unwrap_err();
+    assert_eq!(bad.keys(), vec!["MILKFLOW_SMTP_URL"]);
 }
 
 #[test]
@@ -77,7 +105,7 @@ fn push_settings_are_validated() {
         load(&[("MILKFLOW_PUSH_ALLOW_INSECURE", "maybe"), ("MILKFLOW_VAPID_SUBJECT", "ops@example.org")]).unwrap_err();
     assert_eq!(err.keys(), vec!["MILKFLOW_PUSH_ALLOW_INSECURE", "MILKFLOW_VAPID_SUBJECT"]);
     let err = load(&[("MILKFLOW_ENV", "production"), ("MILKFLOW_JWT_SECRET", &"s".repeat(40))]).unwrap_err();
-    assert_eq!(err.keys(), vec!["MILKFLOW_VAPID_SUBJECT"]);
+    assert_eq!(err.keys()[0], "MILKFLOW_VAPID_SUBJECT");
     let err = load(&[("MILKFLOW_PUSH_TTL_S", "90000")]).unwrap_err();
     assert_eq!(err.keys(), vec!["MILKFLOW_PUSH_TTL_S"]);
 }

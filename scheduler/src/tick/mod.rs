@@ -11,10 +11,12 @@ use uuid::Uuid;
 
 use push::webpush::WebPush;
 
+mod emails;
 mod fan_out;
 mod outcomes;
 mod send;
 
+pub use emails::{EmailOutcome, send_due as send_due_emails};
 pub use fan_out::fan_out;
 pub use outcomes::backoff;
 pub use send::{SEND_CONCURRENCY, deliver};
@@ -36,6 +38,8 @@ pub struct TickContext {
     /// Names this process in leases.
     pub instance: String,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Sends the outbox's emails.
+    pub mailer: mail::Mailer,
 }
 
 impl TickContext {
@@ -83,7 +87,8 @@ impl TickContext {
         };
         let instance = format!("{}-{}", std::process::id(), &Uuid::new_v4().simple().to_string()[..8]);
         let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
-        Ok(Self { db, push: settings.push.clone(), web, fcm, apns, instance, metrics })
+        let mailer = mail::Mailer::from_settings(&settings.mail).map_err(|e| anyhow::anyhow!("invalid setting {e}"))?;
+        Ok(Self { db, push: settings.push.clone(), web, fcm, apns, instance, metrics, mailer })
     }
 
     /// The same context reporting into `metrics` (one registry per process).

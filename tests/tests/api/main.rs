@@ -10,6 +10,7 @@ mod binaries;
 mod content;
 mod database;
 mod edge;
+mod emails;
 mod errors;
 mod insights;
 mod me;

@@ -120,6 +120,7 @@ async fn admin_extractor_admits_admins_and_refuses_users(app: TestApp) {
         accounts: Default::default(),
         pages: Default::default(),
         change_numbers: store::seqs::ChangeNumbers::start(app.db.clone()),
+        public_url: "http://localhost".into(),
     });
     let service = test::init_service(App::new().app_data(state).route(
         "/admin-only",

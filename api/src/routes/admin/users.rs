@@ -37,6 +37,9 @@ pub struct AdminUserView {
     /// `active` or `disabled`.
     pub status: String,
     pub locked_until: Option<DateTime<Utc>>,
+    /// When the address was confirmed; `null` until then.
+    #[schema(required = true)]
+    pub email_verified_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -50,6 +53,7 @@ impl From<user::Model> for AdminUserView {
             role: u.role.as_str().to_owned(),
             status: u.status.as_str().to_owned(),
             locked_until: u.locked_until,
+            email_verified_at: u.email_verified_at,
             created_at: u.created_at,
         }
     }
