@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use domain::email::TokenPurpose;
 use entity::email_token;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -124,18 +124,16 @@ pub async fn verify_email(
         txn.commit().await?;
         return Ok(None);
     };
-    let account = user::Entity::find_by_id(token.user_id).one(&txn).await?;
-    let Some(account) = account.filter(|u| u.email == token.email) else {
-        txn.commit().await?;
-        return Ok(None);
-    };
+    // Only while the address the token went to is still the account's; a first confirmation's time stays.
+    let verified_at = Func::coalesce([Expr::col(user::Column::EmailVerifiedAt), Expr::value(now)]);
     user::Entity::update_many()
-        .col_expr(user::Column::EmailVerifiedAt, Expr::value(account.email_verified_at.unwrap_or(now)))
-        .filter(user::Column::Id.eq(account.id))
+        .col_expr(user::Column::EmailVerifiedAt, verified_at.into())
+        .filter(user::Column::Id.eq(token.user_id))
+        .filter(user::Column::Email.eq(&token.email))
         .exec(&txn)
         .await?;
-    // Read back as stored (PostgreSQL keeps microseconds).
-    let stored = user::Entity::find_by_id(account.id).one(&txn).await?;
+    // Read back as stored (PostgreSQL keeps microseconds); `None` when the address changed since.
+    let stored = user::Entity::find_by_id(token.user_id).filter(user::Column::Email.eq(&token.email)).one(&txn).await?;
     txn.commit().await?;
     Ok(stored)
 }

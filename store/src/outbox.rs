@@ -5,7 +5,7 @@ use domain::email::{EmailStatus, EmailTemplate};
 use entity::email;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 /// Queues `template` for `to` with `values`, in the caller's transaction: it is sent once that commits.
@@ -113,17 +113,4 @@ pub async fn settle(
         .exec(db)
         .await?;
     Ok(done.rows_affected == 1)
-}
-
-/// How many emails stand in each status.
-pub async fn counts(db: &impl ConnectionTrait) -> Result<Vec<(EmailStatus, u64)>, DbErr> {
-    let rows: Vec<(EmailStatus, i64)> = email::Entity::find()
-        .select_only()
-        .column(email::Column::Status)
-        .column_as(email::Column::Id.count(), "n")
-        .group_by(email::Column::Status)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|(s, n)| (s, u64::try_from(n).unwrap_or(0))).collect())
 }

@@ -44,9 +44,10 @@ pub struct Confirmation {
 #[tracing::instrument(skip_all)]
 pub async fn confirm(db: &Database, c: Confirmation, now: DateTime<Utc>) -> Result<user::Model, ApiError> {
     let (found, field) = match (c.token, c.email, c.code) {
-        (Some(token), None, None) => {
-            (email_tokens::verify_email(db, Proof::Token(&secrets::hash(token.trim())), now).await?, "token")
-        }
+        (Some(token), None, None) => (
+            email_tokens::verify_email(db, Proof::Token(&crate::auth::refresh::digest(token.trim())), now).await?,
+            "token",
+        ),
         (None, Some(email), Some(code)) => {
             let email = domain::Email::parse(&email).map_err(|e| ApiError::field("email", e))?;
             let code = code.trim().to_owned();
