@@ -64,7 +64,11 @@ impl Application {
             .await?;
         let jwt = JwtKeys::new(&jwt_secret(&settings, &db).await?);
         let limit_store = crate::ratelimit::LimitStore::connect(&db, settings.edge.redis_url.as_deref()).await?;
-        let auth_limits = crate::ratelimit::AuthLimits::new(limit_store, settings.auth_rate_limit_per_minute);
+        let auth_limits = crate::ratelimit::AuthLimits::new(
+            limit_store,
+            settings.auth_rate_limit_per_minute,
+            settings.recovery_rate_limit_per_hour,
+        );
         match (&settings.admin_email, &settings.admin_password) {
             (Some(email), Some(password)) => {
                 crate::services::admins::bootstrap_admin(

@@ -7,6 +7,14 @@ stored_name!(
         VerifyEmail = "verify_email",
         /// A registration for an address that already has an account.
         SignupAttempt = "signup_attempt",
+        /// The link that sets a new password.
+        PasswordReset = "password_reset",
+        /// The account's password was changed (by a reset or in the app).
+        PasswordChanged = "password_changed",
+        /// To the account's address: a change to another address was asked for.
+        EmailChangeRequested = "email_change_requested",
+        /// To a new address: the link and the code that confirm it before it replaces the account's.
+        ConfirmNewEmail = "confirm_new_email",
     }
 );
 

@@ -27,6 +27,9 @@ pub struct Model {
     pub locked_until: Option<DateTimeUtc>,
     /// When the account's address was confirmed (by the link or the code of an email); `None` until then.
     pub email_verified_at: Option<DateTimeUtc>,
+    /// Access tokens carry the epoch they were issued in; raising it (a new password, say) revokes every one
+    /// issued before.
+    pub token_epoch: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

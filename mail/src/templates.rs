@@ -36,7 +36,14 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     // One entry per `Template` (the test `every_template_renders_with_its_values` fails on a missing one).
-    for (name, source) in files!["verify_email", "signup_attempt"] {
+    for (name, source) in files![
+        "verify_email",
+        "signup_attempt",
+        "password_reset",
+        "password_changed",
+        "email_change_requested",
+        "confirm_new_email",
+    ] {
         env.add_template(name, source).expect("the email templates compile (checked by the tests)");
     }
     env
@@ -72,6 +79,16 @@ mod tests {
                 json!({"link": "https://app.example/verify?token=t<&>", "code": "042917", "valid_hours": 48})
             }
             Template::SignupAttempt => json!({"reset_link": "https://app.example/reset"}),
+            Template::PasswordReset => json!({"link": "https://app.example/reset?token=t", "valid_minutes": 30}),
+            Template::PasswordChanged => {
+                json!({"changed_at": "2026-12-05 10:00", "reset_link": "https://app.example/reset"})
+            }
+            Template::EmailChangeRequested => {
+                json!({"new_email": "new@example.org", "reset_link": "https://app.example/reset"})
+            }
+            Template::ConfirmNewEmail => {
+                json!({"link": "https://app.example/verify?token=t", "code": "042917", "valid_hours": 48})
+            }
         }
     }
 

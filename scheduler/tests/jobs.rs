@@ -42,6 +42,7 @@ async fn insert_user(db: &store::Database, email: &str, now: chrono::DateTime<Ut
         change_seq: Set(0),
         locked_until: Set(None),
         email_verified_at: Set(None),
+        token_epoch: Set(0),
     }
     .insert(db)
     .await

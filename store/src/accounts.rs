@@ -36,6 +36,7 @@ pub fn new_user(
         change_seq: Set(0),
         locked_until: Set(None),
         email_verified_at: Set(None),
+        token_epoch: Set(0),
     }
 }
 

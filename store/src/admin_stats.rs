@@ -1,9 +1,11 @@
-//! Figures for staff: deliveries due in a span (to be grouped by day and provider) and account counts.
+//! Figures for staff: deliveries due and emails queued in a span (to be grouped by day and provider) and
+//! account counts.
 
 use chrono::{DateTime, Utc};
 use domain::UserStatus;
+use domain::email::EmailStatus;
 use domain::reminders::{DeliveryStatus, Platform};
-use entity::{delivery, refresh_token, user};
+use entity::{delivery, email, refresh_token, user};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -17,6 +19,7 @@ pub struct DeliveryRow {
     pub status: DeliveryStatus,
     pub attempts: i32,
     pub sent_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
 }
 
 /// Every delivery due in `[from, to)`, only the columns statistics read.
@@ -33,10 +36,43 @@ pub async fn deliveries_due(
             delivery::Column::Status,
             delivery::Column::Attempts,
             delivery::Column::SentAt,
+            delivery::Column::LastError,
         ])
         .filter(delivery::Column::DueAt.gte(from))
         .filter(delivery::Column::DueAt.lt(to))
         .into_model::<DeliveryRow>()
+        .all(db)
+        .await?)
+}
+
+/// What delivery statistics read of one email.
+#[derive(Debug, FromQueryResult)]
+pub struct EmailRow {
+    pub created_at: DateTime<Utc>,
+    pub status: EmailStatus,
+    pub attempts: i32,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// Every email queued in `[from, to)`, only the columns statistics read.
+pub async fn emails_queued(
+    db: &impl ConnectionTrait,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<EmailRow>, StoreError> {
+    Ok(email::Entity::find()
+        .select_only()
+        .columns([
+            email::Column::CreatedAt,
+            email::Column::Status,
+            email::Column::Attempts,
+            email::Column::SentAt,
+            email::Column::LastError,
+        ])
+        .filter(email::Column::CreatedAt.gte(from))
+        .filter(email::Column::CreatedAt.lt(to))
+        .into_model::<EmailRow>()
         .all(db)
         .await?)
 }

@@ -5,11 +5,9 @@ use chrono::{DateTime, Utc};
 use domain::email::TokenPurpose;
 use entity::email_token;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
-
-use crate::Database;
 
 /// Wrong codes a token survives; the next wrong one ends it.
 pub const CODE_TRIES: i32 = 5;
@@ -64,16 +62,16 @@ pub enum Proof<'a> {
     Code { email: &'a str, code_hash: &'a dyn Fn(Uuid) -> String },
 }
 
-/// Redeems a live token of `purpose` by `proof`, in the caller's transaction: the token, now used, or `None` when
+/// Redeems a live token of one of `purposes` by `proof`, in the caller's transaction: the token, now used, or `None` when
 /// no live token matches (unknown, used, expired, or the code wrong: a wrong code counts against its token).
 pub async fn redeem(
     txn: &impl ConnectionTrait,
-    purpose: TokenPurpose,
+    purposes: &[TokenPurpose],
     proof: Proof<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<email_token::Model>, DbErr> {
     let live = email_token::Entity::find()
-        .filter(email_token::Column::Purpose.eq(purpose))
+        .filter(email_token::Column::Purpose.is_in(purposes.iter().copied()))
         .filter(email_token::Column::UsedAt.is_null())
         .filter(email_token::Column::ExpiresAt.gt(now))
         .filter(email_token::Column::Attempts.lt(CODE_TRIES));
@@ -108,32 +106,4 @@ pub async fn redeem(
         .exec(txn)
         .await?;
     Ok((used.rows_affected == 1).then_some(token))
-}
-
-/// Confirms an account's address by `proof` of a live verification token sent to that address (still the
-/// account's); the account, or `None` when the proof matches no live token.
-pub async fn verify_email(
-    db: &Database,
-    proof: Proof<'_>,
-    now: DateTime<Utc>,
-) -> Result<Option<entity::user::Model>, crate::StoreError> {
-    use entity::user;
-    let txn = crate::db::begin_write(db).await?;
-    let Some(token) = redeem(&txn, TokenPurpose::VerifyEmail, proof, now).await? else {
-        // A wrong code's count must last.
-        txn.commit().await?;
-        return Ok(None);
-    };
-    // Only while the address the token went to is still the account's; a first confirmation's time stays.
-    let verified_at = Func::coalesce([Expr::col(user::Column::EmailVerifiedAt), Expr::value(now)]);
-    user::Entity::update_many()
-        .col_expr(user::Column::EmailVerifiedAt, verified_at.into())
-        .filter(user::Column::Id.eq(token.user_id))
-        .filter(user::Column::Email.eq(&token.email))
-        .exec(&txn)
-        .await?;
-    // Read back as stored (PostgreSQL keeps microseconds); `None` when the address changed since.
-    let stored = user::Entity::find_by_id(token.user_id).filter(user::Column::Email.eq(&token.email)).one(&txn).await?;
-    txn.commit().await?;
-    Ok(stored)
 }

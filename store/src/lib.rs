@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod planning;
 pub mod records;
+pub mod recovery;
 pub mod reminders;
 pub mod secrets;
 pub mod seqs;

@@ -108,6 +108,7 @@ where
         ("MILKFLOW_ADMIN_PASSWORD", ADMIN_PASSWORD),
         // Tests sign many accounts up from one address; the limits have tests of their own.
         ("MILKFLOW_AUTH_RATE_LIMIT_PER_MINUTE", "0"),
+        ("MILKFLOW_RECOVERY_RATE_LIMIT_PER_HOUR", "0"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -20,6 +20,8 @@ pub struct Account {
     pub id: Uuid,
     pub timezone: String,
     pub volume_unit: String,
+    /// Access tokens of an earlier epoch are refused.
+    pub token_epoch: i64,
 }
 
 /// The authenticated, active account behind a valid access token.
@@ -73,7 +75,9 @@ impl AccountCache {
         let forgets_before = self.forgets.load(Ordering::Acquire);
         let Some(row) = store::accounts::active(db, id).await? else { return Ok(None) };
         let role = row.role;
-        let found = AuthUser { user: Account { id, timezone: row.timezone, volume_unit: row.volume_unit }, role };
+        let account =
+            Account { id, timezone: row.timezone, volume_unit: row.volume_unit, token_epoch: row.token_epoch };
+        let found = AuthUser { user: account, role };
         self.store_unless_forgotten(forgets_before, found.clone());
         Ok(Some(found))
     }
@@ -85,7 +89,8 @@ impl AccountCache {
         }
     }
 
-    /// Drops what is known of account `id`: call it after committing a change to its status, role or profile.
+    /// Drops what is known of account `id`: call it after committing a change to its status, role, profile or
+    /// token epoch.
     pub fn forget(&self, id: Uuid) {
         self.forgets.fetch_add(1, Ordering::AcqRel);
         self.accounts.invalidate(&id);
@@ -108,7 +113,9 @@ impl FromRequest for AuthUser {
         Box::pin(async move {
             let state = state.ok_or_else(|| anyhow::anyhow!("application state missing"))?;
             let claims = token.and_then(|t| state.jwt.verify(&t)).ok_or(ApiError::Unauthorized(INVALID))?;
-            state.accounts.active(&state.db, claims.sub).await?.ok_or(ApiError::Unauthorized(INVALID))
+            let found = state.accounts.active(&state.db, claims.sub).await?;
+            // An epoch newer than the one read can only be this server's (read before a change committed).
+            found.filter(|a| claims.epoch >= a.user.token_epoch).ok_or(ApiError::Unauthorized(INVALID))
         })
     }
 }
@@ -145,7 +152,10 @@ mod tests {
     use super::*;
 
     fn someone(id: Uuid) -> AuthUser {
-        AuthUser { user: Account { id, timezone: "UTC".into(), volume_unit: "ml".into() }, role: Role::User }
+        AuthUser {
+            user: Account { id, timezone: "UTC".into(), volume_unit: "ml".into(), token_epoch: 0 },
+            role: Role::User,
+        }
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub struct Claims {
     pub exp: i64,
     pub iss: String,
     pub aud: String,
+    /// The account's token epoch when issued: a later epoch revokes the token (absent in tokens issued before
+    /// epochs existed, which count as epoch 0).
+    #[serde(default)]
+    pub epoch: i64,
 }
 
 /// Signs and verifies access tokens.
@@ -47,8 +51,14 @@ impl JwtKeys {
         Self { encoding: EncodingKey::from_secret(bytes), decoding: DecodingKey::from_secret(bytes), validation }
     }
 
-    /// A token for `user` with `role`, valid from `now` for [`ACCESS_TOKEN_TTL`].
-    pub fn issue(&self, user: Uuid, role: Role, now: DateTime<Utc>) -> Result<String, jsonwebtoken::errors::Error> {
+    /// A token for `user` with `role` in token epoch `epoch`, valid from `now` for [`ACCESS_TOKEN_TTL`].
+    pub fn issue(
+        &self,
+        user: Uuid,
+        role: Role,
+        epoch: i64,
+        now: DateTime<Utc>,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let claims = Claims {
             sub: user,
             role,
@@ -56,6 +66,7 @@ impl JwtKeys {
             exp: (now + ACCESS_TOKEN_TTL).timestamp(),
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
+            epoch,
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
@@ -88,7 +99,7 @@ mod tests {
     fn issued_token_verifies_with_its_claims() {
         let now = Utc::now();
         let user = Uuid::new_v4();
-        let claims = keys().verify(&keys().issue(user, Role::Admin, now).unwrap()).unwrap();
+        let claims = keys().verify(&keys().issue(user, Role::Admin, 0, now).unwrap()).unwrap();
         assert_eq!(
             (claims.sub, claims.role, claims.iss.as_str(), claims.aud.as_str()),
             (user, Role::Admin, ISSUER, AUDIENCE)
@@ -97,15 +108,27 @@ mod tests {
     }
 
     #[test]
+    fn a_token_carries_its_epoch_and_one_without_counts_as_epoch_0() {
+        let k = keys();
+        let claims = k.verify(&k.issue(Uuid::new_v4(), Role::User, 7, Utc::now()).unwrap()).unwrap();
+        assert_eq!(claims.epoch, 7);
+        let now = Utc::now().timestamp();
+        let older = serde_json::json!({"sub": Uuid::new_v4(), "role": "user", "iat": now, "exp": now + 600,
+            "iss": ISSUER, "aud": AUDIENCE});
+        let token = encode(&Header::new(Algorithm::HS256), &older, &k.encoding).unwrap();
+        assert_eq!(k.verify(&token).unwrap().epoch, 0);
+    }
+
+    #[test]
     fn expired_token_is_refused() {
-        let token = keys().issue(Uuid::new_v4(), Role::User, Utc::now() - Duration::minutes(16)).unwrap();
+        let token = keys().issue(Uuid::new_v4(), Role::User, 0, Utc::now() - Duration::minutes(16)).unwrap();
         assert!(keys().verify(&token).is_none());
     }
 
     #[test]
     fn token_signed_with_another_key_is_refused() {
         let other = JwtKeys::new(&SecretString::from("o".repeat(40)));
-        let token = other.issue(Uuid::new_v4(), Role::User, Utc::now()).unwrap();
+        let token = other.issue(Uuid::new_v4(), Role::User, 0, Utc::now()).unwrap();
         assert!(keys().verify(&token).is_none());
     }
 
@@ -140,7 +163,7 @@ mod tests {
 
     #[test]
     fn tampered_payload_is_refused() {
-        let token = keys().issue(Uuid::new_v4(), Role::User, Utc::now()).unwrap();
+        let token = keys().issue(Uuid::new_v4(), Role::User, 0, Utc::now()).unwrap();
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         let mut claims: serde_json::Value = serde_json::from_slice(&B64.decode(&parts[1]).unwrap()).unwrap();
         claims["role"] = "admin".into();

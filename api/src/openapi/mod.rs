@@ -8,7 +8,9 @@ use crate::routes::admin::{
     audit as admin_audit, broadcasts as admin_broadcasts, content as admin_content, stats as admin_stats,
     users as admin_users,
 };
-use crate::routes::{auth, content, devices, export, health, me, occurrences, routines, stats, sync, verify};
+use crate::routes::{
+    auth, content, credentials, devices, export, health, me, occurrences, recovery, routines, stats, sync, verify,
+};
 use records::{PumpVolumesOz, RecordMeta, RecordPaths};
 
 mod records;
@@ -25,14 +27,15 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
     paths(
         health::healthz, health::readyz, health::openapi_yaml, health::metrics,
         auth::register, auth::login, auth::refresh, auth::logout, verify::verify_email, verify::resend,
-        me::get_me, me::patch_me, me::delete_me, export::export,
+        recovery::request_reset, recovery::confirm_reset,
+        me::get_me, me::patch_me, me::delete_me, credentials::change_password, credentials::change_email, export::export,
         sync::sync, routines::upcoming,
         content::list_guides, content::get_guide, content::list_tips,
         stats::daily, stats::massage_effect, stats::list_advisories,
         devices::register_device, devices::list_devices, devices::delete_device, devices::vapid_public_key,
         occurrences::list_occurrences, occurrences::snooze, occurrences::done,
         admin_users::list_users, admin_users::get_user, admin_users::disable_user, admin_users::enable_user,
-        admin_users::delete_user, admin_users::set_role,
+        admin_users::delete_user, admin_users::set_role, admin_users::send_password_reset,
         admin_content::list_guides, admin_content::create_guide, admin_content::get_guide, admin_content::patch_guide,
         admin_content::delete_guide, admin_content::list_tips, admin_content::create_tip, admin_content::patch_tip,
         admin_content::delete_tip, admin_audit::list_audit_log,

@@ -1,5 +1,6 @@
 //! Abuse limits on login and registration, shared by every API process through [`LimitStore`]:
 //! - so many attempts a minute per client address and per account (429 with `Retry-After`);
+//! - so many recovery emails (password resets, email changes) an hour per client address and per account;
 //! - [`LOCK_AFTER_FAILURES`] failed logins in a row from one address lock the account *for that address* for
 //!   [`LOCK_FOR`]; attempts during a lock are not counted, so an attacker's address never locks out the owner's.
 
@@ -22,6 +23,8 @@ pub const LOCK_AFTER_FAILURES: i64 = 5;
 pub const LOCK_FOR: Duration = Duration::minutes(15);
 /// The window of the per-minute limits.
 const MINUTE_MS: i64 = 60_000;
+/// The window of the recovery limits.
+const HOUR_MS: i64 = 3_600_000;
 
 /// The auth endpoints' limits and locks.
 #[derive(Clone)]
@@ -29,6 +32,8 @@ pub struct AuthLimits {
     store: LimitStore,
     /// Attempts a minute per address and per account; `None` turns these limits off (locks stay).
     per_minute: Option<i64>,
+    /// Recovery requests an hour per address and per account; `None` turns these limits off.
+    recovery_per_hour: Option<i64>,
 }
 
 impl From<StoreError> for ApiError {
@@ -61,21 +66,44 @@ fn failures_key(user: Uuid, address: IpAddr) -> String {
 }
 
 impl AuthLimits {
-    /// Limits of `per_minute` attempts (0 = off) kept in `store`.
-    pub fn new(store: LimitStore, per_minute: u32) -> Self {
-        Self { store, per_minute: (per_minute > 0).then_some(i64::from(per_minute)) }
+    /// Limits of `per_minute` attempts and `recovery_per_hour` recovery requests (0 = off), kept in `store`.
+    pub fn new(store: LimitStore, per_minute: u32, recovery_per_hour: u32) -> Self {
+        let on = |n: u32| (n > 0).then_some(i64::from(n));
+        Self { store, per_minute: on(per_minute), recovery_per_hour: on(recovery_per_hour) }
     }
 
     /// Counts one attempt from `address` for the account named `account`; a 429 with the seconds to wait when
     /// either is over its limit.
     pub async fn check(&self, address: IpAddr, account: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
-        let Some(limit) = self.per_minute else { return Ok(()) };
+        let keys = [format!("rate:address:{address}"), format!("rate:account:{}", account_key(account))];
+        self.count(&keys, self.per_minute, MINUTE_MS, now).await
+    }
+
+    /// Counts one attempt from `address` that names no account (a reset link presented, say).
+    pub async fn check_address(&self, address: IpAddr, now: DateTime<Utc>) -> Result<(), ApiError> {
+        self.count(&[format!("rate:address:{address}")], self.per_minute, MINUTE_MS, now).await
+    }
+
+    /// Counts one request for a recovery email from `address` for the account named `account`.
+    pub async fn check_recovery(&self, address: IpAddr, account: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+        let keys = [format!("recovery:address:{address}"), format!("recovery:account:{}", account_key(account))];
+        self.count(&keys, self.recovery_per_hour, HOUR_MS, now).await
+    }
+
+    async fn count(
+        &self,
+        keys: &[String],
+        limit: Option<i64>,
+        window_ms: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let Some(limit) = limit else { return Ok(()) };
         let now_ms = now.timestamp_millis();
-        for key in [format!("rate:address:{address}"), format!("rate:account:{}", account_key(account))] {
-            let counted = self.store.hit(&key, MINUTE_MS, now_ms).await?;
+        for key in keys {
+            let counted = self.store.hit(key, window_ms, now_ms).await?;
             if counted.count > limit {
                 let wait = ((counted.expires_ms - now_ms) as f64 / 1000.0).ceil().max(1.0) as u64;
-                tracing::warn!(retry_after_s = wait, "auth attempt rate-limited");
+                tracing::warn!(retry_after_s = wait, limit = key.split(':').next(), "auth attempt rate-limited");
                 return Err(ApiError::TooManyRequests(wait));
             }
         }

@@ -63,9 +63,12 @@ pub struct TokenResponse {
     pub user: UserView,
 }
 
-fn tokens(state: &AppState, signed_in: accounts::SignedIn) -> Result<TokenResponse, ApiError> {
+pub(crate) fn tokens(state: &AppState, signed_in: accounts::SignedIn) -> Result<TokenResponse, ApiError> {
     let role = signed_in.user.role;
-    let access_token = state.jwt.issue(signed_in.user.id, role, Utc::now()).map_err(anyhow::Error::from)?;
+    let access_token = state
+        .jwt
+        .issue(signed_in.user.id, role, signed_in.user.token_epoch, Utc::now())
+        .map_err(anyhow::Error::from)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -90,7 +93,7 @@ pub const REGISTRATION_ACCEPTED: &str =
     "Thank you. Check your inbox to confirm your email; you can sign in with this email and password now.";
 
 /// Applies the per-address and per-account attempt limits; the client's address.
-async fn limit(state: &AppState, http: &HttpRequest, email: &str) -> Result<std::net::IpAddr, ApiError> {
+pub(crate) async fn limit(state: &AppState, http: &HttpRequest, email: &str) -> Result<std::net::IpAddr, ApiError> {
     let address = crate::ratelimit::client_address(http, &state.trusted_proxies);
     state.auth_limits.check(address, email, Utc::now()).await?;
     Ok(address)

@@ -3,12 +3,14 @@
 pub mod admin;
 pub mod auth;
 pub mod content;
+pub mod credentials;
 pub mod devices;
 pub mod export;
 pub mod health;
 pub mod me;
 pub mod occurrences;
 pub mod records;
+pub mod recovery;
 pub mod routines;
 pub mod stats;
 pub mod sync;
@@ -21,6 +23,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::routes)
         .configure(auth::routes)
         .configure(verify::routes)
+        .configure(recovery::routes)
+        .configure(credentials::routes)
         .configure(me::routes)
         .configure(export::routes)
         .configure(sync::routes)

@@ -1,6 +1,6 @@
 //! `/v1/auth/verify-email`: confirming an account's address by its email's link or code, and sending it again.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -38,12 +38,16 @@ pub struct VerifyEmailRequest {
     responses(
         (status = 200, description = "The address is confirmed; the account as now stored", body = UserView),
         (status = 422, description = "The token or code is wrong, used or expired (the same answer for each)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address (see Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn verify_email(
     state: web::Data<AppState>,
+    http: HttpRequest,
     body: JsonBody<VerifyEmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let JsonBody(req) = body;
+    let address = crate::ratelimit::client_address(&http, &state.trusted_proxies);
+    state.auth_limits.check_address(address, Utc::now()).await?;
     let confirmation = Confirmation { token: req.token, email: req.email, code: req.code };
     let account = verification::confirm(&state.db, confirmation, Utc::now()).await?;
     state.accounts.forget(account.id);
@@ -55,10 +59,12 @@ pub async fn verify_email(
     responses(
         (status = 202, description = "A new email is on its way"),
         (status = 409, description = "The address is verified already", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "One was sent in the last minute, or five in the last hour (see Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "One was sent in the last minute, or five in the last hour, or too many recovery requests came from this address (see Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn resend(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
+pub async fn resend(state: web::Data<AppState>, auth: AuthUser, http: HttpRequest) -> Result<HttpResponse, ApiError> {
     let account = auth.fresh(&state.db).await?;
+    let address = crate::ratelimit::client_address(&http, &state.trusted_proxies);
+    state.auth_limits.check_recovery(address, &account.email, Utc::now()).await?;
     verification::resend(&state.db, &state.public_url, &account, Utc::now()).await?;
     Ok(HttpResponse::Accepted().finish())
 }

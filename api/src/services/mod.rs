@@ -5,6 +5,7 @@ pub mod admins;
 pub mod audit;
 pub mod devices;
 pub mod pages;
+pub mod recovery;
 pub mod secrets;
 pub mod sessions;
 pub mod verification;

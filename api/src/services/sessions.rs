@@ -14,6 +14,12 @@ fn new_token(now: DateTime<Utc>) -> (String, NewToken) {
     (token, NewToken { hash, expires_at: now + refresh::REFRESH_TOKEN_TTL })
 }
 
+/// A new session (a new family) to open with a change of credentials; gives the refresh token to hand out.
+pub fn new_session(now: DateTime<Utc>) -> (String, store::recovery::NewSession) {
+    let (token, kept) = new_token(now);
+    (token, store::recovery::NewSession { family: Uuid::now_v7(), token: kept })
+}
+
 /// A new refresh token in `family` for `user`; returns the token to hand out.
 pub async fn issue(db: &Database, user: Uuid, family: Uuid, now: DateTime<Utc>) -> Result<String, ApiError> {
     let (token, kept) = new_token(now);

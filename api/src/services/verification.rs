@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use entity::user;
 use serde_json::{Value, json};
 use store::Database;
-use store::email_tokens::{self, Proof};
+use store::email_tokens::Proof;
 
 use crate::error::ApiError;
 use crate::services::secrets::{self, Secret};
@@ -18,7 +18,7 @@ pub const LINK_PATH: &str = "/verify-email";
 /// The path of the page the "someone tried to sign up" email points to.
 pub const RESET_PATH: &str = "/reset-password";
 
-/// The verification email's values for `secret`.
+/// The values of an email confirming an address (a new account's or a new one) with `secret`.
 pub fn email_values(public_url: &str, secret: &Secret) -> Value {
     json!({
         "link": format!("{public_url}{LINK_PATH}?token={}", secret.token),
@@ -39,13 +39,14 @@ pub struct Confirmation {
     pub code: Option<String>,
 }
 
-/// Confirms an address; a token or code that is unknown, used, expired or wrong gets one answer (422 naming the
+/// Confirms an address (the account's, or a new one that then replaces it); a token or code that is unknown, used, expired or wrong gets one answer (422 naming the
 /// field), and a wrong code counts against its token.
 #[tracing::instrument(skip_all)]
 pub async fn confirm(db: &Database, c: Confirmation, now: DateTime<Utc>) -> Result<user::Model, ApiError> {
     let (found, field) = match (c.token, c.email, c.code) {
         (Some(token), None, None) => (
-            email_tokens::verify_email(db, Proof::Token(&crate::auth::refresh::digest(token.trim())), now).await?,
+            store::recovery::confirm_address(db, Proof::Token(&crate::auth::refresh::digest(token.trim())), now)
+                .await?,
             "token",
         ),
         (None, Some(email), Some(code)) => {
@@ -53,7 +54,7 @@ pub async fn confirm(db: &Database, c: Confirmation, now: DateTime<Utc>) -> Resu
             let code = code.trim().to_owned();
             let code_hash = move |id| secrets::code_hash(id, &code);
             let proof = Proof::Code { email: email.as_str(), code_hash: &code_hash };
-            (email_tokens::verify_email(db, proof, now).await?, "code")
+            (store::recovery::confirm_address(db, proof, now).await?, "code")
         }
         _ => return Err(ApiError::field("token", "give either token, or email and code")),
     };

@@ -49,6 +49,8 @@ pub struct Settings {
     pub scheduler_stale_after_s: u64,
     /// Login and registration attempts per minute per client address and per account; 0 turns limits off.
     pub auth_rate_limit_per_minute: u32,
+    /// Password-reset and email-change requests an hour per client address and per account; 0 turns it off.
+    pub recovery_rate_limit_per_hour: u32,
     /// MiB of list pages kept to be sent again while their owner changes nothing; 0 keeps none.
     pub page_cache_mib: u64,
     pub push: PushSettings,
@@ -110,6 +112,7 @@ struct RawSettings {
     scheduler_tick: Option<String>,
     scheduler_stale_after_s: Option<String>,
     auth_rate_limit_per_minute: Option<String>,
+    recovery_rate_limit_per_hour: Option<String>,
     page_cache_mib: Option<String>,
     push_allow_insecure: Option<String>,
     vapid_subject: Option<String>,
@@ -224,6 +227,8 @@ impl RawSettings {
         let scheduler_stale_after_s = number("scheduler_stale_after_s", self.scheduler_stale_after_s, 10, 1, 3600);
         let auth_rate_limit_per_minute =
             number("auth_rate_limit_per_minute", self.auth_rate_limit_per_minute, 10, 0, 100_000) as u32;
+        let recovery_rate_limit_per_hour =
+            number("recovery_rate_limit_per_hour", self.recovery_rate_limit_per_hour, 5, 0, 100_000) as u32;
         let page_cache_mib = number("page_cache_mib", self.page_cache_mib, 64, 0, 65_536);
         let grace_s = number("push_grace_s", self.push_grace_s, 900, 0, 86_400);
         let ttl_s = number("push_ttl_s", self.push_ttl_s, 3600, 60, 86_400);
@@ -358,6 +363,7 @@ impl RawSettings {
             scheduler_tick,
             scheduler_stale_after_s,
             auth_rate_limit_per_minute,
+            recovery_rate_limit_per_hour,
             page_cache_mib,
             push: PushSettings {
                 allow_insecure,

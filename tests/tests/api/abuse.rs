@@ -163,7 +163,7 @@ milkflow_tests::on_both_databases!(a_success_from_one_address_clears_only_that_a
 
 async fn a_success_from_one_address_clears_only_that_address_count(app: TestApp) {
     use api::ratelimit::{AuthLimits, LOCK_AFTER_FAILURES, LimitStore};
-    let limits = AuthLimits::new(LimitStore::Database(app.db.clone()), 0);
+    let limits = AuthLimits::new(LimitStore::Database(app.db.clone()), 0, 0);
     let (user, now) = (uuid::Uuid::now_v7(), chrono::Utc::now());
     let (near, neighbour) = ("10.0.0.12".parse().unwrap(), "10.0.0.1".parse().unwrap());
     for _ in 1..LOCK_AFTER_FAILURES {

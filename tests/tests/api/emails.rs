@@ -7,11 +7,12 @@ use milkflow_tests::{Db, PASSWORD, TestApp, spawn_app_with, unique_email};
 use serde_json::json;
 use std::time::Duration;
 
-const PUBLIC_URL: &str = "https://app.milkflow.test";
+pub(crate) const PUBLIC_URL: &str = "https://app.milkflow.test";
 const SMTP_USER: &str = "milkflow";
 const SMTP_PASSWORD: &str = "s3cret pass/+";
 
 /// Runs each named `async fn(Db)` once on SQLite and once on PostgreSQL.
+#[macro_export]
 macro_rules! on_both_kinds {
     ($($name:ident),* $(,)?) => {
         $(
@@ -37,7 +38,7 @@ on_both_kinds!(
 );
 
 /// The app (with its scheduler) sending through `smtp`, which it trusts through the stand-in's certificate.
-async fn app_mailing_to(kind: Db, smtp: &SmtpStandIn, dir: &tempfile::TempDir) -> Option<TestApp> {
+pub(crate) async fn app_mailing_to(kind: Db, smtp: &SmtpStandIn, dir: &tempfile::TempDir) -> Option<TestApp> {
     let ca = dir.path().join("smtp-ca.pem");
     std::fs::write(&ca, smtp.certificate_pem()).unwrap();
     let url = smtp.url(SMTP_USER, SMTP_PASSWORD);
@@ -48,7 +49,7 @@ async fn app_mailing_to(kind: Db, smtp: &SmtpStandIn, dir: &tempfile::TempDir) -
 }
 
 /// What follows `marker` in `text`, up to the next whitespace.
-fn after<'a>(text: &'a str, marker: &str) -> &'a str {
+pub(crate) fn after<'a>(text: &'a str, marker: &str) -> &'a str {
     let start = text.find(marker).unwrap_or_else(|| panic!("no {marker:?} in:\n{text}")) + marker.len();
     text[start..].split_whitespace().next().unwrap_or("")
 }
@@ -57,12 +58,25 @@ fn token_of(m: &Received) -> String {
     after(m.text.as_deref().expect("a text part"), &format!("{PUBLIC_URL}/verify-email?token=")).to_owned()
 }
 
-fn code_of(m: &Received) -> String {
+pub(crate) fn code_of(m: &Received) -> String {
     after(m.text.as_deref().expect("a text part"), "type this code in the app: ").to_owned()
 }
 
+/// The first message `smtp` received for `to` with `subject`, waiting for it up to 15 s.
+pub(crate) async fn message(smtp: &SmtpStandIn, to: &str, subject: &str) -> Received {
+    let start = std::time::Instant::now();
+    loop {
+        let found = smtp.received().into_iter().find(|m| m.rcpt_to == [to.to_lowercase()] && m.subject == subject);
+        if let Some(m) = found {
+            return m;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "no {subject:?} to {to}: {:?}", smtp.received());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until the outbox holds `n` emails matching `condition`.
-async fn wait_for_outbox(app: &TestApp, condition: &str, n: i64, timeout: Duration) {
+pub(crate) async fn wait_for_outbox(app: &TestApp, condition: &str, n: i64, timeout: Duration) {
     let start = std::time::Instant::now();
     while app.count("emails", condition).await < n {
         assert!(start.elapsed() < timeout, "no {n} emails where {condition} after {timeout:?}");
@@ -176,6 +190,20 @@ async fn refusals_for_now_are_retried_and_a_refusal_for_good_fails_the_email(kin
         .await;
     assert_eq!(app.count("emails", "payload = '{}'").await, 1, "a failed email keeps no secret");
     assert!(smtp.received().is_empty(), "a refused message is not delivered");
+    // Staff see it failed, and why, in the delivery statistics.
+    let admin = app.login(milkflow_tests::ADMIN_EMAIL, milkflow_tests::ADMIN_PASSWORD).await;
+    let stats = app.get("/admin/v1/stats/deliveries", admin.body["access_token"].as_str()).await;
+    let days = stats.body.as_array().unwrap();
+    let email = days.iter().find(|d| d["provider"] == "email").unwrap_or_else(|| panic!("{}", stats.body));
+    assert_eq!(
+        (email["delivered"].as_u64(), email["failed"].as_u64(), email["retries"].as_u64()),
+        (Some(0), Some(1), Some(1))
+    );
+    let reasons = email["failure_reasons"].as_object().unwrap();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    let (reason, n) = reasons.iter().next().unwrap();
+    assert!(reason.contains("550") && reason.contains("mailbox unavailable"), "{reason}");
+    assert_eq!(n, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

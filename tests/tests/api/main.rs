@@ -18,6 +18,7 @@ mod own_data;
 mod providers;
 mod push_endpoints;
 mod records;
+mod recovery;
 mod reminders;
 mod routines;
 mod snoozes;

@@ -115,7 +115,7 @@ async fn admin_extractor_admits_admins_and_refuses_users(app: TestApp) {
         push_allow_insecure: false,
         metrics: Default::default(),
         registry: Default::default(),
-        auth_limits: api::ratelimit::AuthLimits::new(api::ratelimit::LimitStore::Database(app.db.clone()), 0),
+        auth_limits: api::ratelimit::AuthLimits::new(api::ratelimit::LimitStore::Database(app.db.clone()), 0, 0),
         trusted_proxies: Vec::new(),
         accounts: Default::default(),
         pages: Default::default(),

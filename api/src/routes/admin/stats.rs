@@ -1,7 +1,8 @@
 //! `/admin/v1/stats/*`: delivery health per provider per day, and usage.
 
 use actix_web::{HttpResponse, web};
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use domain::email::EmailStatus;
 use domain::reminders::DeliveryStatus;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -19,23 +20,76 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/stats/usage").route(web::get().to(usage_stats)));
 }
 
-/// Deliveries of one provider on one day (UTC, by due time).
+/// Deliveries of one provider on one day (UTC, by due time); emails count as the provider `email` (by the
+/// day they were queued).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryDay {
     pub date: NaiveDate,
-    /// `web`, `fcm` or `apns`.
+    /// `web`, `fcm`, `apns` or `email`.
     pub provider: String,
+    /// Accepted by the provider (for email: by the SMTP server, or written to the mail directory).
     pub delivered: u64,
     /// Failed or gone stale.
     pub failed: u64,
+    /// How many failed for each last reason given.
+    pub failure_reasons: BTreeMap<String, u64>,
     /// Deliveries that found their device gone (the device was removed).
     pub devices_pruned: u64,
     /// Attempts beyond the first.
     pub retries: u64,
-    /// Seconds from due time to acceptance by the provider, over delivered messages.
+    /// Seconds from due time (for email: queueing) to acceptance by the provider, over delivered messages.
     pub lateness_p50_s: Option<f64>,
     pub lateness_p95_s: Option<f64>,
     pub lateness_p99_s: Option<f64>,
+}
+
+/// One message's outcome, as a day's figures count it.
+enum Outcome {
+    Delivered { late_s: Option<f64> },
+    Failed { reason: Option<String> },
+    Pruned,
+    Waiting,
+}
+
+/// Reasons longer than this are cut, so one day's figures stay small.
+const REASON_CHARS: usize = 200;
+
+impl DeliveryDay {
+    fn new(date: NaiveDate, provider: String) -> Self {
+        Self {
+            date,
+            provider,
+            delivered: 0,
+            failed: 0,
+            failure_reasons: BTreeMap::new(),
+            devices_pruned: 0,
+            retries: 0,
+            lateness_p50_s: None,
+            lateness_p95_s: None,
+            lateness_p99_s: None,
+        }
+    }
+
+    fn count(&mut self, late: &mut Vec<f64>, attempts: i32, outcome: Outcome) {
+        self.retries += (attempts.max(1) - 1) as u64;
+        match outcome {
+            Outcome::Delivered { late_s } => {
+                self.delivered += 1;
+                late.extend(late_s);
+            }
+            Outcome::Failed { reason } => {
+                self.failed += 1;
+                let reason: String = reason.as_deref().unwrap_or("unknown").chars().take(REASON_CHARS).collect();
+                *self.failure_reasons.entry(reason).or_default() += 1;
+            }
+            Outcome::Pruned => self.devices_pruned += 1,
+            Outcome::Waiting => {}
+        }
+    }
+}
+
+fn seconds(from: DateTime<Utc>, to: Option<DateTime<Utc>>) -> Option<f64> {
+    to.map(|to| (to - from).num_milliseconds().max(0) as f64 / 1000.0)
 }
 
 /// Usage of milkflow.
@@ -59,8 +113,8 @@ pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     Some((sorted[rank.min(sorted.len()) - 1] * 1000.0).round() / 1000.0)
 }
 
-/// Per provider per day in `[from, to)` (default the last 7 days, at most 92): delivered, failed, pruned,
-/// retries and p50/p95/p99 lateness.
+/// Per provider (and for email) per day in `[from, to)` (default the last 7 days, at most 92): delivered,
+/// failed with their reasons, pruned, retries and p50/p95/p99 lateness.
 #[utoipa::path(get, path = "/admin/v1/stats/deliveries", operation_id = "admin_delivery_stats", tag = "admin", security(("bearer" = [])),
     params(("from" = Option<chrono::DateTime<Utc>>, Query), ("to" = Option<chrono::DateTime<Utc>>, Query)),
     responses((status = 200, body = Vec<DeliveryDay>), (status = 422, body = Problem, content_type = "application/problem+json")))]
@@ -77,38 +131,28 @@ pub async fn delivery_stats(
         v.push("to", "must be after from, at most 92 days later");
     }
     v.finish().map_err(ApiError::Validation)?;
-    let rows = admin_stats::deliveries_due(&state.db, from, to).await?;
     let mut days: BTreeMap<(NaiveDate, String), (DeliveryDay, Vec<f64>)> = BTreeMap::new();
-    for d in rows {
-        let key = (d.due_at.date_naive(), d.provider.as_str().to_owned());
-        let (day, late) = days.entry(key.clone()).or_insert_with(|| {
-            (
-                DeliveryDay {
-                    date: key.0,
-                    provider: key.1,
-                    delivered: 0,
-                    failed: 0,
-                    devices_pruned: 0,
-                    retries: 0,
-                    lateness_p50_s: None,
-                    lateness_p95_s: None,
-                    lateness_p99_s: None,
-                },
-                Vec::new(),
-            )
-        });
-        day.retries += (d.attempts.max(1) - 1) as u64;
-        match d.status {
-            DeliveryStatus::Delivered => {
-                day.delivered += 1;
-                if let Some(sent) = d.sent_at {
-                    late.push((sent - d.due_at).num_milliseconds().max(0) as f64 / 1000.0);
-                }
-            }
-            DeliveryStatus::Failed | DeliveryStatus::Expired => day.failed += 1,
-            DeliveryStatus::Pruned => day.devices_pruned += 1,
-            DeliveryStatus::Pending | DeliveryStatus::Retrying => {}
-        }
+    let mut count = |at: DateTime<Utc>, provider: &str, attempts: i32, outcome: Outcome| {
+        let key = (at.date_naive(), provider.to_owned());
+        let (day, late) = days.entry(key.clone()).or_insert_with(|| (DeliveryDay::new(key.0, key.1), Vec::new()));
+        day.count(late, attempts, outcome);
+    };
+    for d in admin_stats::deliveries_due(&state.db, from, to).await? {
+        let outcome = match d.status {
+            DeliveryStatus::Delivered => Outcome::Delivered { late_s: seconds(d.due_at, d.sent_at) },
+            DeliveryStatus::Failed | DeliveryStatus::Expired => Outcome::Failed { reason: d.last_error },
+            DeliveryStatus::Pruned => Outcome::Pruned,
+            DeliveryStatus::Pending | DeliveryStatus::Retrying => Outcome::Waiting,
+        };
+        count(d.due_at, d.provider.as_str(), d.attempts, outcome);
+    }
+    for e in admin_stats::emails_queued(&state.db, from, to).await? {
+        let outcome = match e.status {
+            EmailStatus::Sent => Outcome::Delivered { late_s: seconds(e.created_at, e.sent_at) },
+            EmailStatus::Failed => Outcome::Failed { reason: e.last_error },
+            EmailStatus::Pending | EmailStatus::Retrying => Outcome::Waiting,
+        };
+        count(e.created_at, "email", e.attempts, outcome);
     }
     let out: Vec<DeliveryDay> = days
         .into_values()

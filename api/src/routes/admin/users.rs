@@ -23,6 +23,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/users/{id}").route(web::get().to(get_user)).route(web::delete().to(delete_user)))
         .service(web::resource("/users/{id}/disable").route(web::post().to(disable_user)))
         .service(web::resource("/users/{id}/enable").route(web::post().to(enable_user)))
+        .service(web::resource("/users/{id}/password-reset").route(web::post().to(send_password_reset)))
         .service(web::resource("/users/{id}/role").route(web::post().to(set_role)));
 }
 
@@ -182,6 +183,26 @@ pub async fn enable_user(
     state.accounts.forget(id);
     state.auth_limits.clear_account(id).await?;
     Ok(HttpResponse::Ok().json(AdminUserView::from(u)))
+}
+
+/// Emails the account a link to choose a new password (as `POST /v1/auth/password-reset` does; audited). Its
+/// password and sessions stay as they are until the link is used.
+#[utoipa::path(operation_id = "admin_send_password_reset", post, path = "/admin/v1/users/{id}/password-reset", tag = "admin", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 202, description = "The reset email is queued"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account is disabled", body = Problem, content_type = "application/problem+json")))]
+pub async fn send_password_reset(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let u = admin_users::find(&state.db, record_id(&path)?).await?;
+    if u.status != domain::UserStatus::Active {
+        return Err(ApiError::Conflict("the account is disabled; enable it first".into()));
+    }
+    let actor = admin.actor(&req);
+    crate::services::recovery::request_reset(&state.db, &state.public_url, &u.email, Some(&actor), Utc::now()).await?;
+    Ok(HttpResponse::Accepted().finish())
 }
 
 /// Erases an account and everything in the account (as `DELETE /v1/me` does); the last active admin cannot be erased.
