@@ -82,11 +82,21 @@ impl Mailer {
                     .await
                     .map_err(|e| SendError { retryable: true, reason: format!("{}: {e}", dir.display()) })?;
                 let id = files.send(message).await.map_err(|e| SendError { retryable: true, reason: e.to_string() })?;
-                tracing::info!(file = %dir.join(format!("{id}.eml")).display(), subject = %email.subject, "email written (no SMTP configured)");
+                let file = dir.join(format!("{id}.eml"));
+                let links = links(&email.text).join(" ");
+                tracing::info!(file = %file.display(), subject = %email.subject, links, "email written (no SMTP configured)");
                 Ok(())
             }
         }
     }
+}
+
+/// The links of a plain-text body, so that a newcomer without SMTP can follow them from the log.
+fn links(text: &str) -> Vec<&str> {
+    text.split_whitespace()
+        .filter(|w| w.starts_with("https://") || w.starts_with("http://"))
+        .map(|w| w.trim_end_matches(['.', ',', ';', ')']))
+        .collect()
 }
 
 /// The SMTP transport of `url` (see [`MailSettings::smtp_url`]), trusting `ca_file` besides the system's roots.
@@ -117,4 +127,14 @@ fn smtp(url: &str, ca_file: Option<&PathBuf>) -> Result<AsyncSmtpTransport<Tokio
         builder = builder.credentials(Credentials::new(decode(parsed.username()), password));
     }
     Ok(builder.build())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_links_of_a_body_are_found_for_the_log() {
+        let text = "Open this link:\nhttps://app.example/verify-email?token=abc\n\nOr http://localhost:8080/x, then.";
+        assert_eq!(super::links(text), vec!["https://app.example/verify-email?token=abc", "http://localhost:8080/x"]);
+        assert!(super::links("no links here").is_empty());
+    }
 }
