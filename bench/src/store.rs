@@ -110,7 +110,7 @@ async fn put(writes: &Writes, user_id: Uuid) -> anyhow::Result<()> {
 
 async fn list(db: &DatabaseConnection, user_id: Uuid) -> anyhow::Result<()> {
     let query = ListQuery { limit: 50, ..Default::default() };
-    let (page, more) = records::list(db, user_id, Collection::PumpSessions, &query)
+    let (page, more) = records::list(db, store::care::Reader::Owner(user_id), Collection::PumpSessions, &query)
         .await
         .map_err(|e| anyhow::anyhow!("list: {e:?}"))?;
     anyhow::ensure!(page.len() == 50 && more, "a page of {} (more: {more}) of the account's {SEEDED}", page.len());

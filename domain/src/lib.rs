@@ -39,6 +39,7 @@ macro_rules! stored_name {
 
 pub mod account;
 pub mod advisories;
+pub mod care;
 pub mod delivery;
 pub mod email;
 pub mod fields;

@@ -17,6 +17,7 @@ mod m20261205_000012_typed_records;
 mod m20261205_000013_occurrence_sources;
 mod m20261205_000014_email_outbox_and_tokens;
 mod m20261205_000015_token_epoch;
+mod m20261205_000016_care_team;
 
 pub use m20261125_000009_create_delivery_claim_index::WAITING as DELIVERY_WAITING;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_occurrence_sources::Migration),
             Box::new(m20261205_000014_email_outbox_and_tokens::Migration),
             Box::new(m20261205_000015_token_epoch::Migration),
+            Box::new(m20261205_000016_care_team::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ pub mod admin_users;
 pub mod advice;
 pub mod audit;
 pub mod broadcasts;
+pub mod care;
 pub mod content;
 pub mod db;
 pub mod deliveries;

@@ -8,6 +8,8 @@ use uuid::Uuid;
 
 pub use domain::insights::DayTotals;
 
+use crate::care::Reader;
+
 /// SQL with its values, written with the placeholders of `backend`.
 struct Sql {
     backend: DbBackend,
@@ -28,16 +30,31 @@ impl Sql {
         }
     }
 
+    /// What a member's read adds to its `WHERE` or `ON`: a live grant from the owner with the scope
+    /// (see `care::Reader`); nothing for the owner's own read.
+    fn grant(&mut self, reader: &Reader) -> String {
+        let Reader::Member { owner, member, scope, now } = *reader else { return String::new() };
+        let (owner, member) = (self.bind(owner, "uuid"), self.bind(member, "uuid"));
+        let now = self.bind(now, "timestamptz");
+        let scope = self.bind(scope.as_str(), "text");
+        format!(
+            " AND EXISTS (SELECT 1 FROM care_grants g JOIN care_grant_scopes s ON s.grant_id = g.id \
+             WHERE g.owner_id = {owner} AND g.member_id = {member} AND g.revoked_at IS NULL \
+             AND (g.expires_at IS NULL OR g.expires_at > {now}) AND s.scope = {scope})"
+        )
+    }
+
     fn statement(self, sql: String) -> Statement {
         Statement::from_sql_and_values(self.backend, sql, self.values)
     }
 }
 
-/// The user's totals for each local day, given as `(date, start, end)` in UTC (days of 23 or 25 hours as the
-/// zone has them); sessions count on the day they started.
+/// The totals of the owner `reader` reads for each local day, given as `(date, start, end)` in UTC (days of 23
+/// or 25 hours as the zone has them); sessions count on the day they started. A member's read counts nothing
+/// unless a live grant allows it (checked in the same query).
 pub async fn daily_totals(
     db: &impl ConnectionTrait,
-    user_id: Uuid,
+    reader: Reader,
     days: &[(NaiveDate, DateTime<Utc>, DateTime<Utc>)],
 ) -> Result<BTreeMap<NaiveDate, DayTotals>, DbErr> {
     let mut totals: BTreeMap<NaiveDate, DayTotals> = days.iter().map(|(d, _, _)| (*d, DayTotals::default())).collect();
@@ -53,17 +70,20 @@ pub async fn daily_totals(
             format!("({i}, {}, {})", sql.bind(*start, "timestamptz"), sql.bind(*end, "timestamptz"))
         })
         .collect();
-    // (SQLite's `?` takes values in order, so each use of the owner binds it again.)
-    let (pump_owner, massage_owner) = (sql.bind(user_id, "uuid"), sql.bind(user_id, "uuid"));
+    // (SQLite's `?` takes values in order, so each use of a value binds it again, in the order of the text.)
+    let pump_owner = sql.bind(reader.owner(), "uuid");
+    let pump_grant = sql.grant(&reader);
+    let massage_owner = sql.bind(reader.owner(), "uuid");
+    let massage_grant = sql.grant(&reader);
     let query = format!(
         "WITH days (n, day_start, day_end) AS (VALUES {rows}) \
          SELECT days.n, 'pump', COUNT(*), SUM(p.volume_left_ml), SUM(p.volume_right_ml) FROM days \
          JOIN pump_sessions p ON p.user_id = {pump_owner} AND p.deleted_at IS NULL \
-           AND p.started_at >= days.day_start AND p.started_at < days.day_end GROUP BY days.n \
+           AND p.started_at >= days.day_start AND p.started_at < days.day_end{pump_grant} GROUP BY days.n \
          UNION ALL \
          SELECT days.n, 'massage', COUNT(*), 0.0, 0.0 FROM days \
          JOIN massage_sessions m ON m.user_id = {massage_owner} AND m.deleted_at IS NULL \
-           AND m.started_at >= days.day_start AND m.started_at < days.day_end GROUP BY days.n",
+           AND m.started_at >= days.day_start AND m.started_at < days.day_end{massage_grant} GROUP BY days.n",
         rows = rows.join(", "),
     );
     for row in db.query_all_raw(sql.statement(query)).await? {
@@ -83,10 +103,11 @@ pub async fn daily_totals(
     Ok(totals)
 }
 
-/// The user's pump sessions started in `[from, to)`: count and average total volume, with massage and without.
+/// The pump sessions of the owner `reader` reads started in `[from, to)`: count and average total volume, with
+/// massage and without (none for a member without a live grant).
 pub async fn massage_effect_totals(
     db: &impl ConnectionTrait,
-    user_id: Uuid,
+    reader: Reader,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<((u32, Option<f64>), (u32, Option<f64>)), DbErr> {
@@ -94,10 +115,11 @@ pub async fn massage_effect_totals(
     let query = format!(
         "SELECT CASE WHEN massage_before OR massage_during THEN 1 ELSE 0 END AS with_massage, COUNT(*), \
          AVG(volume_left_ml + volume_right_ml) FROM pump_sessions \
-         WHERE user_id = {} AND deleted_at IS NULL AND started_at >= {} AND started_at < {} GROUP BY 1",
-        sql.bind(user_id, "uuid"),
+         WHERE user_id = {} AND deleted_at IS NULL AND started_at >= {} AND started_at < {}{} GROUP BY 1",
+        sql.bind(reader.owner(), "uuid"),
         sql.bind(from, "timestamptz"),
         sql.bind(to, "timestamptz"),
+        sql.grant(&reader),
     );
     let (mut with, mut without) = ((0, None), (0, None));
     for row in db.query_all_raw(sql.statement(query)).await? {

@@ -9,10 +9,13 @@ use crate::routes::admin::{
     users as admin_users,
 };
 use crate::routes::{
-    auth, content, credentials, devices, export, health, me, occurrences, recovery, routines, stats, sync, verify,
+    auth, care_team, clients, content, credentials, devices, export, health, me, occurrences, recovery, routines,
+    stats, sync, verify,
 };
+use client_records::ClientRecordPaths;
 use records::{PumpVolumesOz, RecordMeta, RecordPaths};
 
+mod client_records;
 mod records;
 
 /// milkflow's API description.
@@ -29,6 +32,9 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
         auth::register, auth::login, auth::refresh, auth::logout, verify::verify_email, verify::resend,
         recovery::request_reset, recovery::confirm_reset,
         me::get_me, me::patch_me, me::delete_me, credentials::change_password, credentials::change_email, export::export,
+        care_team::invite, care_team::accept, care_team::list_members, care_team::change_member,
+        care_team::revoke_member, care_team::access_log, clients::list_clients, clients::client_daily,
+        clients::client_massage_effect, clients::client_advisories,
         sync::sync, routines::upcoming,
         content::list_guides, content::get_guide, content::list_tips,
         stats::daily, stats::massage_effect, stats::list_advisories,
@@ -46,10 +52,11 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
         Problem, ProblemField, RecordMeta, PumpVolumesOz,
         domain::logs::MassageSession, domain::logs::PumpSession, domain::logs::SymptomCheck, domain::routine::Routine,
     )),
-    modifiers(&BearerAuth, &RecordPaths, &CommonErrors),
+    modifiers(&BearerAuth, &RecordPaths, &ClientRecordPaths, &CommonErrors),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "me", description = "The user's own account"),
+        (name = "care-team", description = "Sharing with a lactation consultant or partner: what the owner chooses, for as long as the owner chooses"),
         (name = "massage", description = "Massage sessions: gentle circles from the outer breast toward the nipple"),
         (name = "pumping", description = "Pump sessions; volumes in ml"),
         (name = "symptoms", description = "Symptom checks"),

@@ -106,22 +106,22 @@ fn split_schemas(components: &mut utoipa::openapi::Components, d: &Doc) {
     components.schemas.insert(format!("Stored{}", d.schema), Schema::Object(stored).into());
 }
 
-fn schema_ref(name: &str) -> RefOr<Schema> {
+pub(super) fn schema_ref(name: &str) -> RefOr<Schema> {
     RefOr::Ref(Ref::from_schema_name(name))
 }
 
-fn json(schema: RefOr<Schema>) -> utoipa::openapi::Content {
+pub(super) fn json(schema: RefOr<Schema>) -> utoipa::openapi::Content {
     ContentBuilder::new().schema(Some(schema)).build()
 }
 
-fn problem(description: &str) -> utoipa::openapi::Response {
+pub(super) fn problem(description: &str) -> utoipa::openapi::Response {
     ResponseBuilder::new()
         .description(description)
         .content("application/problem+json", json(schema_ref("Problem")))
         .build()
 }
 
-fn query(name: &str, description: &str, kind: Type) -> utoipa::openapi::path::Parameter {
+pub(super) fn query(name: &str, description: &str, kind: Type) -> utoipa::openapi::path::Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Query)

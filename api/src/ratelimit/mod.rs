@@ -19,6 +19,8 @@ use backend::StoreError;
 
 /// Failed logins in a row from one address that lock the account for that address.
 pub const LOCK_AFTER_FAILURES: i64 = 5;
+/// Wrong invitation codes an account may type in an hour.
+pub const INVITE_TRIES_PER_HOUR: i64 = 10;
 /// How long a lock lasts.
 pub const LOCK_FOR: Duration = Duration::minutes(15);
 /// The window of the per-minute limits.
@@ -106,6 +108,27 @@ impl AuthLimits {
                 tracing::warn!(retry_after_s = wait, limit = key.split(':').next(), "auth attempt rate-limited");
                 return Err(ApiError::TooManyRequests(wait));
             }
+        }
+        Ok(())
+    }
+
+    /// Refuses (429) an account that typed [`INVITE_TRIES_PER_HOUR`] wrong invitation codes within an hour,
+    /// for an hour from the last.
+    pub async fn check_invite_tries(&self, user: Uuid, now: DateTime<Utc>) -> Result<(), ApiError> {
+        if self.store.is_set(&format!("invite-lock:{user}"), now.timestamp_millis()).await? {
+            tracing::warn!(user.id = %user, "invitation codes: tries used up");
+            return Err(ApiError::TooManyRequests(HOUR_MS as u64 / 1000));
+        }
+        Ok(())
+    }
+
+    /// Counts a wrong invitation code typed by `user`; the last allowed one locks further tries for an hour.
+    pub async fn invite_failed(&self, user: Uuid, now: DateTime<Utc>) -> Result<(), ApiError> {
+        let now_ms = now.timestamp_millis();
+        let tries = self.store.hit(&format!("invite:{user}"), HOUR_MS, now_ms).await?;
+        if tries.count >= INVITE_TRIES_PER_HOUR {
+            self.store.set(&format!("invite-lock:{user}"), now_ms + HOUR_MS, now_ms).await?;
+            self.store.remove(&format!("invite:{user}")).await?;
         }
         Ok(())
     }

@@ -91,7 +91,7 @@ fn as_text(s: &str) -> String {
 #[utoipa::path(get, path = "/v1/me/export", tag = "me", security(("bearer" = [])),
     params(("format" = Option<String>, Query, description = "`json` (default) or `csv` (a zip of CSV files)")),
     responses(
-        (status = 200, description = "JSON: `{exported_at, account, massage_sessions, pump_sessions, symptom_checks, routines}`; CSV: application/zip"),
+        (status = 200, description = "JSON: `{exported_at, account, massage_sessions, pump_sessions, symptom_checks, routines, care_team, care_team_access_log}`; CSV: application/zip"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn export(
@@ -114,6 +114,7 @@ pub async fn export(
             items.push(view(row, unit));
         }
     }
+    by_collection.extend(care_team(&state, me.id).await?);
     tracing::info!(records = rows.len(), csv, "data export");
     let account = serde_json::to_value(UserView::from(me)).map_err(anyhow::Error::from)?;
     if !csv {
@@ -130,6 +131,32 @@ pub async fn export(
         .body(zip))
 }
 
+/// The care-team grants the user gave (live or ended) and every read made through them.
+async fn care_team(state: &AppState, owner: uuid::Uuid) -> Result<Map<String, Value>, ApiError> {
+    let grants: Vec<Value> = store::care::grants::of_account(&state.db, owner)
+        .await?
+        .into_iter()
+        .filter(|g| g.grant.owner_id == owner)
+        .map(|g| {
+            let scopes: Vec<&str> = g.scopes.iter().map(|s| s.as_str()).collect();
+            let g = g.grant;
+            json!({"id": g.id, "member_id": g.member_id, "role": g.role.as_str(), "scopes": scopes.join(" "),
+                "note": g.note, "created_at": g.created_at, "expires_at": g.expires_at, "revoked_at": g.revoked_at})
+        })
+        .collect();
+    let reads: Vec<Value> = store::care::access::all_of(&state.db, owner)
+        .await?
+        .into_iter()
+        .map(|r| json!({"grant_id": r.grant_id, "member_id": r.member_id, "resource": r.resource, "at": r.at}))
+        .collect();
+    Ok(Map::from_iter([(CARE_TEAM.0.to_owned(), Value::Array(grants)), (ACCESS_LOG.0.to_owned(), Value::Array(reads))]))
+}
+
+/// The care-team parts of the export and their CSV columns.
+const CARE_TEAM: (&str, &[&str]) =
+    ("care_team", &["id", "member_id", "role", "scopes", "note", "created_at", "expires_at", "revoked_at"]);
+const ACCESS_LOG: (&str, &[&str]) = ("care_team_access_log", &["grant_id", "member_id", "resource", "at"]);
+
 fn build_zip(account: &Value, by_collection: &Map<String, Value>) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
@@ -140,6 +167,10 @@ fn build_zip(account: &Value, by_collection: &Map<String, Value>) -> Result<Vec<
         let items =
             by_collection.get(c.name()).and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
         files.push((format!("{}.csv", c.name()), columns(c).to_vec(), items));
+    }
+    for (name, cols) in [CARE_TEAM, ACCESS_LOG] {
+        let items = by_collection.get(name).and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+        files.push((format!("{name}.csv"), cols.to_vec(), items));
     }
     for (name, cols, items) in files {
         let mut out = csv::Writer::from_writer(Vec::new());

@@ -2,6 +2,8 @@
 
 pub mod admin;
 pub mod auth;
+pub mod care_team;
+pub mod clients;
 pub mod content;
 pub mod credentials;
 pub mod devices;
@@ -26,6 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(recovery::routes)
         .configure(credentials::routes)
         .configure(me::routes)
+        .configure(care_team::routes)
+        .configure(clients::routes)
         .configure(export::routes)
         .configure(sync::routes)
         .configure(content::routes)

@@ -20,6 +20,7 @@ use crate::http::views::{shows_oz, unit_of, view, write_listed};
 use crate::routes::routines;
 use crate::services::pages::PageKey;
 use crate::startup::AppState;
+use store::care::Reader;
 use store::records::{self, Collection, ListQuery};
 
 /// Registers every collection's routes.
@@ -42,7 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     }
 }
 
-fn list_query(collection: Collection, params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
+pub fn list_query(collection: Collection, params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
     let mut v = domain::Violations::new();
     let limit = limit_param(params, DEFAULT_LIMIT, MAX_LIMIT, &mut v);
     let after = params
@@ -107,7 +108,20 @@ pub async fn list_records(
     if let Some(body) = state.pages.get(&key, change_seq) {
         return Ok(response.content_type(mime::APPLICATION_JSON).body(body));
     }
-    let (rows, more) = records::list(&state.db, auth.user.id, **collection, &key.query).await?;
+    let body = read_page(&state, Reader::Owner(auth.user.id), **collection, &key.query, oz).await?;
+    state.pages.put(key, change_seq, body.clone());
+    Ok(response.content_type(mime::APPLICATION_JSON).body(body))
+}
+
+/// A page of the records `reader` reads, as JSON (`{"items": [...], "next_cursor": ...}`).
+pub async fn read_page(
+    state: &AppState,
+    reader: Reader,
+    collection: Collection,
+    query: &ListQuery,
+    oz: bool,
+) -> Result<web::Bytes, ApiError> {
+    let (rows, more) = records::list(&state.db, reader, collection, query).await?;
     let next_cursor = if more { rows.last().map(|r| encode_cursor(r.sort_at, r.id)) } else { None };
     let mut body = String::with_capacity(64 + rows.len() * 400);
     body.push_str("{\"items\":[");
@@ -120,9 +134,7 @@ pub async fn list_records(
     body.push_str("],\"next_cursor\":");
     body.push_str(&serde_json::to_string(&next_cursor).map_err(anyhow::Error::from)?);
     body.push('}');
-    let body = web::Bytes::from(body);
-    state.pages.put(key, change_seq, body.clone());
-    Ok(response.content_type(mime::APPLICATION_JSON).body(body))
+    Ok(web::Bytes::from(body))
 }
 
 /// The weak ETag of the user's lists: the user's change number and the unit the user's volumes are shown in.

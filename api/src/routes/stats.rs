@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
 use crate::startup::AppState;
+use store::care::Reader;
 
 /// Registers the stats, insights and advisories routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -72,10 +73,19 @@ pub async fn daily(
     auth: AuthUser,
     params: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
-    let tz = zone(&auth);
+    Ok(HttpResponse::Ok().json(daily_of(&state, Reader::Owner(auth.user.id), zone(&auth), &params).await?))
+}
+
+/// The daily stats of the owner `reader` reads, on the owner's clock `tz`.
+pub async fn daily_of(
+    state: &AppState,
+    reader: Reader,
+    tz: TimeZoneName,
+    params: &HashMap<String, String>,
+) -> Result<DailyStats, ApiError> {
     let mut v = domain::Violations::new();
-    let to = date_param(&params, "to", tz, &mut v).unwrap_or_else(|| Utc::now().with_timezone(&tz.tz()).date_naive());
-    let from = date_param(&params, "from", tz, &mut v).unwrap_or(to - Duration::days(6));
+    let to = date_param(params, "to", tz, &mut v).unwrap_or_else(|| Utc::now().with_timezone(&tz.tz()).date_naive());
+    let from = date_param(params, "from", tz, &mut v).unwrap_or(to - Duration::days(6));
     if to < from {
         v.push("to", "must not be before from");
     } else if (to - from).num_days() >= MAX_DAYS {
@@ -88,9 +98,9 @@ pub async fn daily(
         .take_while(|d| *d <= to)
         .map(|d| (d, local_midnight(d), local_midnight(d + Duration::days(1))))
         .collect();
-    let totals = store::stats::daily_totals(&state.db, auth.user.id, &bounds).await?;
+    let totals = store::stats::daily_totals(&state.db, reader, &bounds).await?;
     let days = insights::daily_from_totals(from, to, &totals);
-    Ok(HttpResponse::Ok().json(DailyStats { timezone: tz.name().to_owned(), days }))
+    Ok(DailyStats { timezone: tz.name().to_owned(), days })
 }
 
 /// The user's average volume per pump session with massage (before or during) against without, over the last `days`
@@ -103,6 +113,15 @@ pub async fn massage_effect(
     auth: AuthUser,
     params: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(massage_effect_of(&state, Reader::Owner(auth.user.id), &params).await?))
+}
+
+/// The massage-effect insight of the owner `reader` reads.
+pub async fn massage_effect_of(
+    state: &AppState,
+    reader: Reader,
+    params: &HashMap<String, String>,
+) -> Result<MassageEffect, ApiError> {
     let days = match params.get("days") {
         None => 30,
         Some(raw) => raw
@@ -114,8 +133,8 @@ pub async fn massage_effect(
     let now = Utc::now();
     let since = now - Duration::days(i64::from(days));
     let (with, without) =
-        store::stats::massage_effect_totals(&state.db, auth.user.id, since, now + Duration::minutes(5)).await?;
-    Ok(HttpResponse::Ok().json(insights::massage_effect_from(days, with, without)))
+        store::stats::massage_effect_totals(&state.db, reader, since, now + Duration::minutes(5)).await?;
+    Ok(insights::massage_effect_from(days, with, without))
 }
 
 /// Active advisories from the user's recent symptom checks and massage logs, by the red-flag rules: each names its
@@ -123,11 +142,16 @@ pub async fn massage_effect(
 #[utoipa::path(get, path = "/v1/advisories", tag = "insights", security(("bearer" = [])),
     responses((status = 200, body = Advisories)))]
 pub async fn list_advisories(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
-    let now = Utc::now();
-    // The same evaluation keeps the scheduler's reminders gentle.
-    let advisories = store::advice::active(&state.db, &auth.fresh(&state.db).await?, now).await?;
-    Ok(HttpResponse::Ok().json(Advisories {
-        advisories,
-        disclaimer: "milkflow does not diagnose. These notes follow published lactation guidance; when in doubt, contact your lactation consultant or clinician.",
-    }))
+    let advisories = advisories_of(&state, Reader::Owner(auth.user.id)).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(advisories))
 }
+
+/// The active advisories of the owner `reader` reads; `None` when the reader may not read them.
+pub async fn advisories_of(state: &AppState, reader: Reader) -> Result<Option<Advisories>, ApiError> {
+    // The same evaluation keeps the scheduler's reminders gentle.
+    let found = store::advice::active_for(&state.db, reader, Utc::now()).await?;
+    Ok(found.map(|advisories| Advisories { advisories, disclaimer: DISCLAIMER }))
+}
+
+const DISCLAIMER: &str = "milkflow does not diagnose. These notes follow published lactation guidance; when in \
+    doubt, contact your lactation consultant or clinician.";

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admins;
 pub mod audit;
+pub mod care;
 pub mod devices;
 pub mod pages;
 pub mod recovery;

@@ -21,7 +21,7 @@ use tables::{FromRecord, on_table};
 mod reads;
 pub(crate) mod tables;
 
-pub use reads::{ListQuery, all_live, changes_since, count_live, erase_all_of, list, load};
+pub use reads::{ListQuery, all_live, changes_since, count_live, erase_all_of, list, load, load_read};
 
 /// The kinds of record, by the name the API has long used for them.
 pub type Collection = RecordKind;

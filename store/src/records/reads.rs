@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::Record;
 use super::tables::{Table, on_table};
 use crate::StoreError;
+use crate::care::Reader;
 
 /// A listing request, already validated.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
@@ -20,18 +21,22 @@ pub struct ListQuery {
     pub pump_type: Option<String>,
 }
 
-/// The user's live records of `kind`, newest first; a page and whether more follow.
+/// The live records of `kind` of the owner `reader` reads, newest first; a page and whether more follow. A
+/// member's read finds nothing unless a live grant allows it (checked in the same query).
 pub async fn list(
     db: &impl ConnectionTrait,
-    user_id: Uuid,
+    reader: Reader,
     kind: RecordKind,
     q: &ListQuery,
 ) -> Result<(Vec<Record>, bool), StoreError> {
     let mut rows: Vec<Record> = on_table!(kind, t => {
         let at = <t::Entity as Table>::LISTED_BY;
         let mut select = t::Entity::find()
-            .filter(t::Column::UserId.eq(user_id))
+            .filter(t::Column::UserId.eq(reader.owner()))
             .filter(t::Column::DeletedAt.is_null());
+        if let Some(grant) = reader.grant_condition() {
+            select = select.filter(grant);
+        }
         if let Some(from) = q.from {
             select = select.filter(at.gte(from));
         }
@@ -112,6 +117,29 @@ pub async fn changes_since(
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     Ok((rows, more))
+}
+
+/// The live records of `kind` of the owner `reader` reads that happened in `[from, to)`, oldest first; a
+/// member's read finds nothing unless a live grant allows it (checked in the same query).
+pub async fn load_read(
+    db: &impl ConnectionTrait,
+    reader: Reader,
+    kind: RecordKind,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Record>, sea_orm::DbErr> {
+    Ok(on_table!(kind, t => {
+        let at = <t::Entity as Table>::LISTED_BY;
+        let mut select = t::Entity::find()
+            .filter(t::Column::UserId.eq(reader.owner()))
+            .filter(t::Column::DeletedAt.is_null())
+            .filter(at.gte(from))
+            .filter(at.lt(to));
+        if let Some(grant) = reader.grant_condition() {
+            select = select.filter(grant);
+        }
+        select.order_by_asc(at).all(db).await?.into_iter().map(Record::from).collect()
+    }))
 }
 
 /// The live records of `kind` of the users `user_ids` that happened in `[from, to)`, oldest first.

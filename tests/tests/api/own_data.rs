@@ -60,7 +60,15 @@ async fn export_as_csv_is_a_zip_with_one_file_per_collection(app: TestApp) {
     names.sort();
     assert_eq!(
         names,
-        vec!["account.csv", "massage_sessions.csv", "pump_sessions.csv", "routines.csv", "symptom_checks.csv"]
+        vec![
+            "account.csv",
+            "care_team.csv",
+            "care_team_access_log.csv",
+            "massage_sessions.csv",
+            "pump_sessions.csv",
+            "routines.csv",
+            "symptom_checks.csv"
+        ]
     );
     let mut text = String::new();
     zip.by_name("symptom_checks.csv").unwrap().read_to_string(&mut text).unwrap();

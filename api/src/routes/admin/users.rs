@@ -69,12 +69,47 @@ pub struct UserCounts {
     pub routines: u64,
 }
 
-/// One account with its counts.
+/// A care-team grant the account is part of, either side (never what was read through it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminGrantView {
+    pub id: Uuid,
+    /// The account that shares.
+    pub owner_id: Uuid,
+    /// The account that reads.
+    pub member_id: Uuid,
+    pub role: String,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    #[schema(required = true)]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<store::care::grants::Grant> for AdminGrantView {
+    fn from(g: store::care::grants::Grant) -> Self {
+        let grant = g.grant;
+        Self {
+            id: grant.id,
+            owner_id: grant.owner_id,
+            member_id: grant.member_id,
+            role: grant.role.as_str().to_owned(),
+            scopes: g.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            created_at: grant.created_at,
+            expires_at: grant.expires_at,
+            revoked_at: grant.revoked_at,
+        }
+    }
+}
+
+/// One account with its counts and care-team grants.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AdminUserDetail {
     #[serde(flatten)]
     pub user: AdminUserView,
     pub counts: UserCounts,
+    /// Grants the account gave or received, oldest first.
+    pub care_team: Vec<AdminGrantView>,
 }
 
 /// A page of accounts.
@@ -147,7 +182,8 @@ pub async fn get_user(
         devices: admin_users::device_count(&state.db, u.id).await?,
         routines: live(&[K::Routines]).await?,
     };
-    Ok(HttpResponse::Ok().json(AdminUserDetail { user: u.into(), counts }))
+    let care_team = store::care::grants::of_account(&state.db, u.id).await?.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(AdminUserDetail { user: u.into(), counts, care_team }))
 }
 
 /// Disables an account: the user's sessions end, logins are refused and the user's reminders stop.
