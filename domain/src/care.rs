@@ -1,5 +1,12 @@
-//! Care-team sharing: what a member of the owner's care team may see and do, and the invitation code that
-//! brings one in.
+//! Care-team sharing: what a member of the owner's care team may see and do, the invitation code that brings
+//! one in, and the notes a member writes for the owner.
+
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::fields::FieldReader;
+use crate::validation::FieldError;
 
 stored_name!(
     /// One thing a grant allows.
@@ -92,9 +99,65 @@ pub fn normalise_code(typed: &str) -> Option<String> {
     (code.len() == 8 && code.bytes().all(|b| CODE_ALPHABET.contains(&b))).then_some(code)
 }
 
+stored_name!(
+    /// Where a routine a member suggested stands.
+    SuggestionStatus {
+        /// Waiting for the owner.
+        Pending = "pending",
+        /// The owner took it: a routine was made from it.
+        Accepted = "accepted",
+        /// The owner said no.
+        Declined = "declined",
+    }
+);
+
+/// A note a care-team member wrote for the owner; kept among the owner's records (and synced with them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CareNote {
+    /// At most 4,000 characters.
+    #[cfg_attr(feature = "openapi", schema(example = "Try the laid-back position before the 6 a.m. pump."))]
+    pub text: String,
+    /// The member who wrote it.
+    pub author_id: Uuid,
+    /// The member's name (or address) when it was written.
+    pub author_name: String,
+}
+
+impl CareNote {
+    /// The longest note.
+    pub const MAX_CHARS: usize = 4_000;
+
+    /// Reads a note as the server writes it: the member's `text`, and the author the server adds.
+    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let mut r = FieldReader::new(body)?;
+        let text: Option<String> = r.required("text");
+        let text = r.check(
+            "text",
+            text.map(|t| t.trim().to_owned()),
+            |t| !t.is_empty() && t.chars().count() <= Self::MAX_CHARS,
+            "must be 1 to 4,000 characters",
+        );
+        let (author_id, author_name) = (r.required("author_id"), r.required("author_name"));
+        let value = (|| Some(Self { text: text?, author_id: author_id?, author_name: author_name? }))();
+        r.finish(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_note_has_text_and_its_author() {
+        let author = Uuid::now_v7();
+        let note = CareNote::parse(&serde_json::json!({"text": "  rest  ", "author_id": author, "author_name": "Jo"}));
+        assert_eq!(note.unwrap(), CareNote { text: "rest".into(), author_id: author, author_name: "Jo".into() });
+        let long = "x".repeat(CareNote::MAX_CHARS + 1);
+        let bad = CareNote::parse(&serde_json::json!({"text": long, "author_id": author, "author_name": "Jo"}));
+        assert_eq!(bad.unwrap_err()[0].field, "text");
+        assert!(CareNote::parse(&serde_json::json!({"text": " ", "author_id": author, "author_name": "Jo"})).is_err());
+    }
 
     #[test]
     fn presets_follow_the_roles() {

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::care::CareNote;
 use crate::logs::{MassageSession, PumpSession, SymptomCheck};
 use crate::routine::Routine;
 use crate::validation::FieldError;
@@ -15,11 +16,17 @@ pub enum RecordKind {
     PumpSessions,
     SymptomChecks,
     Routines,
+    /// Notes from the owner's care team: written by members, read and deleted by the owner.
+    CareNotes,
 }
 
 impl RecordKind {
     /// Every kind.
-    pub const ALL: [RecordKind; 4] = [Self::MassageSessions, Self::PumpSessions, Self::SymptomChecks, Self::Routines];
+    pub const ALL: [RecordKind; 5] =
+        [Self::MassageSessions, Self::PumpSessions, Self::SymptomChecks, Self::Routines, Self::CareNotes];
+
+    /// The kinds the owner writes (care notes are written by the owner's care team).
+    pub const OWNED: [RecordKind; 4] = [Self::MassageSessions, Self::PumpSessions, Self::SymptomChecks, Self::Routines];
 
     /// The name sync and exports use (also its table's name).
     pub fn name(self) -> &'static str {
@@ -28,6 +35,7 @@ impl RecordKind {
             Self::PumpSessions => "pump_sessions",
             Self::SymptomChecks => "symptom_checks",
             Self::Routines => "routines",
+            Self::CareNotes => "care_notes",
         }
     }
 
@@ -38,6 +46,7 @@ impl RecordKind {
             Self::PumpSessions => "/v1/pump-sessions",
             Self::SymptomChecks => "/v1/symptom-checks",
             Self::Routines => "/v1/routines",
+            Self::CareNotes => "/v1/care-team/notes",
         }
     }
 
@@ -55,6 +64,7 @@ pub enum RecordBody {
     Pump(PumpSession),
     Symptom(SymptomCheck),
     Routine(Routine),
+    CareNote(CareNote),
 }
 
 impl RecordBody {
@@ -65,6 +75,7 @@ impl RecordBody {
             RecordKind::PumpSessions => Self::Pump(PumpSession::parse(body, now)?),
             RecordKind::SymptomChecks => Self::Symptom(SymptomCheck::parse(body, now)?),
             RecordKind::Routines => Self::Routine(Routine::parse(body)?),
+            RecordKind::CareNotes => Self::CareNote(CareNote::parse(body)?),
         })
     }
 
@@ -74,6 +85,7 @@ impl RecordBody {
             Self::Pump(_) => RecordKind::PumpSessions,
             Self::Symptom(_) => RecordKind::SymptomChecks,
             Self::Routine(_) => RecordKind::Routines,
+            Self::CareNote(_) => RecordKind::CareNotes,
         }
     }
 
@@ -83,7 +95,7 @@ impl RecordBody {
             Self::Massage(m) => Some(m.started_at),
             Self::Pump(p) => Some(p.started_at),
             Self::Symptom(c) => Some(c.at),
-            Self::Routine(_) => None,
+            Self::Routine(_) | Self::CareNote(_) => None,
         }
     }
 

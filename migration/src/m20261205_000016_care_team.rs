@@ -58,12 +58,42 @@ enum CareAccessLog {
     At,
 }
 
+#[derive(DeriveIden)]
+enum CareNotes {
+    Table,
+    Id,
+    UserId,
+    Text,
+    AuthorId,
+    AuthorName,
+    Version,
+    ChangeSeq,
+    CreatedAt,
+    UpdatedAt,
+    DeletedAt,
+}
+
+#[derive(DeriveIden)]
+enum RoutineSuggestions {
+    Table,
+    Id,
+    OwnerId,
+    MemberId,
+    AuthorName,
+    Routine,
+    RoutineId,
+    Status,
+    CreatedAt,
+    DecidedAt,
+}
+
 fn cascade(from: (impl IntoIden, impl IntoIden), to: (impl IntoIden, impl IntoIden)) -> ForeignKeyCreateStatement {
     ForeignKey::create().from(from.0, from.1).to(to.0, to.1).on_delete(ForeignKeyAction::Cascade).to_owned()
 }
 
 /// Care-team sharing: invitations (codes kept hashed), grants from an owner to a member with their scopes (one
-/// row each, so a read can check its scope in its own query), and every read a member made.
+/// row each, so a read can check its scope in its own query), every read a member made, and the notes members
+/// write (a record kind of the owner's), and the routines they suggest.
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -123,6 +153,48 @@ impl MigrationTrait for Migration {
             ))
             .to_owned();
         manager.create_table(log).await?;
+        // A record kind of the owner's (synced like the others): its envelope, and what the member wrote.
+        let notes = Table::create()
+            .table(CareNotes::Table)
+            .col(ColumnDef::new(CareNotes::Id).uuid().not_null().primary_key())
+            .col(ColumnDef::new(CareNotes::UserId).uuid().not_null())
+            .col(ColumnDef::new(CareNotes::Text).text().null())
+            .col(ColumnDef::new(CareNotes::AuthorId).uuid().null())
+            .col(ColumnDef::new(CareNotes::AuthorName).string_len(320).null())
+            .col(ColumnDef::new(CareNotes::Version).big_integer().not_null())
+            .col(ColumnDef::new(CareNotes::ChangeSeq).big_integer().not_null())
+            .col(ColumnDef::new(CareNotes::CreatedAt).timestamp_with_time_zone().not_null())
+            .col(ColumnDef::new(CareNotes::UpdatedAt).timestamp_with_time_zone().not_null())
+            .col(ColumnDef::new(CareNotes::DeletedAt).timestamp_with_time_zone().null())
+            .foreign_key(&mut cascade((CareNotes::Table, CareNotes::UserId), (Users::Table, Users::Id)))
+            .check(Expr::cust(
+                "deleted_at IS NOT NULL OR (text IS NOT NULL AND author_id IS NOT NULL AND author_name IS NOT NULL)",
+            ))
+            .to_owned();
+        manager.create_table(notes).await?;
+        let suggestions = Table::create()
+            .table(RoutineSuggestions::Table)
+            .col(ColumnDef::new(RoutineSuggestions::Id).uuid().not_null().primary_key())
+            .col(ColumnDef::new(RoutineSuggestions::OwnerId).uuid().not_null())
+            .col(ColumnDef::new(RoutineSuggestions::MemberId).uuid().null())
+            .col(ColumnDef::new(RoutineSuggestions::AuthorName).string_len(320).not_null())
+            .col(ColumnDef::new(RoutineSuggestions::Routine).text().not_null())
+            .col(ColumnDef::new(RoutineSuggestions::RoutineId).uuid().not_null())
+            .col(ColumnDef::new(RoutineSuggestions::Status).string_len(32).not_null())
+            .col(ColumnDef::new(RoutineSuggestions::CreatedAt).timestamp_with_time_zone().not_null())
+            .col(ColumnDef::new(RoutineSuggestions::DecidedAt).timestamp_with_time_zone().null())
+            .foreign_key(&mut cascade(
+                (RoutineSuggestions::Table, RoutineSuggestions::OwnerId),
+                (Users::Table, Users::Id),
+            ))
+            .foreign_key(
+                ForeignKey::create()
+                    .from(RoutineSuggestions::Table, RoutineSuggestions::MemberId)
+                    .to(Users::Table, Users::Id)
+                    .on_delete(ForeignKeyAction::SetNull),
+            )
+            .to_owned();
+        manager.create_table(suggestions).await?;
         let db = manager.get_connection();
         for index in [
             "CREATE INDEX idx_care_invitations_owner ON care_invitations (owner_id)",
@@ -130,6 +202,9 @@ impl MigrationTrait for Migration {
             "CREATE INDEX idx_care_grants_member ON care_grants (member_id)",
             "CREATE INDEX idx_care_access_log_owner ON care_access_log (owner_id, at)",
             "CREATE INDEX idx_care_access_log_grant ON care_access_log (grant_id)",
+            "CREATE INDEX idx_care_notes_listing ON care_notes (user_id, created_at, id)",
+            "CREATE INDEX idx_routine_suggestions_owner ON routine_suggestions (owner_id, created_at)",
+            "CREATE UNIQUE INDEX idx_care_notes_sync ON care_notes (user_id, change_seq)",
         ] {
             db.execute_unprepared(index).await?;
         }
@@ -138,6 +213,7 @@ impl MigrationTrait for Migration {
                 ("care_invitations", "role IN ('consultant', 'partner')"),
                 ("care_grants", "role IN ('consultant', 'partner')"),
                 ("care_grants", "owner_id <> member_id"),
+                ("routine_suggestions", "status IN ('pending', 'accepted', 'declined')"),
             ] {
                 db.execute_unprepared(&format!("ALTER TABLE {table} ADD CHECK ({check})")).await?;
             }
@@ -146,6 +222,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(RoutineSuggestions::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(CareNotes::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(CareAccessLog::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(CareGrantScopes::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(CareGrants::Table).to_owned()).await?;

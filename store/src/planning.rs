@@ -279,7 +279,7 @@ pub async fn after_change(txn: &WriteTxn, changed: &Record, now: DateTime<Utc>) 
                 txn.learn(Fact::NoAfterLastRoutine, changed.user_id, true);
             }
         }
-        RecordKind::SymptomChecks => {}
+        RecordKind::SymptomChecks | RecordKind::CareNotes => {}
     }
     Ok(())
 }

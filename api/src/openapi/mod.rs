@@ -9,8 +9,8 @@ use crate::routes::admin::{
     users as admin_users,
 };
 use crate::routes::{
-    auth, care_team, clients, content, credentials, devices, export, health, me, occurrences, recovery, routines,
-    stats, sync, verify,
+    auth, care_notes, care_suggestions, care_team, clients, content, credentials, devices, export, health, me,
+    occurrences, recovery, routines, stats, sync, verify,
 };
 use client_records::ClientRecordPaths;
 use records::{PumpVolumesOz, RecordMeta, RecordPaths};
@@ -34,7 +34,9 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
         me::get_me, me::patch_me, me::delete_me, credentials::change_password, credentials::change_email, export::export,
         care_team::invite, care_team::accept, care_team::list_members, care_team::change_member,
         care_team::revoke_member, care_team::access_log, clients::list_clients, clients::client_daily,
-        clients::client_massage_effect, clients::client_advisories,
+        clients::client_massage_effect, clients::client_advisories, care_notes::write_note, care_notes::list_notes,
+        care_notes::delete_note, care_suggestions::suggest, care_suggestions::list_suggestions,
+        care_suggestions::accept, care_suggestions::decline,
         sync::sync, routines::upcoming,
         content::list_guides, content::get_guide, content::list_tips,
         stats::daily, stats::massage_effect, stats::list_advisories,

@@ -126,7 +126,7 @@ fn member_view(grant: &Grant, member: &user::Model) -> MemberView {
 
 /// Invites a member: a code and a link to give them (single use, valid 7 days). The invitee accepts it signed
 /// in with a verified email.
-#[utoipa::path(post, path = "/v1/care-team/invitations", tag = "care-team", security(("bearer" = [])), request_body = InvitationRequest,
+#[utoipa::path(post, path = "/v1/care-team/invitations", operation_id = "invite_member", tag = "care-team", security(("bearer" = [])), request_body = InvitationRequest,
     responses(
         (status = 201, body = InvitationView),
         (status = 409, description = "Too many invitations wait already", body = Problem, content_type = "application/problem+json"),
@@ -155,7 +155,7 @@ pub async fn invite(
 
 /// Accepts an invitation: the signed-in account joins the inviter's care team (an earlier grant between the
 /// two ends). At most 10 wrong codes an hour.
-#[utoipa::path(post, path = "/v1/care-team/invitations/accept", tag = "care-team", security(("bearer" = [])), request_body = AcceptRequest,
+#[utoipa::path(post, path = "/v1/care-team/invitations/accept", operation_id = "accept_invitation", tag = "care-team", security(("bearer" = [])), request_body = AcceptRequest,
     responses(
         (status = 201, description = "Joined; the client as `GET /v1/clients` lists it", body = ClientView),
         (status = 403, description = "The account's email is not verified", body = Problem, content_type = "application/problem+json"),

@@ -70,6 +70,7 @@ fn columns(collection: Collection) -> &'static [&'static str] {
         Collection::Routines => {
             &["id", "name", "kind", "enabled", "days", "schedule", "version", "created_at", "updated_at"]
         }
+        Collection::CareNotes => &["id", "text", "author_id", "author_name", "version", "created_at", "updated_at"],
     }
 }
 

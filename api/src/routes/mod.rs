@@ -2,6 +2,8 @@
 
 pub mod admin;
 pub mod auth;
+pub mod care_notes;
+pub mod care_suggestions;
 pub mod care_team;
 pub mod clients;
 pub mod content;
@@ -29,6 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(credentials::routes)
         .configure(me::routes)
         .configure(care_team::routes)
+        .configure(care_notes::routes)
+        .configure(care_suggestions::routes)
         .configure(clients::routes)
         .configure(export::routes)
         .configure(sync::routes)

@@ -23,9 +23,9 @@ use crate::startup::AppState;
 use store::care::Reader;
 use store::records::{self, Collection, ListQuery};
 
-/// Registers every collection's routes.
+/// Registers the routes of every collection the owner writes (care notes have routes of their own).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    for collection in Collection::ALL {
+    for collection in Collection::OWNED {
         let mut scope = web::scope(collection.path())
             .app_data(web::Data::new(collection))
             .service(web::resource("").route(web::get().to(list_records)).route(web::post().to(create_record)))

@@ -179,7 +179,10 @@ pub(crate) async fn end_between(
 
 /// The account of the owner a member's `reader` reads, when a live grant allows its scope (checked in the same
 /// query); `None` otherwise, and for an owner's own reader of an account that is not active.
-pub async fn client_account(db: &Database, reader: super::Reader) -> Result<Option<user::Model>, StoreError> {
+pub async fn client_account(
+    db: &impl ConnectionTrait,
+    reader: super::Reader,
+) -> Result<Option<user::Model>, StoreError> {
     let mut q = user::Entity::find_by_id(reader.owner()).filter(user::Column::Status.eq(domain::UserStatus::Active));
     if let Some(grant) = reader.grant_condition() {
         q = q.filter(grant);

@@ -5,6 +5,8 @@
 pub mod access;
 pub mod grants;
 pub mod invitations;
+pub mod notes;
+pub mod suggestions;
 
 use chrono::{DateTime, Utc};
 use domain::care::Scope;

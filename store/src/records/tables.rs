@@ -1,11 +1,12 @@
 //! The typed table of each kind of record: a [`Record`] from a row and a row from a [`Record`].
 
 use chrono::{DateTime, Utc};
+use domain::care::CareNote;
 use domain::logs::{MassageSession, PumpSession, SymptomCheck};
 use domain::routine::Routine;
 use domain::{RecordBody, RecordKind};
 use entity::json::{Days, Schedule, Spots};
-use entity::{massage_session, pump_session, routine, symptom_check};
+use entity::{care_note, massage_session, pump_session, routine, symptom_check};
 use sea_orm::ActiveValue::Set;
 use sea_orm::EntityTrait;
 
@@ -31,6 +32,10 @@ macro_rules! on_table {
                 use entity::routine as $t;
                 $body
             }
+            domain::RecordKind::CareNotes => {
+                use entity::care_note as $t;
+                $body
+            }
         }
     };
 }
@@ -53,6 +58,9 @@ impl Table for symptom_check::Entity {
 }
 impl Table for routine::Entity {
     const LISTED_BY: Self::Column = routine::Column::CreatedAt;
+}
+impl Table for care_note::Entity {
+    const LISTED_BY: Self::Column = care_note::Column::CreatedAt;
 }
 
 /// A row of a record table, written from a [`Record`] (every column set; a tombstone's fields NULL).
@@ -250,6 +258,36 @@ impl FromRecord for routine::ActiveModel {
                 enabled: s.map(|s| s.enabled),
                 days: s.map(|s| Days(s.days.clone())),
                 schedule: s.map(|s| Schedule(s.schedule.clone())),
+            }
+        )
+    }
+}
+
+impl From<care_note::Model> for Record {
+    fn from(m: care_note::Model) -> Self {
+        let body = (|| {
+            Some(RecordBody::CareNote(CareNote {
+                text: m.text.clone()?,
+                author_id: m.author_id?,
+                author_name: m.author_name.clone()?,
+            }))
+        })();
+        record!(m, RecordKind::CareNotes, m.created_at, body)
+    }
+}
+
+impl FromRecord for care_note::ActiveModel {
+    fn from_record(r: &Record) -> Self {
+        let n = match &r.body {
+            Some(RecordBody::CareNote(n)) => Some(n),
+            _ => None,
+        };
+        envelope!(
+            r,
+            care_note {
+                text: n.map(|n| n.text.clone()),
+                author_id: n.map(|n| n.author_id),
+                author_name: n.map(|n| n.author_name.clone()),
             }
         )
     }

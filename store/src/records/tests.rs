@@ -26,7 +26,7 @@ fn preconditions_compare_versions() {
 
 #[test]
 fn a_record_round_trips_through_its_table_row() {
-    use entity::{massage_session, pump_session, routine, symptom_check};
+    use entity::{care_note, massage_session, pump_session, routine, symptom_check};
     use sea_orm::TryIntoModel;
     let now = Utc::now().trunc_subsecs(3);
     let spots = json!([{"side": "left", "quadrant": "upper_outer", "kind": "tender", "severity": 2}]);
@@ -47,6 +47,7 @@ fn a_record_round_trips_through_its_table_row() {
             RecordKind::Routines,
             json!({"name": "Morning", "kind": "massage_then_pump", "days": ["mon"], "schedule": {"type": "times", "times": ["07:00"]}}),
         ),
+        (RecordKind::CareNotes, json!({"text": "Rest.", "author_id": Uuid::now_v7(), "author_name": "Jo"})),
     ];
     for (kind, body) in bodies {
         let body = RecordBody::parse(kind, &body, now).unwrap();
@@ -65,6 +66,9 @@ fn a_record_round_trips_through_its_table_row() {
                     Record::from(symptom_check::ActiveModel::from_record(&rec).try_into_model().unwrap())
                 }
                 RecordKind::Routines => Record::from(routine::ActiveModel::from_record(&rec).try_into_model().unwrap()),
+                RecordKind::CareNotes => {
+                    Record::from(care_note::ActiveModel::from_record(&rec).try_into_model().unwrap())
+                }
             };
             assert_eq!(back, rec, "{kind:?}");
         }

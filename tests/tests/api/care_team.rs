@@ -10,6 +10,7 @@ on_both_databases!(
     every_member_read_is_a_404_without_a_live_grant_with_its_scope,
     invitations_are_checked_and_wrong_codes_are_bounded,
     erasing_the_member_removes_the_grant,
+    notes_from_the_care_team_reach_the_owner_and_sync,
 );
 
 /// Every member read: its path under `/v1/clients/{id}` and the scope it needs.
@@ -23,12 +24,12 @@ const READS: [(&str, &str); 6] = [
 ];
 
 /// A signed-in account: its id and access token.
-struct Account {
-    id: String,
-    token: String,
+pub(crate) struct Account {
+    pub(crate) id: String,
+    pub(crate) token: String,
 }
 
-async fn account(app: &TestApp, verified: bool) -> Account {
+pub(crate) async fn account(app: &TestApp, verified: bool) -> Account {
     let email = unique_email();
     let session = app.register(&email).await;
     if verified {
@@ -43,7 +44,7 @@ async fn account(app: &TestApp, verified: bool) -> Account {
 }
 
 /// An owner with a massage session, a pump session and a symptom check.
-async fn owner_with_logs(app: &TestApp) -> Account {
+pub(crate) async fn owner_with_logs(app: &TestApp) -> Account {
     let owner = account(app, false).await;
     app.post_auth("/v1/pump-sessions", &pump_body(60, 40.0, 35.0), &owner.token).await;
     app.post_auth("/v1/massage-sessions", &massage_body(70), &owner.token).await;
@@ -60,7 +61,7 @@ async fn invite(app: &TestApp, owner: &Account, body: Value) -> Value {
 }
 
 /// `owner` invites with `body` and a fresh verified member accepts.
-async fn member_of(app: &TestApp, owner: &Account, body: Value) -> Account {
+pub(crate) async fn member_of(app: &TestApp, owner: &Account, body: Value) -> Account {
     let code = invite(app, owner, body).await["code"].as_str().unwrap().to_owned();
     let member = account(app, true).await;
     let accepted = app.post_auth("/v1/care-team/invitations/accept", &json!({"code": code}), &member.token).await;
@@ -231,4 +232,42 @@ async fn erasing_the_member_removes_the_grant(app: TestApp) {
     assert_eq!(app.get("/v1/care-team/members", Some(&owner.token)).await.body, json!([]));
     assert_eq!(app.count("care_grants", "1 = 1").await, 0);
     assert_eq!(app.count("care_access_log", "1 = 1").await, 0, "the log of a grant goes with it");
+}
+
+async fn notes_from_the_care_team_reach_the_owner_and_sync(app: TestApp) {
+    let owner = owner_with_logs(&app).await;
+    let consultant = member_of(&app, &owner, json!({"role": "consultant"})).await;
+    let partner = member_of(&app, &owner, json!({"role": "partner"})).await;
+    let path = format!("/v1/clients/{}/notes", owner.id);
+    let note = json!({"text": "Try the laid-back position before the 6 a.m. pump."});
+    app.post_auth(&path, &note, &partner.token).await.assert_problem(404);
+    let stranger = account(&app, true).await;
+    app.post_auth(&path, &note, &stranger.token).await.assert_problem(404);
+    let empty = app.post_auth(&path, &json!({"text": "  "}), &consultant.token).await;
+    assert_eq!(empty.assert_problem(422)["errors"][0]["field"], "text");
+    let written = app.post_auth(&path, &note, &consultant.token).await;
+    assert_eq!(written.status, 201, "{}", written.body);
+    assert_eq!(written.body["author_id"], consultant.id.as_str());
+
+    let notes = app.get("/v1/care-team/notes", Some(&owner.token)).await;
+    assert_eq!(notes.body["items"].as_array().unwrap().len(), 1, "{}", notes.body);
+    assert_eq!(notes.body["items"][0]["text"], note["text"]);
+    let id = notes.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let sync = app.get("/v1/sync?limit=500", Some(&owner.token)).await;
+    assert_eq!(sync.status, 200, "{}", sync.body);
+    let synced: Vec<&Value> =
+        sync.body["changes"].as_array().unwrap().iter().filter(|c| c["collection"] == "care_notes").collect();
+    assert_eq!(synced.len(), 1, "{}", sync.body);
+    assert_eq!(synced[0]["record"]["author_id"], consultant.id.as_str());
+    // The owner cannot write notes as if from the care team.
+    let forged = app.put(&format!("/v1/care-team/notes/{}", uuid::Uuid::now_v7()), &note, &owner.token).await;
+    assert!(matches!(forged.status.as_u16(), 404 | 405), "{}", forged.status);
+
+    let deleted =
+        app.send(reqwest::Method::DELETE, &format!("/v1/care-team/notes/{id}"), None, Some(&owner.token)).await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(app.get("/v1/care-team/notes", Some(&owner.token)).await.body["items"], json!([]));
+    let sync = app.get("/v1/sync?limit=500", Some(&owner.token)).await;
+    let tombstone = sync.body["changes"].as_array().unwrap().iter().find(|c| c["collection"] == "care_notes").unwrap();
+    assert_eq!(tombstone["op"], "delete");
 }

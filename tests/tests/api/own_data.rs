@@ -62,6 +62,7 @@ async fn export_as_csv_is_a_zip_with_one_file_per_collection(app: TestApp) {
         names,
         vec![
             "account.csv",
+            "care_notes.csv",
             "care_team.csv",
             "care_team_access_log.csv",
             "massage_sessions.csv",
@@ -149,6 +150,14 @@ async fn erasing_an_account_leaves_zero_rows_of_it_in_every_table(app: TestApp) 
     let (other, _) = app.signed_up().await;
     fill(&app, &token).await;
     fill(&app, &other).await;
+    // A consultant (the other account) writes the account a care note.
+    let invited = app.post_auth("/v1/care-team/invitations", &json!({"role": "consultant"}), &token).await;
+    app.execute("UPDATE users SET email_verified_at = created_at").await;
+    let joined =
+        app.post_auth("/v1/care-team/invitations/accept", &json!({"code": invited.body["code"]}), &other).await;
+    assert_eq!(joined.status, 201, "{}", joined.body);
+    let note = app.post_auth(&format!("/v1/clients/{id}/notes"), &json!({"text": "Rest well."}), &other).await;
+    assert_eq!(note.status, 201, "{}", note.body);
     for t in [&token, &other] {
         let device = app
             .post_auth(
