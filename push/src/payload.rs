@@ -66,6 +66,14 @@ pub fn reminder(kind: &str, routine_id: Uuid, occurrence_id: Uuid, locale: &str,
     }
 }
 
+/// A reminder of the owner's as a care-team member with `reminders:receive` gets it: the same words (never the
+/// gentle wording that would hint at the owner's health), and no actions (done and snooze are the owner's).
+pub fn for_care_team(mut reminder: Reminder) -> Reminder {
+    reminder.kind_of_message = "care_team_reminder";
+    reminder.actions.clear();
+    reminder
+}
+
 /// A message from staff, as staff wrote it.
 pub fn broadcast(broadcast_id: Uuid, occurrence_id: Uuid, title: &str, body: &str) -> Reminder {
     Reminder {

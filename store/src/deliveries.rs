@@ -133,7 +133,8 @@ pub fn new_delivery(
         id: Set(Uuid::now_v7()),
         occurrence_id: Set(occ.id),
         device_id: Set(d.id),
-        user_id: Set(occ.user_id),
+        // The device's account: the occurrence's owner, or a care-team member who receives the owner's reminders.
+        user_id: Set(d.user_id),
         provider: Set(d.platform),
         status: Set(DeliveryStatus::Pending),
         attempts: Set(0),

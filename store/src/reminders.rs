@@ -159,8 +159,12 @@ pub async fn list(
     let ids: Vec<Uuid> = rows.iter().map(|o| o.id).collect();
     let mut by_occurrence: HashMap<Uuid, Vec<delivery::Model>> = HashMap::new();
     for ids in ids.chunks(crate::planning::IN_CHUNK) {
-        let found =
-            delivery::Entity::find().filter(delivery::Column::OccurrenceId.is_in(ids.iter().copied())).all(db).await?;
+        // The owner's own devices only (a care-team member's are the member's).
+        let found = delivery::Entity::find()
+            .filter(delivery::Column::OccurrenceId.is_in(ids.iter().copied()))
+            .filter(delivery::Column::UserId.eq(user))
+            .all(db)
+            .await?;
         for d in found {
             by_occurrence.entry(d.occurrence_id).or_default().push(d);
         }
@@ -184,6 +188,10 @@ pub async fn mark_done(db: &Database, user: Uuid, id: Uuid, now: DateTime<Utc>) 
     }
     let o = owned_by(&txn, user, id).await?;
     txn.commit().await?;
-    let deliveries = delivery::Entity::find().filter(delivery::Column::OccurrenceId.eq(o.id)).all(db).await?;
+    let deliveries = delivery::Entity::find()
+        .filter(delivery::Column::OccurrenceId.eq(o.id))
+        .filter(delivery::Column::UserId.eq(user))
+        .all(db)
+        .await?;
     Ok((o, deliveries))
 }

@@ -7,6 +7,7 @@ use store::deliveries;
 use uuid::Uuid;
 
 use super::{Job, TickContext, TickOutcome, inflamed_users, jobs};
+use domain::care::Scope;
 use domain::reminders::{OccurrenceKind, OccurrenceState};
 use store::planning;
 
@@ -43,7 +44,14 @@ pub(super) async fn fan_out_with(
     }
     let user_ids: HashSet<Uuid> = due.iter().map(|o| o.user_id).collect();
     let active = deliveries::active_accounts(&txn, &user_ids).await?;
-    let devices = deliveries::devices_of(&txn, &user_ids).await?;
+    // Members with `reminders:receive` get the owner's routine reminders too, outside their own quiet hours.
+    let helpers = store::care::grants::members_with(&txn, &user_ids, Scope::RemindersReceive, now).await?;
+    let helpers: HashMap<Uuid, Vec<Uuid>> = helpers
+        .into_iter()
+        .map(|(owner, members)| (owner, members.iter().filter(|m| !in_quiet_hours(m, now)).map(|m| m.id).collect()))
+        .collect();
+    let device_owners: HashSet<Uuid> = user_ids.iter().chain(helpers.values().flatten()).copied().collect();
+    let devices = deliveries::devices_of(&txn, &device_owners).await?;
     let broadcast_ids: HashSet<Uuid> = due.iter().filter_map(|o| o.broadcast_id).collect();
     let broadcasts = deliveries::broadcasts(&txn, &broadcast_ids).await?;
     let locale_filters: HashMap<Uuid, Vec<String>> = broadcasts
@@ -83,6 +91,10 @@ pub(super) async fn fan_out_with(
             for d in devices.get(&occ.user_id).into_iter().flatten().filter(|d| wanted(d)) {
                 rows.push(deliveries::new_delivery(occ, d, now, ttl, lease));
             }
+            let receivers = if occ.routine_id.is_some() { helpers.get(&occ.user_id) } else { None };
+            for d in receivers.into_iter().flatten().filter_map(|m| devices.get(m)).flatten() {
+                rows.push(deliveries::new_delivery(occ, d, now, ttl, lease));
+            }
         }
     }
     deliveries::set_states(&txn, by_state, now).await?;
@@ -102,4 +114,11 @@ pub(super) async fn fan_out_with(
     let inflamed = inflamed_users(ctx, &created, &occurrences, now).await?;
     let devices: HashMap<Uuid, device::Model> = devices.into_values().flatten().map(|d| (d.id, d)).collect();
     Ok(jobs(created, lease_ends, &devices, &occurrences, &inflamed, &broadcasts))
+}
+
+/// Whether `now` falls in the account's quiet hours, on its own clock.
+fn in_quiet_hours(account: &entity::user::Model, now: DateTime<Utc>) -> bool {
+    let Some(quiet) = planning::quiet_hours(account) else { return false };
+    let tz = domain::TimeZoneName::parse(&account.timezone).unwrap_or_default();
+    quiet.contains(now.with_timezone(&tz.tz()).time())
 }

@@ -202,6 +202,9 @@ pub(super) async fn send(
 ) -> SendOutcome {
     let reminder = match (broadcast, occ.routine_id) {
         (Some(b), _) => payload::broadcast(b.id, occ.id, &b.title, &b.body),
+        (None, Some(routine)) if device.user_id != occ.user_id => {
+            payload::for_care_team(payload::reminder(occ.routine_kind.as_str(), routine, occ.id, &device.locale, false))
+        }
         (None, Some(routine)) => {
             payload::reminder(occ.routine_kind.as_str(), routine, occ.id, &device.locale, inflamed)
         }

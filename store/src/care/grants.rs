@@ -189,3 +189,34 @@ pub async fn client_account(
     }
     Ok(q.one(db).await?)
 }
+
+/// For each of `owners`, the active members who hold a live grant with `scope` from them now.
+pub async fn members_with(
+    db: &impl ConnectionTrait,
+    owners: &HashSet<Uuid>,
+    scope: Scope,
+    now: DateTime<Utc>,
+) -> Result<HashMap<Uuid, Vec<user::Model>>, StoreError> {
+    let mut pairs: Vec<(Uuid, Uuid)> = Vec::new();
+    for ids in owners.iter().copied().collect::<Vec<_>>().chunks(crate::planning::IN_CHUNK) {
+        let grants = care_grant::Entity::find()
+            .filter(care_grant::Column::OwnerId.is_in(ids.iter().copied()))
+            .filter(live(now))
+            .all(db)
+            .await?;
+        for g in with_scopes(db, grants).await? {
+            if g.scopes.contains(&scope) {
+                pairs.push((g.grant.owner_id, g.grant.member_id));
+            }
+        }
+    }
+    let member_ids: HashSet<Uuid> = pairs.iter().map(|(_, m)| *m).collect();
+    let members = crate::rows_by_id::<user::Entity>(db, &member_ids, user::Column::Id, |u| u.id).await?;
+    let mut out: HashMap<Uuid, Vec<user::Model>> = HashMap::new();
+    for (owner, member) in pairs {
+        if let Some(m) = members.get(&member).filter(|m| m.status == domain::UserStatus::Active) {
+            out.entry(owner).or_default().push(m.clone());
+        }
+    }
+    Ok(out)
+}
