@@ -207,6 +207,13 @@ pub async fn erase(db: &Database, user_id: Uuid) -> Result<(), StoreError> {
 pub async fn erase_in(txn: &impl ConnectionTrait, user_id: Uuid) -> Result<(), StoreError> {
     refresh_token::Entity::delete_many().filter(refresh_token::Column::UserId.eq(user_id)).exec(txn).await?;
     delivery::Entity::delete_many().filter(delivery::Column::UserId.eq(user_id)).exec(txn).await?;
+    // Deliveries of the account's reminders to a care-team member's devices go with the reminders.
+    let reminders = sea_orm::sea_query::Query::select()
+        .column(occurrence::Column::Id)
+        .from(occurrence::Entity)
+        .and_where(occurrence::Column::UserId.eq(user_id))
+        .to_owned();
+    delivery::Entity::delete_many().filter(delivery::Column::OccurrenceId.in_subquery(reminders)).exec(txn).await?;
     occurrence::Entity::delete_many().filter(occurrence::Column::UserId.eq(user_id)).exec(txn).await?;
     device::Entity::delete_many().filter(device::Column::UserId.eq(user_id)).exec(txn).await?;
     crate::records::erase_all_of(txn, user_id).await?;

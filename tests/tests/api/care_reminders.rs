@@ -58,4 +58,7 @@ async fn a_partner_receives_the_owners_reminders_outside_the_partners_quiet_hour
     assert_eq!((tick.claimed, tick.delivered), (1, 1), "{tick:?}");
     let to_partner = s.standin.received().iter().filter(|r| r.subscription == partner_device.id).count();
     assert_eq!(to_partner, 1, "one reminder reached the partner in all");
+    // Erasing the owner takes the deliveries of the owner's reminders to the partner's device too.
+    assert_eq!(s.app.send(reqwest::Method::DELETE, "/v1/me", None, Some(&s.token)).await.status, 204);
+    assert_eq!(s.app.count("deliveries", "1 = 1").await, 0);
 }
