@@ -10,7 +10,7 @@ use crate::routes::admin::{
 };
 use crate::routes::{
     auth, care_notes, care_suggestions, care_team, clients, content, credentials, devices, export, health, me,
-    occurrences, recovery, routines, stats, sync, verify,
+    occurrences, recovery, reports, routines, stats, sync, verify,
 };
 use client_records::ClientRecordPaths;
 use records::{PumpVolumesOz, RecordMeta, RecordPaths};
@@ -36,7 +36,7 @@ Every error is an RFC 9457 problem document (`application/problem+json`).",
         care_team::revoke_member, care_team::access_log, clients::list_clients, clients::client_daily,
         clients::client_massage_effect, clients::client_advisories, care_notes::write_note, care_notes::list_notes,
         care_notes::delete_note, care_suggestions::suggest, care_suggestions::list_suggestions,
-        care_suggestions::accept, care_suggestions::decline,
+        care_suggestions::accept, care_suggestions::decline, reports::own_report, reports::client_report,
         sync::sync, routines::upcoming,
         content::list_guides, content::get_guide, content::list_tips,
         stats::daily, stats::massage_effect, stats::list_advisories,

@@ -15,6 +15,7 @@ pub mod me;
 pub mod occurrences;
 pub mod records;
 pub mod recovery;
+pub mod reports;
 pub mod routines;
 pub mod stats;
 pub mod sync;
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(care_notes::routes)
         .configure(care_suggestions::routes)
         .configure(clients::routes)
+        .configure(reports::routes)
         .configure(export::routes)
         .configure(sync::routes)
         .configure(content::routes)

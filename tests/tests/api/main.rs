@@ -23,6 +23,7 @@ mod push_endpoints;
 mod records;
 mod recovery;
 mod reminders;
+mod reports;
 mod routines;
 mod snoozes;
 mod sync;
