@@ -1,6 +1,7 @@
 //! The report's charts, drawn by plotters into SVG text (no browser script, nothing fetched).
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::sync::Once;
 
@@ -62,25 +63,36 @@ fn day_label(days: &[Day], x: f64) -> String {
     days.get(x.floor() as usize).map(|d| d.date.format("%-d %b").to_string()).unwrap_or_default()
 }
 
+/// A chart with a column per day from 0 to `top`, its axes drawn.
+fn per_day<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    days: &[Day],
+    top: f64,
+    unit: &str,
+) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .x_label_area_size(26)
+        .y_label_area_size(46)
+        .build_cartesian_2d(0f64..days.len() as f64, 0f64..top)
+        .map_err(text)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(days.len().min(10))
+        .x_label_formatter(&|x| day_label(days, *x))
+        .y_desc(unit)
+        .label_style((FONT, 12))
+        .draw()
+        .map_err(text)?;
+    Ok(chart)
+}
+
 /// Pumped volume per breast per day (ml), side by side.
 pub fn volume_per_side(days: &[Day]) -> Result<String, ChartError> {
     svg("volume", WIDE, |root| {
         let top = days.iter().map(|d| d.left_ml.max(d.right_ml)).fold(0.0, f64::max).max(10.0) * 1.5;
-        let mut chart = ChartBuilder::on(root)
-            .margin(10)
-            .x_label_area_size(26)
-            .y_label_area_size(46)
-            .build_cartesian_2d(0f64..days.len() as f64, 0f64..top)
-            .map_err(text)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(days.len().min(10))
-            .x_label_formatter(&|x| day_label(days, *x))
-            .y_desc("ml")
-            .label_style((FONT, 12))
-            .draw()
-            .map_err(text)?;
+        let mut chart = per_day(root, days, top, "ml")?;
         let sides: [(Series<Day>, f64); 2] =
             [(("Left", LEFT, |d| d.left_ml), 0.12), (("Right", RIGHT, |d| d.right_ml), 0.5)];
         for ((name, colour, value), offset) in sides {
@@ -108,21 +120,7 @@ pub fn volume_per_side(days: &[Day]) -> Result<String, ChartError> {
 pub fn sessions_per_day(days: &[Day]) -> Result<String, ChartError> {
     svg("sessions", HALF, |root| {
         let top = days.iter().map(|d| d.pumps_with_massage + d.pumps_without_massage).max().unwrap_or(0).max(2);
-        let mut chart = ChartBuilder::on(root)
-            .margin(10)
-            .x_label_area_size(26)
-            .y_label_area_size(46)
-            .build_cartesian_2d(0f64..days.len() as f64, 0f64..f64::from(top) * 1.6)
-            .map_err(text)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(days.len().min(10))
-            .x_label_formatter(&|x| day_label(days, *x))
-            .y_desc("pump sessions")
-            .label_style((FONT, 12))
-            .draw()
-            .map_err(text)?;
+        let mut chart = per_day(root, days, f64::from(top) * 1.6, "pump sessions")?;
         let with = days.iter().enumerate().map(|(i, d)| {
             let x = i as f64 + 0.15;
             Rectangle::new([(x, 0.0), (x + 0.7, f64::from(d.pumps_with_massage))], WITH.filled())
