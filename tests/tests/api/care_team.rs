@@ -129,7 +129,9 @@ async fn a_consultant_sees_what_the_grant_allows_until_it_is_revoked(app: TestAp
         .await;
     assert_eq!(rest.body["items"].as_array().unwrap().len(), 5, "9 reads in all");
 
-    // Narrowed to stats, then revoked: the very next read follows.
+    // Narrowed to stats, then revoked: the very next read follows, in this process and in another.
+    let other_process = app.another_api().await;
+    assert_eq!(walk(&other_process, &consultant, &owner.id).await, vec![200; 6]);
     let narrowed = app
         .send(
             reqwest::Method::PATCH,
@@ -144,6 +146,7 @@ async fn a_consultant_sees_what_the_grant_allows_until_it_is_revoked(app: TestAp
         app.send(reqwest::Method::DELETE, &format!("/v1/care-team/members/{grant}"), None, Some(&owner.token)).await;
     assert_eq!(revoked.status, 204);
     assert_eq!(walk(&app, &consultant, &owner.id).await, vec![404; 6]);
+    assert_eq!(walk(&other_process, &consultant, &owner.id).await, vec![404; 6], "in every process at once");
     assert_eq!(app.get("/v1/clients", Some(&consultant.token)).await.body, json!([]));
     assert_eq!(app.get("/v1/care-team/members", Some(&owner.token)).await.body, json!([]));
 }
