@@ -10,6 +10,8 @@ stored_name!(
         Snooze = "snooze",
         /// A staff broadcast.
         Broadcast = "broadcast",
+        /// To a care-team member: a client may need attention (a red flag became active).
+        CareAlert = "care_alert",
     }
 );
 
@@ -38,6 +40,7 @@ stored_name!(
         Pump = "pump",
         MassageThenPump = "massage_then_pump",
         Broadcast = "broadcast",
+        CareAlert = "care_alert",
     }
 );
 

@@ -5,6 +5,8 @@ pub mod audit_entry;
 pub mod auth_limit;
 pub mod broadcast;
 pub mod care_access;
+pub mod care_alert;
+pub mod care_alert_cursor;
 pub mod care_grant;
 pub mod care_grant_scope;
 pub mod care_invitation;

@@ -1,4 +1,4 @@
-//! One planned firing of a routine, a broadcast or a snooze of either, at one instant.
+//! One planned firing of a routine, a broadcast, a care alert or a snooze of one of them, at one instant.
 
 use domain::reminders::{OccurrenceKind, OccurrenceState, ReminderTopic};
 use sea_orm::entity::prelude::*;
@@ -22,6 +22,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// For a re-reminder (`kind` = `snooze`): the occurrence it snoozes.
     pub snoozed_from: Option<Uuid>,
+    /// For a care alert: the client (owner) who may need attention; `None` otherwise.
+    pub client_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

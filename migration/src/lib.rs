@@ -18,6 +18,7 @@ mod m20261205_000013_occurrence_sources;
 mod m20261205_000014_email_outbox_and_tokens;
 mod m20261205_000015_token_epoch;
 mod m20261205_000016_care_team;
+mod m20261205_000017_care_alerts;
 
 pub use m20261125_000009_create_delivery_claim_index::WAITING as DELIVERY_WAITING;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000014_email_outbox_and_tokens::Migration),
             Box::new(m20261205_000015_token_epoch::Migration),
             Box::new(m20261205_000016_care_team::Migration),
+            Box::new(m20261205_000017_care_alerts::Migration),
         ]
     }
 }

@@ -89,6 +89,7 @@ impl Apns {
             "kind": reminder.kind,
             "routine_id": reminder.routine_id,
             "broadcast_id": reminder.broadcast_id,
+            "client_id": reminder.client_id,
             "occurrence_id": reminder.occurrence_id,
             "actions": reminder.actions,
         });

@@ -133,6 +133,7 @@ impl Fcm {
                     "kind": reminder.kind,
                     "routine_id": reminder.routine_id.map(|r| r.to_string()).unwrap_or_default(),
                     "broadcast_id": reminder.broadcast_id.map(|b| b.to_string()).unwrap_or_default(),
+                    "client_id": reminder.client_id.map(|c| c.to_string()).unwrap_or_default(),
                     "occurrence_id": reminder.occurrence_id.to_string(),
                     "actions": reminder.actions.join(","),
                 },

@@ -14,6 +14,9 @@ pub struct Reminder {
     pub routine_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub broadcast_id: Option<Uuid>,
+    /// For a care alert: the client to look at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<Uuid>,
     pub occurrence_id: Uuid,
     pub title: String,
     pub body: String,
@@ -59,6 +62,7 @@ pub fn reminder(kind: &str, routine_id: Uuid, occurrence_id: Uuid, locale: &str,
         kind: kind.to_owned(),
         routine_id: Some(routine_id),
         broadcast_id: None,
+        client_id: None,
         occurrence_id,
         title: title.to_owned(),
         body: body.to_owned(),
@@ -74,6 +78,27 @@ pub fn for_care_team(mut reminder: Reminder) -> Reminder {
     reminder
 }
 
+/// A care alert to a member of a client's care team: that the client may need attention, naming no symptom (it
+/// shows on a lock screen); the app fetches the client's advisories, which the grant allows.
+pub fn care_alert(client_id: Uuid, occurrence_id: Uuid, locale: &str) -> Reminder {
+    let (title, body) = if locale.to_ascii_lowercase().starts_with("de") {
+        ("Eine Klientin braucht vielleicht deine Aufmerksamkeit", "Öffne milkflow, um zu sehen, was sie teilt.")
+    } else {
+        ("A client may need your attention", "Open milkflow to see what they share with you.")
+    };
+    Reminder {
+        kind_of_message: "care_alert",
+        kind: "care_alert".into(),
+        routine_id: None,
+        broadcast_id: None,
+        client_id: Some(client_id),
+        occurrence_id,
+        title: title.to_owned(),
+        body: body.to_owned(),
+        actions: vec![],
+    }
+}
+
 /// A message from staff, as staff wrote it.
 pub fn broadcast(broadcast_id: Uuid, occurrence_id: Uuid, title: &str, body: &str) -> Reminder {
     Reminder {
@@ -81,6 +106,7 @@ pub fn broadcast(broadcast_id: Uuid, occurrence_id: Uuid, title: &str, body: &st
         kind: "broadcast".into(),
         routine_id: None,
         broadcast_id: Some(broadcast_id),
+        client_id: None,
         occurrence_id,
         title: title.to_owned(),
         body: body.to_owned(),

@@ -176,6 +176,7 @@ async fn housekeeping_removes_old_deliveries_and_devices_failing_for_weeks() {
             created_at: Set(updated),
             updated_at: Set(updated),
             snoozed_from: Set(None),
+            client_id: Set(None),
         }
         .insert(&db)
         .await

@@ -92,6 +92,7 @@ pub async fn create(
                 created_at: Set(now),
                 updated_at: Set(now),
                 snoozed_from: Set(None),
+                client_id: Set(None),
             }
         })
         .collect();

@@ -142,6 +142,7 @@ pub async fn replan_many(
             created_at: Set(now),
             updated_at: Set(now),
             snoozed_from: Set(None),
+            client_id: Set(None),
         });
     }
     insert_occurrences(db, rows).await?;

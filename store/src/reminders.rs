@@ -77,6 +77,7 @@ pub async fn snooze(
         created_at: Set(now),
         updated_at: Set(now),
         snoozed_from: Set(Some(o.id)),
+        client_id: Set(o.client_id),
     }
     .insert(&txn)
     .await?;

@@ -43,10 +43,11 @@ pub struct DeliveryView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OccurrenceView {
     pub id: Uuid,
+    /// What it came from: the routine, the broadcast, or (a care alert) the client who may need attention.
     pub routine_id: Uuid,
-    /// `massage`, `pump` or `massage_then_pump`.
+    /// `massage`, `pump`, `massage_then_pump`, `broadcast` or `care_alert`.
     pub kind: String,
-    /// `routine`, or `snooze` for a re-reminder the user asked for.
+    /// `routine`, `broadcast`, `care_alert`, or `snooze` for a re-reminder the user asked for.
     pub source: String,
     pub due_at: DateTime<Utc>,
     /// `planned`, `sending`, `delivered`, `failed`, `no_devices` (due, but the user had no device), `missed`, `done`
@@ -82,7 +83,7 @@ fn view(o: occurrence::Model, deliveries: Vec<delivery::Model>) -> OccurrenceVie
     OccurrenceView {
         status: status_of(&o, &deliveries),
         id: o.id,
-        routine_id: o.routine_id.or(o.broadcast_id).unwrap_or_default(),
+        routine_id: o.routine_id.or(o.broadcast_id).or(o.client_id).unwrap_or_default(),
         kind: o.routine_kind.as_str().into(),
         source: o.kind.as_str().into(),
         due_at: o.due_at,

@@ -157,9 +157,20 @@ pub async fn run_once(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<T
 
 async fn step(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<TickOutcome> {
     let mut out = TickOutcome::default();
+    plan_care_alerts(ctx, now).await;
     fan_out(ctx, now, &mut out).await?;
     deliver(ctx, now, &mut out).await?;
     Ok(out)
+}
+
+/// Plans the care alerts of advisories that became active (`store::care::alerts`), sent like reminders. A
+/// failure is logged and the tick goes on: reminders do not wait for alerts.
+async fn plan_care_alerts(ctx: &TickContext, now: DateTime<Utc>) {
+    match store::care::alerts::plan(&ctx.db, now).await {
+        Ok(0) => {}
+        Ok(planned) => tracing::info!(planned, "care alerts planned"),
+        Err(e) => tracing::error!(error = %e, "planning care alerts failed"),
+    }
 }
 
 /// What the claim tick runs: fan-out and delivery batches at the current time for as long as they come back
@@ -171,6 +182,7 @@ async fn step(ctx: &TickContext, now: DateTime<Utc>) -> anyhow::Result<TickOutco
 /// backlog is measured once, at the end.
 #[tracing::instrument(skip_all)]
 pub async fn drain(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<TickOutcome> {
+    plan_care_alerts(ctx, Utc::now()).await;
     let fanning = std::sync::atomic::AtomicBool::new(true);
     let (fanning, progress) = (&fanning, &progress);
     let total = pipeline(ctx, Utc::now(), |sender| async move {

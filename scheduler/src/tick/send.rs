@@ -201,6 +201,7 @@ pub(super) async fn send(
     broadcast: Option<&entity::broadcast::Model>,
 ) -> SendOutcome {
     let reminder = match (broadcast, occ.routine_id) {
+        _ if let Some(client) = occ.client_id => payload::care_alert(client, occ.id, &device.locale),
         (Some(b), _) => payload::broadcast(b.id, occ.id, &b.title, &b.body),
         (None, Some(routine)) if device.user_id != occ.user_id => {
             payload::for_care_team(payload::reminder(occ.routine_kind.as_str(), routine, occ.id, &device.locale, false))
@@ -211,7 +212,7 @@ pub(super) async fn send(
         (None, None) => return SendOutcome::Failed { status: None, reason: "its broadcast is gone".into() },
     };
     // One routine's (or broadcast's) reminders replace each other on the device.
-    let collapse = topic_for(occ.routine_id.or(occ.broadcast_id).unwrap_or(occ.id));
+    let collapse = topic_for(occ.routine_id.or(occ.broadcast_id).or(occ.client_id).unwrap_or(occ.id));
     let body = match serde_json::to_vec(&reminder) {
         Ok(b) => b,
         Err(e) => return SendOutcome::Failed { status: None, reason: format!("payload: {e}") },

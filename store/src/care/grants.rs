@@ -140,6 +140,7 @@ pub async fn change(
         care_grant_scope::Entity::insert_many(rows).exec_without_returning(&txn).await?;
     }
     let grant = with_scopes(&txn, vec![updated]).await?.remove(0);
+    super::alerts::evaluate_again(&txn, owner).await?;
     txn.commit().await?;
     Ok(grant)
 }
@@ -219,4 +220,28 @@ pub async fn members_with(
         }
     }
     Ok(out)
+}
+
+/// The owners who hold a live grant with `scope` to anyone now.
+pub async fn owners_granting(
+    db: &impl ConnectionTrait,
+    scope: Scope,
+    now: DateTime<Utc>,
+) -> Result<HashSet<Uuid>, StoreError> {
+    use sea_orm::QuerySelect;
+    let with_scope = sea_orm::sea_query::Query::select()
+        .column(care_grant_scope::Column::GrantId)
+        .from(care_grant_scope::Entity)
+        .and_where(care_grant_scope::Column::Scope.eq(scope))
+        .to_owned();
+    let owners: Vec<Uuid> = care_grant::Entity::find()
+        .select_only()
+        .column(care_grant::Column::OwnerId)
+        .distinct()
+        .filter(care_grant::Column::Id.in_subquery(with_scope))
+        .filter(live(now))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(owners.into_iter().collect())
 }

@@ -118,6 +118,7 @@ pub async fn accept(
     let rows = scopes.iter().map(|s| care_grant_scope::ActiveModel { grant_id: Set(id), scope: Set(*s) });
     care_grant_scope::Entity::insert_many(rows).exec_without_returning(&txn).await?;
     let grant = care_grant::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::NotFound)?;
+    super::alerts::evaluate_again(&txn, invitation.owner_id).await?;
     txn.commit().await?;
     Ok(Acceptance::Granted(Grant { grant, scopes }))
 }

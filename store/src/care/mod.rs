@@ -3,6 +3,7 @@
 //! revoked or expired grant stops the very next read in every process.
 
 pub mod access;
+pub mod alerts;
 pub mod grants;
 pub mod invitations;
 pub mod notes;

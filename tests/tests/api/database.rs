@@ -99,6 +99,7 @@ async fn postgres_refuses_an_occurrence_of_no_or_two_sources_and_unknown_names()
         occurrence(new, new, new, "routine", "pump", "planned"),
         occurrence(new, new, "NULL", "routine", "broadcast", "planned"),
         occurrence(new, "NULL", new, "broadcast", "pump", "planned"),
+        occurrence(new, new, "NULL", "care_alert", "care_alert", "planned"),
         occurrence(new, new, "NULL", "reminder", "pump", "planned"),
         occurrence(new, new, "NULL", "routine", "pump", "waiting"),
         device(new, "sms"),

@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod admins;
 mod binaries;
+mod care_alerts;
 mod care_reminders;
 mod care_suggestions;
 mod care_team;
