@@ -11,6 +11,7 @@ mod care_alerts;
 mod care_reminders;
 mod care_suggestions;
 mod care_team;
+mod care_walk;
 mod content;
 mod database;
 mod edge;
