@@ -55,6 +55,21 @@ fn the_committed_document_is_valid_openapi_3_1() {
     assert!(out.status.success(), "openapi.yaml is not valid OpenAPI 3.1:\n{}", String::from_utf8_lossy(&out.stdout));
 }
 
+#[test]
+fn every_schema_a_reference_names_is_in_the_document() {
+    use utoipa::OpenApi;
+    let text = serde_json::to_string(&api::openapi::ApiDoc::openapi()).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let marker = "\"#/components/schemas/";
+    let dangling: Vec<&str> = text
+        .match_indices(marker)
+        .filter_map(|(at, _)| text[at + marker.len()..].split('"').next())
+        .filter(|name| !schemas.contains_key(*name))
+        .collect();
+    assert!(dangling.is_empty(), "references to schemas that are not in the document: {dangling:?}");
+}
+
 /// The schema `name` of the generated document, as JSON.
 fn schema(name: &str) -> serde_json::Value {
     use utoipa::OpenApi;

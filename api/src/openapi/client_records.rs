@@ -62,5 +62,12 @@ impl Modify for ClientRecordPaths {
                 list,
             );
         }
+        // A suggested routine is a routine as the owner would send it.
+        let suggest = openapi.paths.paths.get_mut("/v1/clients/{client_id}/routine-suggestions");
+        if let Some(utoipa::openapi::RefOr::T(body)) =
+            suggest.and_then(|p| p.post.as_mut()).and_then(|op| op.request_body.as_mut())
+        {
+            body.content.insert("application/json".into(), json(schema_ref("RoutineRequest")).into());
+        }
     }
 }

@@ -74,7 +74,7 @@ impl From<routine_suggestion::Model> for SuggestionView {
 
 /// Suggests a routine to the client (`routines:suggest`); the body is a routine as `POST /v1/routines` takes it.
 #[utoipa::path(post, path = "/v1/clients/{client_id}/routine-suggestions", operation_id = "suggest_routine", tag = "care-team", security(("bearer" = [])),
-    params(("client_id" = Uuid, Path)), request_body(content = domain::routine::Routine, description = "A routine"),
+    params(("client_id" = Uuid, Path)), request_body(content = Object, description = "A routine, as `POST /v1/routines` takes it (`RoutineRequest`)"),
     responses((status = 201, body = SuggestionView), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn suggest(
