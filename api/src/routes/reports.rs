@@ -35,22 +35,7 @@ async fn report(
 ) -> Result<String, ApiError> {
     let tz = TimeZoneName::parse(&owner.timezone).unwrap_or_default();
     let now = Utc::now();
-    let mut v = domain::Violations::new();
-    let mut date = |name: &str| {
-        let raw = params.get(name)?;
-        v.check(
-            name,
-            NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| "must be a date written YYYY-MM-DD".to_owned()),
-        )
-    };
-    let to = date("to").unwrap_or_else(|| now.with_timezone(&tz.tz()).date_naive());
-    let from = date("from").unwrap_or(to - Duration::days(13));
-    if to < from {
-        v.push("to", "must not be before from");
-    } else if (to - from).num_days() >= MAX_DAYS {
-        v.push("from", format!("a report covers at most {MAX_DAYS} days"));
-    }
-    v.finish().map_err(ApiError::Validation)?;
+    let (from, to) = crate::routes::stats::local_span(params, tz, 14, MAX_DAYS)?;
     let midnight = |d: NaiveDate| domain::recurrence::resolve(tz.tz(), d.and_time(NaiveTime::MIN));
     let (start, end) = (midnight(from), midnight(to + Duration::days(1)));
     let mut entries = report::Entries::default();

@@ -60,6 +60,26 @@ fn date_param(
     v.check(name, parsed.ok_or_else(|| "must be a date written YYYY-MM-DD".to_owned()))
 }
 
+/// The local dates `from` and `to` (inclusive) of a request on the clock `tz`: by default the `days` up to today,
+/// at most `max_days`; 422 naming the field otherwise.
+pub fn local_span(
+    params: &HashMap<String, String>,
+    tz: TimeZoneName,
+    days: i64,
+    max_days: i64,
+) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    let mut v = domain::Violations::new();
+    let to = date_param(params, "to", tz, &mut v).unwrap_or_else(|| Utc::now().with_timezone(&tz.tz()).date_naive());
+    let from = date_param(params, "from", tz, &mut v).unwrap_or(to - Duration::days(days - 1));
+    if to < from {
+        v.push("to", "must not be before from");
+    } else if (to - from).num_days() >= max_days {
+        v.push("from", format!("the range may cover at most {max_days} days"));
+    }
+    v.finish().map_err(ApiError::Validation)?;
+    Ok((from, to))
+}
+
 /// Per local day from `from` to `to` (inclusive, the user's dates; default the last 7 days): pump sessions, volumes,
 /// massage sessions and the average volume per pump session.
 #[utoipa::path(get, path = "/v1/stats/daily", tag = "insights", security(("bearer" = [])),
@@ -83,15 +103,7 @@ pub async fn daily_of(
     tz: TimeZoneName,
     params: &HashMap<String, String>,
 ) -> Result<DailyStats, ApiError> {
-    let mut v = domain::Violations::new();
-    let to = date_param(params, "to", tz, &mut v).unwrap_or_else(|| Utc::now().with_timezone(&tz.tz()).date_naive());
-    let from = date_param(params, "from", tz, &mut v).unwrap_or(to - Duration::days(6));
-    if to < from {
-        v.push("to", "must not be before from");
-    } else if (to - from).num_days() >= MAX_DAYS {
-        v.push("from", format!("the range may cover at most {MAX_DAYS} days"));
-    }
-    v.finish().map_err(ApiError::Validation)?;
+    let (from, to) = local_span(params, tz, 7, MAX_DAYS)?;
     let local_midnight = |d: NaiveDate| resolve(tz.tz(), d.and_time(NaiveTime::MIN));
     let bounds: Vec<_> = from
         .iter_days()

@@ -87,16 +87,29 @@ pub async fn login(
     let matched = password::verify(password.to_owned(), usable.as_ref().map(|u| u.password_hash.clone())).await?;
     let Some(user) = usable else { return Err(ApiError::Unauthorized(BAD_CREDENTIALS)) };
     if !matched {
-        if let Some(until) = limits.failed(user.id, address, now).await? {
-            stored::note_lock(db, user.id, until).await?;
-            tracing::warn!(user.id = %user.id, "account locked for one address after repeated failed logins");
-        }
+        wrong_password(db, limits, user.id, address, now).await?;
         return Err(ApiError::Unauthorized(BAD_CREDENTIALS));
     }
     limits.succeeded(user.id, address).await?;
     let refresh_token = sessions::issue(db, user.id, Uuid::now_v7(), now).await?;
     tracing::info!(user.id = %user.id, "signed in");
     Ok(SignedIn { user, refresh_token })
+}
+
+/// Counts a wrong password for `user` from `address` (at login, or to change a credential); the one that reaches
+/// the limit locks the account for that address, which admins see.
+pub async fn wrong_password(
+    db: &Database,
+    limits: &AuthLimits,
+    user: Uuid,
+    address: IpAddr,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if let Some(until) = limits.failed(user, address, now).await? {
+        stored::note_lock(db, user, until).await?;
+        tracing::warn!(user.id = %user, "account locked for one address after repeated wrong passwords");
+    }
+    Ok(())
 }
 
 /// A profile change; `None` leaves a field as it is, `Some(None)` clears it.

@@ -100,10 +100,7 @@ async fn check_current(
         limits.succeeded(account.id, address).await?;
         return Ok(());
     }
-    if let Some(until) = limits.failed(account.id, address, now).await? {
-        store::accounts::note_lock(db, account.id, until).await?;
-        tracing::warn!(user.id = %account.id, "account locked for one address after repeated wrong passwords");
-    }
+    crate::services::accounts::wrong_password(db, limits, account.id, address, now).await?;
     Err(wrong())
 }
 
