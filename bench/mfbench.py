@@ -161,10 +161,11 @@ def device_keys():
     return json.loads(out.stdout)
 
 
-def seed(db_url, sink, keys, users, routines_per_user, gone_every=0, lead_s=30, far=False):
+def seed(db_url, sink, keys, users, routines_per_user, gone_every=0, lead_s=30, far=False, spread_s=0):
     args = [os.path.join(BIN, "milkflow-bench"), "seed", "--database-url", db_url, "--users", str(users),
             "--routines-per-user", str(routines_per_user), "--endpoint", sink.endpoint, "--p256dh", keys["p256dh"],
-            "--auth", keys["auth"], "--gone-every", str(gone_every), "--lead-s", str(lead_s)]
+            "--auth", keys["auth"], "--gone-every", str(gone_every), "--lead-s", str(lead_s),
+            "--spread-s", str(spread_s)]
     if far:
         args.append("--far")
     out = subprocess.run(args, capture_output=True, text=True)

@@ -33,6 +33,9 @@ pub struct Args {
     /// Fire half a day away instead (storage scale: nothing becomes due while measuring).
     #[arg(long)]
     far: bool,
+    /// Spread the occurrences evenly over this many seconds from the minute instead (steady load); 0: all at it.
+    #[arg(long, default_value_t = 0)]
+    spread_s: i64,
 }
 
 /// Users per transaction.
@@ -84,6 +87,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ::store::records::insert_stored(&txn, &routines).await?;
         let next = ::store::planning::replan_many(&txn, &routines, |_| slot - Duration::seconds(1), now).await?;
         planned += next.values().filter(|due| **due == slot).count();
+        if args.spread_s > 0 {
+            let total = (args.users * args.routines_per_user) as i64;
+            for (k, r) in routines.iter().enumerate() {
+                let n = (first * args.routines_per_user + k) as i64;
+                spread(&txn, r.id, slot + Duration::milliseconds(n * args.spread_s * 1000 / total)).await?;
+            }
+        }
         txn.commit().await?;
         if (first / CHUNK) % 20 == 19 {
             analyze(&db).await?;
@@ -99,6 +109,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             "seeded_in_s": (Utc::now() - now).num_milliseconds() as f64 / 1000.0,
         })
     );
+    Ok(())
+}
+
+/// Moves routine `id`'s planned occurrence to `due`.
+async fn spread(txn: &impl sea_orm::ConnectionTrait, id: Uuid, due: DateTime<Utc>) -> anyhow::Result<()> {
+    use entity::occurrence;
+    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+    occurrence::Entity::update_many()
+        .col_expr(occurrence::Column::DueAt, Expr::value(due))
+        .filter(occurrence::Column::RoutineId.eq(id))
+        .filter(occurrence::Column::State.eq(domain::reminders::OccurrenceState::Planned))
+        .exec(txn)
+        .await?;
     Ok(())
 }
 

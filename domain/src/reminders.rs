@@ -20,6 +20,8 @@ stored_name!(
     OccurrenceState {
         /// Waiting for its time.
         Planned = "planned",
+        /// Inside the look-ahead window: its deliveries are made, rendered and encrypted, and wait for its time.
+        Staged = "staged",
         /// Handed to its deliveries.
         Sent = "sent",
         /// Its time passed while the scheduler was away, too long ago to send.
@@ -51,6 +53,9 @@ stored_name!(
         Pending = "pending",
         /// Failed in a way worth another attempt, which is scheduled.
         Retrying = "retrying",
+        /// Made ahead of its due time, its body ready; it may not be sent before then. Changes of the account
+        /// before its time remove it (un-staging).
+        Staged = "staged",
         /// Accepted by the push service.
         Delivered = "delivered",
         /// Given up.
@@ -75,7 +80,7 @@ impl DeliveryStatus {
     /// The states a delivery leaves no more.
     pub const FINAL: [Self; 4] = [Self::Delivered, Self::Failed, Self::Pruned, Self::Expired];
     /// The states of a delivery still to be attempted.
-    pub const WAITING: [Self; 2] = [Self::Pending, Self::Retrying];
+    pub const WAITING: [Self; 3] = [Self::Pending, Self::Retrying, Self::Staged];
 }
 
 impl From<crate::routine::RoutineKind> for ReminderTopic {

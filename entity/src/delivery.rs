@@ -25,6 +25,9 @@ pub struct Model {
     pub last_status: Option<i32>,
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,
+    /// What is posted, made ahead: the encrypted Web Push body, or the FCM/APNs message as JSON. `None`: made at
+    /// the send.
+    pub payload: Option<Vec<u8>>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -19,8 +19,9 @@ mod m20261205_000014_email_outbox_and_tokens;
 mod m20261205_000015_token_epoch;
 mod m20261205_000016_care_team;
 mod m20261205_000017_care_alerts;
+mod m20261206_000018_staged_deliveries;
 
-pub use m20261125_000009_create_delivery_claim_index::WAITING as DELIVERY_WAITING;
+pub use m20261206_000018_staged_deliveries::CLAIMABLE as DELIVERY_CLAIMABLE;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000015_token_epoch::Migration),
             Box::new(m20261205_000016_care_team::Migration),
             Box::new(m20261205_000017_care_alerts::Migration),
+            Box::new(m20261206_000018_staged_deliveries::Migration),
         ]
     }
 }

@@ -89,21 +89,9 @@ impl WebPush {
         Ok(header)
     }
 
-    /// Builds the encrypted, signed request. The VAPID JWT is built here rather than by the encryption crate:
-    /// its `aud` must be the endpoint's origin including a non-default port (RFC 8292), and its `exp` is set
-    /// apart from the message TTL.
-    pub fn build(
-        &self,
-        sub: &Subscription<'_>,
-        body: &[u8],
-        ttl: Duration,
-        topic: Option<&str>,
-    ) -> Result<reqwest::Request, WebPushError> {
-        let endpoint = reqwest::Url::parse(sub.endpoint)
-            .map_err(|e| WebPushError::InvalidSubscription(format!("endpoint: {e}")))?;
-        // Checked again at every send: a stored endpoint may predate a rule (names are checked as they resolve).
-        super::ssrf::check_url(&endpoint, self.allow_insecure)
-            .map_err(|why| WebPushError::InvalidSubscription(format!("endpoint {why}")))?;
+    /// Encrypts `body` for the subscription (RFC 8291): what [`WebPush::build`] posts. It can be made ahead and
+    /// posted later, or again: the keys are the subscription's own.
+    pub fn encrypt(&self, sub: &Subscription<'_>, body: &[u8]) -> Result<Vec<u8>, WebPushError> {
         let p256dh = URL_SAFE_NO_PAD
             .decode(sub.p256dh.trim_end_matches('='))
             .ok()
@@ -121,7 +109,24 @@ impl WebPush {
                 .map(|k| k.to_encoded_point(false).as_bytes().to_vec())
                 .map_err(|_| WebPushError::InvalidSubscription("p256dh".into()))?,
         };
-        let encrypted = super::ece::encrypt(body, &p256dh, &auth).map_err(|e| WebPushError::Build(e.to_string()))?;
+        super::ece::encrypt(body, &p256dh, &auth).map_err(|e| WebPushError::Build(e.to_string()))
+    }
+
+    /// Builds the signed request posting `encrypted` (from [`WebPush::encrypt`]) to `endpoint`. The VAPID JWT is
+    /// built here rather than by the encryption crate: its `aud` must be the endpoint's origin including a
+    /// non-default port (RFC 8292), and its `exp` is set apart from the message TTL.
+    pub fn build(
+        &self,
+        endpoint: &str,
+        encrypted: Vec<u8>,
+        ttl: Duration,
+        topic: Option<&str>,
+    ) -> Result<reqwest::Request, WebPushError> {
+        let endpoint =
+            reqwest::Url::parse(endpoint).map_err(|e| WebPushError::InvalidSubscription(format!("endpoint: {e}")))?;
+        // Checked again at every send: a stored endpoint may predate a rule (names are checked as they resolve).
+        super::ssrf::check_url(&endpoint, self.allow_insecure)
+            .map_err(|why| WebPushError::InvalidSubscription(format!("endpoint {why}")))?;
         let authorization = self.vapid_header(endpoint.origin().ascii_serialization())?;
         let ttl = ttl.min(Duration::from_secs(24 * 3600));
         let mut request = self
@@ -138,9 +143,17 @@ impl WebPush {
         request.body(encrypted).build().map_err(|e| WebPushError::Request(e.to_string()))
     }
 
-    /// Sends one message and classifies the answer.
+    /// Encrypts and sends one message, and classifies the answer.
     pub async fn send(&self, sub: &Subscription<'_>, body: &[u8], ttl: Duration, topic: Option<&str>) -> SendOutcome {
-        let request = match self.build(sub, body, ttl, topic) {
+        match self.encrypt(sub, body) {
+            Ok(encrypted) => self.post(sub.endpoint, encrypted, ttl, topic).await,
+            Err(e) => SendOutcome::Failed { status: None, reason: e.to_string() },
+        }
+    }
+
+    /// Sends a message encrypted ahead, and classifies the answer.
+    pub async fn post(&self, endpoint: &str, encrypted: Vec<u8>, ttl: Duration, topic: Option<&str>) -> SendOutcome {
+        let request = match self.build(endpoint, encrypted, ttl, topic) {
             Ok(r) => r,
             Err(e) => return SendOutcome::Failed { status: None, reason: e.to_string() },
         };

@@ -4,6 +4,7 @@
 
 pub mod health;
 pub mod metrics;
+pub mod on_time;
 pub mod service;
 pub mod tick;
 

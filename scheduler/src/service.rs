@@ -41,6 +41,8 @@ impl TickHealth {
 pub struct Scheduler {
     jobs: JobScheduler,
     health: Arc<TickHealth>,
+    context: Arc<tick::TickContext>,
+    on_time: Option<crate::on_time::OnTime>,
 }
 
 /// Housekeeping runs once an hour, at minute 17.
@@ -60,6 +62,7 @@ impl Scheduler {
         let context = Arc::new(tick::TickContext::build(settings, db.clone()).await?.with_metrics(metrics));
         let tick_health = health.clone();
         let mailing = context.clone();
+        let on_time = context.clone();
         let claim = Job::new_async(settings.scheduler_tick.as_str(), move |_, _| {
             let (context, health, running) = (context.clone(), tick_health.clone(), running.clone());
             Box::pin(async move {
@@ -108,12 +111,13 @@ impl Scheduler {
             })
         })?;
         jobs.add(housekeeping).await?;
-        Ok(Self { jobs, health })
+        Ok(Self { jobs, health, context: on_time, on_time: None })
     }
 
     /// Starts the jobs.
     pub async fn start(&mut self) -> anyhow::Result<()> {
         self.jobs.start().await?;
+        self.on_time = Some(crate::on_time::OnTime::start(self.context.clone(), self.health.clone()));
         tracing::info!("scheduler started");
         Ok(())
     }
@@ -121,6 +125,9 @@ impl Scheduler {
     /// Stops the jobs.
     pub async fn shutdown(&mut self) -> anyhow::Result<()> {
         self.jobs.shutdown().await?;
+        if let Some(on_time) = self.on_time.take() {
+            on_time.stop().await;
+        }
         tracing::info!("scheduler stopped");
         Ok(())
     }

@@ -197,6 +197,7 @@ async fn housekeeping_removes_old_deliveries_and_devices_failing_for_weeks() {
             sent_at: Set(None),
             last_status: Set(Some(500)),
             last_error: Set(None),
+            payload: Set(None),
             created_at: Set(updated),
             updated_at: Set(updated),
         }

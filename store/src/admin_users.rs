@@ -74,6 +74,7 @@ pub async fn disable(db: &Database, id: Uuid, actor: &Actor, now: DateTime<Utc>)
     find(&txn, id).await?;
     keep_an_active_admin(&txn, id, "disabled").await?;
     set(&txn, id, [(user::Column::Status, Expr::value(UserStatus::Disabled))], now).await?;
+    crate::staging::unstage(&txn, id, now).await?;
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
         .filter(refresh_token::Column::UserId.eq(id))

@@ -146,7 +146,7 @@ async fn counts(db: &impl ConnectionTrait, id: Uuid) -> Result<Counts, StoreErro
         match status {
             DeliveryStatus::Delivered => counts.delivered += n,
             DeliveryStatus::Failed | DeliveryStatus::Expired | DeliveryStatus::Pruned => counts.failed += n,
-            DeliveryStatus::Pending | DeliveryStatus::Retrying => {}
+            DeliveryStatus::Pending | DeliveryStatus::Retrying | DeliveryStatus::Staged => {}
         }
     }
     Ok(counts)

@@ -15,9 +15,9 @@ use uuid::Uuid;
 
 use crate::planning::IN_CHUNK;
 
-/// A delivery still to be attempted (pending or retrying), as the claim index's condition says it.
+/// A delivery still to be attempted (pending, retrying or staged), as the claim index's condition says it.
 pub fn waiting() -> SimpleExpr {
-    Expr::cust(migration::DELIVERY_WAITING)
+    Expr::cust(migration::DELIVERY_CLAIMABLE)
 }
 
 /// Lets `txn` commit without waiting for the write-ahead log to reach the disk (PostgreSQL; SQLite's settings
@@ -29,37 +29,20 @@ pub async fn commit_without_waiting_for_the_disk(txn: &impl ConnectionTrait) -> 
     Ok(())
 }
 
-/// Up to `batch` planned occurrences due by `now`, earliest first, locked for `txn` (others skip them).
+/// Up to `batch` planned occurrences due by `until`, earliest first, locked for `txn` (others skip them).
 pub async fn due_occurrences(
     txn: &impl ConnectionTrait,
-    now: DateTime<Utc>,
+    until: DateTime<Utc>,
     batch: u64,
 ) -> Result<Vec<occurrence::Model>, DbErr> {
     occurrence::Entity::find()
         .filter(occurrence::Column::State.eq(OccurrenceState::Planned))
-        .filter(occurrence::Column::DueAt.lte(now))
+        .filter(occurrence::Column::DueAt.lte(until))
         .order_by_asc(occurrence::Column::DueAt)
         .limit(batch)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .all(txn)
         .await
-}
-
-/// Which of `ids` are active accounts.
-pub async fn active_accounts(txn: &impl ConnectionTrait, ids: &HashSet<Uuid>) -> Result<HashSet<Uuid>, DbErr> {
-    let mut active = HashSet::new();
-    for ids in ids.iter().copied().collect::<Vec<_>>().chunks(IN_CHUNK) {
-        let found: Vec<Uuid> = user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .filter(user::Column::Id.is_in(ids.iter().copied()))
-            .filter(user::Column::Status.eq(domain::UserStatus::Active))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        active.extend(found);
-    }
-    Ok(active)
 }
 
 /// The accounts `ids`.
@@ -121,7 +104,9 @@ pub async fn set_states(
     Ok(())
 }
 
-/// A pending delivery of `occ` to device `d`, leased to `lease`'s holder until then when given.
+/// A delivery of `occ` to device `d`: staged when `occ` is not yet due (it waits for its time, unleased),
+/// else pending, leased to `lease`'s holder until then when given. Its body is made at the send unless one is
+/// set.
 pub fn new_delivery(
     occ: &occurrence::Model,
     d: &device::Model,
@@ -136,11 +121,12 @@ pub fn new_delivery(
         // The device's account: the occurrence's owner, or a care-team member who receives the owner's reminders.
         user_id: Set(d.user_id),
         provider: Set(d.platform),
-        status: Set(DeliveryStatus::Pending),
+        status: Set(if occ.due_at > now { DeliveryStatus::Staged } else { DeliveryStatus::Pending }),
         attempts: Set(0),
-        next_attempt_at: Set(now),
+        next_attempt_at: Set(Ord::max(occ.due_at, now)),
         lease_until: Set(lease.map(|(until, _)| until)),
         leased_by: Set(lease.map(|(_, by)| by.to_owned())),
+        payload: Set(None),
         due_at: Set(occ.due_at),
         expires_at: Set(Ord::max(occ.due_at, now) + ttl),
         sent_at: Set(None),
@@ -149,6 +135,11 @@ pub fn new_delivery(
         created_at: Set(now),
         updated_at: Set(now),
     }
+}
+
+/// Gives a new delivery the body it will post (made ahead).
+pub fn set_payload(row: &mut delivery::ActiveModel, payload: Option<Vec<u8>>) {
+    row.payload = Set(payload);
 }
 
 /// Inserts new deliveries (one occurrence and device are one delivery: a second is not inserted). With
@@ -228,6 +219,18 @@ pub async fn mark_delivered(
         .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
         .filter(delivery::Column::Id.is_in(delivered.iter().map(|d| d.id)))
         .filter(delivery::Column::LeasedBy.eq(instance.to_owned()))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Drops the bodies made ahead for device `device_id`'s waiting deliveries (its keys changed): each is made
+/// afresh at its send.
+pub async fn forget_payloads(txn: &impl ConnectionTrait, device_id: Uuid) -> Result<(), DbErr> {
+    delivery::Entity::update_many()
+        .col_expr(delivery::Column::Payload, Expr::value(Option::<Vec<u8>>::None))
+        .filter(delivery::Column::DeviceId.eq(device_id))
+        .filter(delivery::Column::Status.is_in(DeliveryStatus::WAITING))
         .exec(txn)
         .await?;
     Ok(())

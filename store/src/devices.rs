@@ -38,8 +38,17 @@ pub async fn register(
         .one(&txn)
         .await?;
     let created = existing.as_ref().is_none_or(|e| e.user_id != user_id);
+    let keys_changed = existing.as_ref().is_some_and(|e| e.p256dh != p256dh || e.auth != auth);
+    if created || keys_changed || existing.as_ref().is_some_and(|e| e.locale != locale) {
+        // What was staged for the account did not reach this device, or was made for its old keys or language.
+        crate::staging::unstage(&txn, user_id, now).await?;
+    }
     if let Some(e) = existing.as_ref().filter(|e| e.user_id != user_id) {
+        crate::staging::unstage(&txn, e.user_id, now).await?;
         moved_away(&txn, e, user_id, now).await?;
+    }
+    if let Some(e) = existing.as_ref().filter(|_| keys_changed) {
+        crate::deliveries::forget_payloads(&txn, e.id).await?;
     }
     let row = match existing {
         Some(e) => {
@@ -100,11 +109,18 @@ pub async fn list(db: &Database, user_id: Uuid) -> Result<Vec<device::Model>, St
 }
 
 /// Removes one of the user's devices.
-pub async fn remove(db: &Database, user_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+pub async fn remove(db: &Database, user_id: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let txn = crate::db::begin_write(db).await?;
+    // An occurrence staged for this device and others is staged again for the others.
+    crate::staging::unstage(&txn, user_id, now).await?;
     let deleted = device::Entity::delete_many()
         .filter(device::Column::Id.eq(id))
         .filter(device::Column::UserId.eq(user_id))
-        .exec(db)
+        .exec(&txn)
         .await?;
-    if deleted.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    if deleted.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    txn.commit().await?;
+    Ok(())
 }

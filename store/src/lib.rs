@@ -27,6 +27,7 @@ pub mod reminders;
 pub mod secrets;
 pub mod seqs;
 pub mod sessions;
+pub mod staging;
 pub mod stats;
 pub mod writes;
 

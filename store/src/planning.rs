@@ -194,6 +194,7 @@ pub async fn routines_by_id(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<V
 
 /// Plans all the user's routines again (the user's zone, quiet hours or status changed).
 pub async fn replan_all(db: &impl ConnectionTrait, user_id: Uuid, now: DateTime<Utc>) -> Result<(), DbErr> {
+    crate::staging::unstage(db, user_id, now).await?;
     for r in live_routines(db, user_id).await? {
         replan(db, &r, now, now).await?;
     }
@@ -262,9 +263,14 @@ pub async fn after_change(txn: &WriteTxn, changed: &Record, now: DateTime<Utc>) 
     match changed.kind {
         RecordKind::Routines => {
             txn.forget(Fact::NoAfterLastRoutine, changed.user_id);
+            crate::staging::unstage(txn, changed.user_id, now).await?;
             replan(txn, changed, now, now).await?;
         }
         session @ (RecordKind::PumpSessions | RecordKind::MassageSessions) => {
+            if session == RecordKind::MassageSessions {
+                // Massage logs count toward advisories, which make a pump reminder gentle.
+                crate::staging::unstage(txn, changed.user_id, now).await?;
+            }
             if txn.recall(Fact::NoAfterLastRoutine, changed.user_id) == Some(true) {
                 return Ok(());
             }
@@ -273,6 +279,7 @@ pub async fn after_change(txn: &WriteTxn, changed: &Record, now: DateTime<Utc>) 
                 let Some(spec) = counting_from_last_session(&r) else { continue };
                 after_last = true;
                 if session_kind(spec.kind) == session {
+                    crate::staging::unstage(txn, changed.user_id, now).await?;
                     replan(txn, &r, now, now).await?;
                 }
             }
@@ -280,7 +287,11 @@ pub async fn after_change(txn: &WriteTxn, changed: &Record, now: DateTime<Utc>) 
                 txn.learn(Fact::NoAfterLastRoutine, changed.user_id, true);
             }
         }
-        RecordKind::SymptomChecks | RecordKind::CareNotes => {}
+        // A symptom check may raise an advisory, which makes a pump reminder gentle.
+        RecordKind::SymptomChecks => {
+            crate::staging::unstage(txn, changed.user_id, now).await?;
+        }
+        RecordKind::CareNotes => {}
     }
     Ok(())
 }

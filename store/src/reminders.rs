@@ -34,6 +34,7 @@ pub async fn snooze(
 ) -> Result<Snoozed, StoreError> {
     let due_at = now + Duration::minutes(minutes);
     let txn = crate::db::begin_write(db).await?;
+    crate::staging::unstage(&txn, user, now).await?;
     // Locked, so two snoozes of one occurrence at once are taken one after the other (PostgreSQL).
     let o = owned_by(&txn, user, id).await?;
     if o.state == OccurrenceState::Done {
@@ -183,6 +184,7 @@ pub async fn list(
 /// stands, with its deliveries.
 pub async fn mark_done(db: &Database, user: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<WithDeliveries, StoreError> {
     let txn = crate::db::begin_write(db).await?;
+    crate::staging::unstage(&txn, user, now).await?;
     let o = owned_by(&txn, user, id).await?;
     if o.state != OccurrenceState::Done {
         close(&txn, &o, OccurrenceState::Done, now).await?;

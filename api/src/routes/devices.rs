@@ -135,7 +135,7 @@ pub async fn delete_device(
     auth: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    store::devices::remove(&state.db, auth.user.id, record_id(&path)?).await?;
+    store::devices::remove(&state.db, auth.user.id, record_id(&path)?, chrono::Utc::now()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

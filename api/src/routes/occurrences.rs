@@ -65,7 +65,12 @@ pub struct SnoozeRequest {
 }
 
 fn status_of(o: &occurrence::Model, deliveries: &[delivery::Model]) -> String {
-    if o.state != OccurrenceState::Sent {
+    // A staged reminder is made ahead and not yet sent: to the app it is planned until a send begins.
+    let staged = o.state == OccurrenceState::Staged;
+    if staged && deliveries.iter().all(|d| d.status == DeliveryStatus::Staged) {
+        return OccurrenceState::Planned.as_str().into();
+    }
+    if o.state != OccurrenceState::Sent && !staged {
         return o.state.as_str().into();
     }
     if deliveries.is_empty() {
@@ -92,7 +97,11 @@ fn view(o: occurrence::Model, deliveries: Vec<delivery::Model>) -> OccurrenceVie
             .map(|d| DeliveryView {
                 device_id: d.device_id,
                 provider: d.provider.as_str().into(),
-                status: d.status.as_str().into(),
+                // Made ahead and waiting for its time: pending, as far as the app can tell.
+                status: match d.status {
+                    DeliveryStatus::Staged => DeliveryStatus::Pending.as_str().into(),
+                    other => other.as_str().into(),
+                },
                 attempts: d.attempts,
                 sent_at: d.sent_at,
                 // Rows from before reasons were codes held the push service's text: only its status is shown.

@@ -80,6 +80,10 @@ pub struct PushSettings {
     pub lease_s: u64,
     /// Timeout of one push request, seconds.
     pub timeout_s: u64,
+    /// Occurrences due within this many seconds are staged: their deliveries made and encrypted ahead.
+    pub lookahead_s: u64,
+    /// Pushes one process has in flight at once to one push service (origin).
+    pub max_in_flight: usize,
     /// A Firebase service-account JSON file; FCM delivery is off without it.
     pub fcm_service_account_file: Option<String>,
     pub fcm_base_url: String,
@@ -123,6 +127,8 @@ struct RawSettings {
     scheduler_batch: Option<String>,
     scheduler_lease_s: Option<String>,
     push_timeout_s: Option<String>,
+    scheduler_lookahead_s: Option<String>,
+    push_max_in_flight: Option<String>,
     fcm_service_account_file: Option<String>,
     fcm_base_url: Option<String>,
     apns_key_file: Option<String>,
@@ -236,6 +242,8 @@ impl RawSettings {
         let batch = number("scheduler_batch", self.scheduler_batch, 500, 1, 1_000);
         let lease_s = number("scheduler_lease_s", self.scheduler_lease_s, 60, 5, 3600);
         let timeout_s = number("push_timeout_s", self.push_timeout_s, 10, 1, 120);
+        let lookahead_s = number("scheduler_lookahead_s", self.scheduler_lookahead_s, 120, 0, 3600);
+        let max_in_flight = number("push_max_in_flight", self.push_max_in_flight, 64, 1, 10_000) as usize;
         if lease_s <= timeout_s {
             let why = format!(
                 "{lease_s} must be longer than MILKFLOW_PUSH_TIMEOUT_S ({timeout_s}): a send must end inside its lease"
@@ -375,6 +383,8 @@ impl RawSettings {
                 batch,
                 lease_s,
                 timeout_s,
+                lookahead_s,
+                max_in_flight,
                 fcm_service_account_file,
                 fcm_base_url,
                 apns,

@@ -1,4 +1,6 @@
-//! Fan-out: due occurrences become one delivery per device, claimed so that scheduler processes share them.
+//! Fan-out: occurrences due now or within the look-ahead window become one delivery per device, claimed so that
+//! scheduler processes share them. Those not yet due are staged: made, rendered and encrypted ahead, and sent
+//! by whichever scheduler claims them at their time.
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{device, occurrence};
@@ -8,7 +10,7 @@ use uuid::Uuid;
 
 use super::{Job, TickContext, TickOutcome, inflamed_users, jobs};
 use domain::care::Scope;
-use domain::reminders::{OccurrenceKind, OccurrenceState};
+use domain::reminders::{DeliveryStatus, OccurrenceKind, OccurrenceState};
 use store::planning;
 
 /// Turns due occurrences into deliveries, one per device of their owner, and plans each routine's next one. The
@@ -36,21 +38,26 @@ pub(super) async fn fan_out_with(
     lease_ends: Option<std::time::Instant>,
 ) -> anyhow::Result<Vec<Job>> {
     let txn = store::db::begin_write(&ctx.db).await?;
-    let due = deliveries::due_occurrences(&txn, now, ctx.push.batch).await?;
+    let horizon = now + Duration::seconds(ctx.push.lookahead_s as i64);
+    let due = deliveries::due_occurrences(&txn, horizon, ctx.push.batch).await?;
     ctx.metrics.claim_batch.observe(due.len() as f64);
     if due.is_empty() {
         txn.commit().await?;
         return Ok(Vec::new());
     }
     let user_ids: HashSet<Uuid> = due.iter().map(|o| o.user_id).collect();
-    let active = deliveries::active_accounts(&txn, &user_ids).await?;
     // Members with `reminders:receive` get the owner's routine reminders too, outside their own quiet hours.
     let helpers = store::care::grants::members_with(&txn, &user_ids, Scope::RemindersReceive, now).await?;
-    let helpers: HashMap<Uuid, Vec<Uuid>> = helpers
-        .into_iter()
-        .map(|(owner, members)| (owner, members.iter().filter(|m| !in_quiet_hours(m, now)).map(|m| m.id).collect()))
-        .collect();
-    let device_owners: HashSet<Uuid> = user_ids.iter().chain(helpers.values().flatten()).copied().collect();
+    let involved: HashSet<Uuid> = user_ids.iter().copied().chain(helpers.values().flatten().map(|m| m.id)).collect();
+    // Accounts a writer is changing right now are left for the next batch (see `store::staging`).
+    let held = store::staging::lock_for_staging(&txn, &involved).await?;
+    let ready = |occ: &occurrence::Model| {
+        held.contains_key(&occ.user_id)
+            && helpers.get(&occ.user_id).into_iter().flatten().all(|m| held.contains_key(&m.id))
+    };
+    let (due, waiting): (Vec<_>, Vec<_>) = due.into_iter().partition(|o| ready(o));
+    out.deferred += waiting.len();
+    let device_owners: HashSet<Uuid> = held.keys().copied().collect();
     let devices = deliveries::devices_of(&txn, &device_owners).await?;
     let broadcast_ids: HashSet<Uuid> = due.iter().filter_map(|o| o.broadcast_id).collect();
     let broadcasts = deliveries::broadcasts(&txn, &broadcast_ids).await?;
@@ -69,10 +76,13 @@ pub(super) async fn fan_out_with(
     let mut by_state: HashMap<OccurrenceState, Vec<Uuid>> = HashMap::new();
     let mut rows = Vec::new();
     for occ in &due {
-        let new_state = if !active.contains(&occ.user_id) {
+        let staged = occ.due_at > now;
+        let new_state = if held.get(&occ.user_id) != Some(&domain::UserStatus::Active) {
             OccurrenceState::Cancelled
         } else if now - occ.due_at > grace {
             OccurrenceState::Missed
+        } else if staged {
+            OccurrenceState::Staged
         } else {
             OccurrenceState::Sent
         };
@@ -83,21 +93,29 @@ pub(super) async fn fan_out_with(
             ctx.metrics.missed.inc();
             tracing::info!(occurrence.id = %occ.id, late_s = (now - occ.due_at).num_seconds(), "occurrence missed (past the grace period)");
         }
-        if new_state == OccurrenceState::Sent {
+        if matches!(new_state, OccurrenceState::Sent | OccurrenceState::Staged) {
+            out.staged += usize::from(staged);
             let wanted = |d: &device::Model| match occ.broadcast_id.and_then(|b| locale_filters.get(&b)) {
                 Some(locales) => domain::delivery::locale_matches(&d.locale, locales),
                 None => true,
             };
+            let lease = if staged { None } else { lease };
             for d in devices.get(&occ.user_id).into_iter().flatten().filter(|d| wanted(d)) {
                 rows.push(deliveries::new_delivery(occ, d, now, ttl, lease));
             }
-            let receivers = if occ.routine_id.is_some() { helpers.get(&occ.user_id) } else { None };
-            for d in receivers.into_iter().flatten().filter_map(|m| devices.get(m)).flatten() {
+            let receivers = match (occ.routine_id, helpers.get(&occ.user_id)) {
+                (Some(_), Some(members)) => members.iter().filter(|m| !in_quiet_hours(m, occ.due_at)).collect(),
+                _ => Vec::new(),
+            };
+            for d in receivers.into_iter().filter_map(|m| devices.get(&m.id)).flatten() {
                 rows.push(deliveries::new_delivery(occ, d, now, ttl, lease));
             }
         }
     }
     deliveries::set_states(&txn, by_state, now).await?;
+    let occurrences: HashMap<Uuid, occurrence::Model> = due.iter().map(|o| (o.id, o.clone())).collect();
+    let devices: HashMap<Uuid, device::Model> = devices.into_values().flatten().map(|d| (d.id, d)).collect();
+    let rows = super::prepare::bodies(ctx, rows, &devices, &occurrences, &broadcasts, now).await?;
     // Only the rows this statement inserted are this process's to send.
     let created = deliveries::insert(&txn, rows, lease.is_some()).await?;
     // Each routine's next occurrence comes strictly after the slot that fired (or now, when it fired late).
@@ -109,16 +127,16 @@ pub(super) async fn fan_out_with(
     let routines = planning::routines_by_id(&txn, &fired.keys().copied().collect::<Vec<_>>()).await?;
     planning::replan_many(&txn, &routines, |r| fired.get(&r.id).copied().unwrap_or(now), now).await?;
     txn.commit().await?;
+    // Staged deliveries wait for their time, to be claimed then; the rest go now.
+    let created: Vec<_> = created.into_iter().filter(|d| d.status != DeliveryStatus::Staged).collect();
     let Some(lease_ends) = lease_ends.filter(|_| !created.is_empty()) else { return Ok(Vec::new()) };
-    let occurrences: HashMap<Uuid, occurrence::Model> = due.into_iter().map(|o| (o.id, o)).collect();
     let inflamed = inflamed_users(ctx, &created, &occurrences, now).await?;
-    let devices: HashMap<Uuid, device::Model> = devices.into_values().flatten().map(|d| (d.id, d)).collect();
     Ok(jobs(created, lease_ends, &devices, &occurrences, &inflamed, &broadcasts))
 }
 
-/// Whether `now` falls in the account's quiet hours, on its own clock.
-fn in_quiet_hours(account: &entity::user::Model, now: DateTime<Utc>) -> bool {
+/// Whether `at` falls in the account's quiet hours, on its own clock.
+fn in_quiet_hours(account: &entity::user::Model, at: DateTime<Utc>) -> bool {
     let Some(quiet) = planning::quiet_hours(account) else { return false };
     let tz = domain::TimeZoneName::parse(&account.timezone).unwrap_or_default();
-    quiet.contains(now.with_timezone(&tz.tz()).time())
+    quiet.contains(at.with_timezone(&tz.tz()).time())
 }

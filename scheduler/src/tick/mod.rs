@@ -13,7 +13,9 @@ use push::webpush::WebPush;
 
 mod emails;
 mod fan_out;
+mod gates;
 mod outcomes;
+mod prepare;
 mod send;
 
 pub use emails::{EmailOutcome, send_due as send_due_emails};
@@ -23,7 +25,7 @@ pub use send::{SEND_CONCURRENCY, deliver};
 
 use fan_out::fan_out_leased;
 use outcomes::record_outcomes;
-use send::{Finished, Job, claim, inflamed_users, jobs, pipeline};
+use send::{Finished, Job, Sender, claim, inflamed_users, jobs, pipeline};
 
 /// What a tick needs.
 #[derive(Clone)]
@@ -40,6 +42,8 @@ pub struct TickContext {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Sends the outbox's emails.
     pub mailer: mail::Mailer,
+    /// Each push service's in-flight bound and 429 pause, for the life of the process.
+    gates: std::sync::Arc<gates::Gates>,
 }
 
 impl TickContext {
@@ -88,7 +92,8 @@ impl TickContext {
         let instance = format!("{}-{}", std::process::id(), &Uuid::new_v4().simple().to_string()[..8]);
         let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
         let mailer = mail::Mailer::from_settings(&settings.mail).map_err(|e| anyhow::anyhow!("invalid setting {e}"))?;
-        Ok(Self { db, push: settings.push.clone(), web, fcm, apns, instance, metrics, mailer })
+        let gates = std::sync::Arc::new(gates::Gates::new(settings.push.max_in_flight));
+        Ok(Self { db, push: settings.push.clone(), web, fcm, apns, instance, metrics, mailer, gates })
     }
 
     /// The same context reporting into `metrics` (one registry per process).
@@ -105,6 +110,10 @@ pub struct TickOutcome {
     pub claimed: usize,
     /// Of those, due too long ago (past the grace period): marked missed, not sent.
     pub missed: usize,
+    /// Of those, not yet due: their deliveries staged (made ahead), to be sent at their time.
+    pub staged: usize,
+    /// Due occurrences left for the next batch: an account they need was being changed.
+    pub deferred: usize,
     /// Deliveries this process leased to send.
     pub leased: usize,
     /// Deliveries attempted.
@@ -122,6 +131,8 @@ impl TickOutcome {
         tracing::info!(
             claimed = self.claimed,
             missed = self.missed,
+            staged = self.staged,
+            deferred = self.deferred,
             leased = self.leased,
             attempted = self.attempted,
             delivered = self.delivered,
@@ -136,6 +147,8 @@ impl TickOutcome {
     fn add(&mut self, other: &TickOutcome) {
         self.claimed += other.claimed;
         self.missed += other.missed;
+        self.staged += other.staged;
+        self.deferred += other.deferred;
         self.leased += other.leased;
         self.attempted += other.attempted;
         self.delivered += other.delivered;
@@ -221,12 +234,8 @@ pub async fn drain(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<Tic
             let mut total = TickOutcome::default();
             loop {
                 let more_coming = fanning.load(std::sync::atomic::Ordering::Acquire);
-                let now = Utc::now();
-                let jobs = claim(ctx, now).await?;
-                progress();
-                let leased = jobs.len();
+                let leased = claim_and_start(ctx, sender, progress).await?;
                 total.leased += leased;
-                sender.start(jobs, now).await;
                 if !full_batch(ctx, leased) && !more_coming {
                     return anyhow::Ok(total);
                 }
@@ -244,6 +253,34 @@ pub async fn drain(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<Tic
     .await?;
     ctx.metrics.backlog.set(backlog(ctx, Utc::now()).await? as i64);
     Ok(total)
+}
+
+/// Claims and sends the deliveries due now (staged ones at their time, retries, leases that ended), batch after
+/// batch while they come back full: what the on-time loop runs at each whole second. No fan-out: the claim tick
+/// stages ahead, so at the due second this only claims and posts.
+pub async fn send_due(ctx: &TickContext, progress: impl Fn()) -> anyhow::Result<TickOutcome> {
+    let progress = &progress;
+    pipeline(ctx, Utc::now(), |sender| async move {
+        let mut total = TickOutcome::default();
+        loop {
+            let leased = claim_and_start(ctx, &sender, progress).await?;
+            total.leased += leased;
+            if !full_batch(ctx, leased) {
+                return anyhow::Ok(total);
+            }
+        }
+    })
+    .await
+}
+
+/// Claims one batch of due deliveries and starts their sends; gives how many were claimed.
+async fn claim_and_start(ctx: &TickContext, sender: &Sender, progress: &impl Fn()) -> anyhow::Result<usize> {
+    let now = Utc::now();
+    let jobs = claim(ctx, now).await?;
+    progress();
+    let leased = jobs.len();
+    sender.start(jobs, now).await;
+    Ok(leased)
 }
 
 /// Fan-out batches created and leased, waiting for send slots, before the fan-out waits too.

@@ -8,9 +8,11 @@ use std::collections::{HashMap, HashSet};
 use store::deliveries;
 use uuid::Uuid;
 
+use super::gates::PAUSE_WITHOUT_RETRY_AFTER;
+use super::prepare::render;
 use super::{TickContext, TickOutcome, record_outcomes};
-use push::webpush::{Subscription, topic_for};
-use push::{SendOutcome, payload};
+use push::SendOutcome;
+use push::webpush::Subscription;
 
 /// Claims one batch of due deliveries with a lease, sends them and records each outcome.
 pub async fn deliver(ctx: &TickContext, now: DateTime<Utc>, out: &mut TickOutcome) -> anyhow::Result<()> {
@@ -85,11 +87,12 @@ pub(super) fn jobs(
         .collect()
 }
 
-/// Starts sends: each its own task, so encryption and signing spread over every worker thread, and at most
-/// [`SEND_CONCURRENCY`] in flight in this process however many batches feed it.
+/// Starts sends: each its own task, so encryption and signing spread over every worker thread; at most
+/// `MILKFLOW_PUSH_MAX_IN_FLIGHT` in flight to one push service (`gates`), and at most [`SEND_CONCURRENCY`]
+/// times as many started and waiting in this process however many batches feed it.
 pub(super) struct Sender {
     ctx: std::sync::Arc<TickContext>,
-    slots: std::sync::Arc<tokio::sync::Semaphore>,
+    started: std::sync::Arc<tokio::sync::Semaphore>,
     finished: tokio::sync::mpsc::UnboundedSender<Finished>,
 }
 
@@ -97,11 +100,24 @@ impl Sender {
     /// Starts every job's send, each once a slot is free; returns when the last one has started.
     pub(super) async fn start(&self, jobs: Vec<Job>, now: DateTime<Utc>) {
         for job in jobs {
-            let Ok(slot) = self.slots.clone().acquire_owned().await else {
+            let Ok(started) = self.started.clone().acquire_owned().await else {
                 return;
             };
             let (ctx, finished) = (self.ctx.clone(), self.finished.clone());
+            let gate = self.ctx.gates.of(job.device.as_ref());
             tokio::spawn(async move {
+                let _started = started;
+                if let Some(left) = gate.paused_for(now) {
+                    // The service asked to be left alone: this one waits its turn, the other services' go on.
+                    let outcome = SendOutcome::Retry {
+                        status: Some(429),
+                        after: Some(left),
+                        reason: "held back: the push service asked to slow down".into(),
+                    };
+                    let _ = finished.send((job.delivery, Some(outcome)));
+                    return;
+                }
+                let Ok(slot) = gate.slots.clone().acquire_owned().await else { return };
                 if !ctx.send_ends_inside(job.lease_ends) {
                     // Past its lease another scheduler may take this delivery and send it as well. Left unsent
                     // and unrecorded, it is claimed again once the lease ends: late, but once.
@@ -117,11 +133,14 @@ impl Sender {
                 let outcome = match (&job.device, &job.occurrence) {
                     _ if now >= job.delivery.expires_at => None,
                     (Some(device), Some(occ)) => {
-                        Some(send(&ctx, device, occ, job.inflamed, job.broadcast.as_ref()).await)
+                        Some(send(&ctx, &job.delivery, device, occ, job.inflamed, job.broadcast.as_ref()).await)
                     }
                     _ => Some(SendOutcome::Gone { status: 0, reason: "the device was removed".into() }),
                 };
                 drop(slot);
+                if let Some(SendOutcome::Retry { status: Some(429), after, .. }) = &outcome {
+                    gate.pause(now, after.unwrap_or(PAUSE_WITHOUT_RETRY_AFTER));
+                }
                 // Without a recorder the tick has failed: the delivery stays leased and is sent again once the
                 // lease ends.
                 let _ = finished.send((job.delivery, outcome));
@@ -142,7 +161,7 @@ where
     let (finished, mut done) = tokio::sync::mpsc::unbounded_channel::<Finished>();
     let sender = Sender {
         ctx: std::sync::Arc::new(ctx.clone()),
-        slots: std::sync::Arc::new(tokio::sync::Semaphore::new(SEND_CONCURRENCY)),
+        started: std::sync::Arc::new(tokio::sync::Semaphore::new(SEND_CONCURRENCY.max(4 * ctx.push.max_in_flight))),
         finished,
     };
     let record = async {
@@ -162,7 +181,7 @@ where
     Ok(fed)
 }
 
-/// How many pushes one process has in flight at once.
+/// How many sends one process has started at least (in flight, or waiting for their service's gate).
 pub const SEND_CONCURRENCY: usize = 64;
 
 /// At most this many finished sends are recorded together.
@@ -176,6 +195,7 @@ pub(super) async fn inflamed_users(
 ) -> anyhow::Result<HashSet<Uuid>> {
     let pump_users: HashSet<Uuid> = claimed
         .iter()
+        .filter(|d| d.payload.is_none())
         .filter(|d| {
             occurrences
                 .get(&d.occurrence_id)
@@ -183,7 +203,19 @@ pub(super) async fn inflamed_users(
         })
         .map(|d| d.user_id)
         .collect();
-    let owners = deliveries::accounts(&ctx.db, &pump_users).await?;
+    inflamed_owners(ctx, &pump_users, now).await
+}
+
+/// Which of `owners` have an active advisory that makes a pump reminder gentle.
+pub(super) async fn inflamed_owners(
+    ctx: &TickContext,
+    owners: &HashSet<Uuid>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<HashSet<Uuid>> {
+    if owners.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let owners = deliveries::accounts(&ctx.db, owners).await?;
     let inflamed = store::advice::active_many(&ctx.db, &owners, now)
         .await?
         .into_iter()
@@ -193,29 +225,18 @@ pub(super) async fn inflamed_users(
     Ok(inflamed)
 }
 
+/// Sends `d` to `device`: the body made ahead when there is one, else the reminder rendered now.
 pub(super) async fn send(
     ctx: &TickContext,
+    d: &delivery::Model,
     device: &device::Model,
     occ: &occurrence::Model,
     inflamed: bool,
     broadcast: Option<&entity::broadcast::Model>,
 ) -> SendOutcome {
-    let reminder = match (broadcast, occ.routine_id) {
-        _ if let Some(client) = occ.client_id => payload::care_alert(client, occ.id, &device.locale),
-        (Some(b), _) => payload::broadcast(b.id, occ.id, &b.title, &b.body),
-        (None, Some(routine)) if device.user_id != occ.user_id => {
-            payload::for_care_team(payload::reminder(occ.routine_kind.as_str(), routine, occ.id, &device.locale, false))
-        }
-        (None, Some(routine)) => {
-            payload::reminder(occ.routine_kind.as_str(), routine, occ.id, &device.locale, inflamed)
-        }
-        (None, None) => return SendOutcome::Failed { status: None, reason: "its broadcast is gone".into() },
-    };
-    // One routine's (or broadcast's) reminders replace each other on the device.
-    let collapse = topic_for(occ.routine_id.or(occ.broadcast_id).or(occ.client_id).unwrap_or(occ.id));
-    let body = match serde_json::to_vec(&reminder) {
-        Ok(b) => b,
-        Err(e) => return SendOutcome::Failed { status: None, reason: format!("payload: {e}") },
+    let (reminder, collapse) = match render(device, occ, inflamed, broadcast) {
+        Ok(rendered) => rendered,
+        Err(outcome) => return outcome,
     };
     let ttl = std::time::Duration::from_secs(ctx.push.ttl_s);
     match device.platform {
@@ -227,12 +248,18 @@ pub(super) async fn send(
             Some(apns) => apns.send(&device.target, &reminder, ttl, &collapse).await,
             None => SendOutcome::Failed { status: None, reason: "APNs is not configured on this server".into() },
         },
+        Platform::Web if let Some(encrypted) = &d.payload => {
+            ctx.web.post(&device.target, encrypted.clone(), ttl, Some(&collapse)).await
+        }
         Platform::Web => {
             let (Some(p256dh), Some(auth)) = (device.p256dh.as_deref(), device.auth.as_deref()) else {
                 return SendOutcome::Failed { status: None, reason: "web device without keys".into() };
             };
+            let body = match serde_json::to_vec(&reminder) {
+                Ok(b) => b,
+                Err(e) => return SendOutcome::Failed { status: None, reason: format!("payload: {e}") },
+            };
             let sub = Subscription { endpoint: &device.target, p256dh, auth };
-            let ttl = std::time::Duration::from_secs(ctx.push.ttl_s);
             ctx.web.send(&sub, &body, ttl, Some(&collapse)).await
         }
     }

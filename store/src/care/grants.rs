@@ -122,6 +122,8 @@ pub async fn change(
     now: DateTime<Utc>,
 ) -> Result<Grant, StoreError> {
     let txn = crate::db::begin_write(db).await?;
+    // The member may gain or lose the owner's reminders.
+    crate::staging::unstage(&txn, owner, now).await?;
     let found = care_grant::Entity::find_by_id(id)
         .filter(care_grant::Column::OwnerId.eq(owner))
         .filter(live(now))
@@ -147,17 +149,20 @@ pub async fn change(
 
 /// Revokes `owner`'s live grant `id`; `NotFound` when it is not one.
 pub async fn revoke(db: &Database, owner: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let txn = crate::db::begin_write(db).await?;
+    crate::staging::unstage(&txn, owner, now).await?;
     let revoked = care_grant::Entity::update_many()
         .col_expr(care_grant::Column::RevokedAt, Expr::value(now))
         .col_expr(care_grant::Column::UpdatedAt, Expr::value(now))
         .filter(care_grant::Column::Id.eq(id))
         .filter(care_grant::Column::OwnerId.eq(owner))
         .filter(live(now))
-        .exec(db)
+        .exec(&txn)
         .await?;
     if revoked.rows_affected == 0 {
         return Err(StoreError::NotFound);
     }
+    txn.commit().await?;
     Ok(())
 }
 

@@ -90,6 +90,8 @@ pub async fn accept(
     if invitation.owner_id == member_id {
         return Ok(Acceptance::Own);
     }
+    // The new member may receive the owner's reminders.
+    crate::staging::unstage(&txn, invitation.owner_id, now).await?;
     let taken = care_invitation::Entity::update_many()
         .col_expr(care_invitation::Column::AcceptedAt, Expr::value(now))
         .col_expr(care_invitation::Column::AcceptedBy, Expr::value(member_id))

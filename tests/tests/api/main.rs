@@ -28,6 +28,7 @@ mod reminders;
 mod reports;
 mod routines;
 mod snoozes;
+mod staging;
 mod sync;
 mod tokens;
 mod upgrade;

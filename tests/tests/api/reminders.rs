@@ -30,11 +30,15 @@ async fn a_due_routine_arrives_as_an_encrypted_signed_web_push(app: TestApp) {
     let s = setup(app).await;
     let (routine, due) = routine_due_soon(&s.app, &s.token).await;
     let early = run_once(&s.ctx, due - Duration::seconds(1)).await.unwrap();
-    assert_eq!(early.claimed, 0, "nothing is due a second early");
-    let tick = run_once(&s.ctx, due + Duration::seconds(1)).await.unwrap();
+    assert_eq!((early.staged, early.attempted), (1, 0), "staged a second early, and not sent: {early:?}");
+    assert!(s.standin.received().is_empty());
+    let list = occurrences(&s.app, &s.token).await;
+    assert_eq!(list[0]["status"], "planned", "a staged reminder is planned to the app: {list:?}");
+    assert_eq!(list[0]["deliveries"][0]["status"], "pending");
+    let tick = run_once(&s.ctx, due).await.unwrap();
     assert_eq!(
         (tick.claimed, tick.delivered),
-        (1, 1),
+        (0, 1),
         "{tick:?} {:?}",
         s.standin.received().iter().map(|r| r.problem.clone()).collect::<Vec<_>>()
     );

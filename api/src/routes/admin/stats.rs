@@ -142,7 +142,7 @@ pub async fn delivery_stats(
             DeliveryStatus::Delivered => Outcome::Delivered { late_s: seconds(d.due_at, d.sent_at) },
             DeliveryStatus::Failed | DeliveryStatus::Expired => Outcome::Failed { reason: d.last_error },
             DeliveryStatus::Pruned => Outcome::Pruned,
-            DeliveryStatus::Pending | DeliveryStatus::Retrying => Outcome::Waiting,
+            DeliveryStatus::Pending | DeliveryStatus::Retrying | DeliveryStatus::Staged => Outcome::Waiting,
         };
         count(d.due_at, d.provider.as_str(), d.attempts, outcome);
     }
