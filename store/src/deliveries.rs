@@ -123,7 +123,8 @@ pub fn new_delivery(
         provider: Set(d.platform),
         status: Set(if occ.due_at > now { DeliveryStatus::Staged } else { DeliveryStatus::Pending }),
         attempts: Set(0),
-        next_attempt_at: Set(Ord::max(occ.due_at, now)),
+        // Leased: attempted again only if the lease ends unrecorded (see `lease::claim`).
+        next_attempt_at: Set(lease.map_or(Ord::max(occ.due_at, now), |(until, _)| until)),
         lease_until: Set(lease.map(|(until, _)| until)),
         leased_by: Set(lease.map(|(_, by)| by.to_owned())),
         payload: Set(None),
@@ -178,7 +179,6 @@ pub async fn claim(
         next_attempt_at: delivery::Column::NextAttemptAt,
         lease_until: delivery::Column::LeaseUntil,
         leased_by: delivery::Column::LeasedBy,
-        key: |d| d.id,
     };
     crate::lease::claim(db, table, Condition::all().add(waiting()), now, batch, lease_until, instance).await
 }

@@ -121,6 +121,11 @@ impl WebPushStandIn {
         self.state.lock().unwrap().script.entry(subscription.into()).or_default().extend(answers.iter().copied());
     }
 
+    /// Forgets the scripted answers not yet given: every subscription is accepted again.
+    pub fn unscript(&self) {
+        self.state.lock().unwrap().script.clear();
+    }
+
     /// Everything received so far.
     pub fn received(&self) -> Vec<Received> {
         self.state.lock().unwrap().received.clone()

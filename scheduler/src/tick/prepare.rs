@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::TickContext;
 
-/// The reminder `occ` gives `device`, and the topic under which a push service replaces an undelivered earlier
-/// one (one routine's, broadcast's or client's reminders replace each other). `inflamed`: the owner has an
+/// The reminder `occ` gives `device`, and its [`topic`] (one routine's, broadcast's or client's reminders replace
+/// each other). `inflamed`: the owner has an
 /// active advisory, which makes a pump reminder gentle.
 pub(super) fn render(
     device: &device::Model,
@@ -32,7 +32,12 @@ pub(super) fn render(
         }
         (None, None) => return Err(SendOutcome::Failed { status: None, reason: "its broadcast is gone".into() }),
     };
-    Ok((reminder, topic_for(occ.routine_id.or(occ.broadcast_id).or(occ.client_id).unwrap_or(occ.id))))
+    Ok((reminder, topic(occ)))
+}
+
+/// The topic under which a push service replaces an undelivered earlier reminder of the same source.
+pub(super) fn topic(occ: &occurrence::Model) -> String {
+    topic_for(occ.routine_id.or(occ.broadcast_id).or(occ.client_id).unwrap_or(occ.id))
 }
 
 /// The encrypted Web Push body of `reminder` for `device`; `None` when its keys are unusable (its send then

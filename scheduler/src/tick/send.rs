@@ -9,7 +9,7 @@ use store::deliveries;
 use uuid::Uuid;
 
 use super::gates::PAUSE_WITHOUT_RETRY_AFTER;
-use super::prepare::render;
+use super::prepare::{render, topic};
 use super::{TickContext, TickOutcome, record_outcomes};
 use push::SendOutcome;
 use push::webpush::Subscription;
@@ -107,6 +107,8 @@ impl Sender {
             let gate = self.ctx.gates.of(job.device.as_ref());
             tokio::spawn(async move {
                 let _started = started;
+                // Taken before the pause is looked at: a send that waited behind a 429 sees it.
+                let Ok(slot) = gate.slots.clone().acquire_owned().await else { return };
                 if let Some(left) = gate.paused_for(now) {
                     // The service asked to be left alone: this one waits its turn, the other services' go on.
                     let outcome = SendOutcome::Retry {
@@ -117,7 +119,6 @@ impl Sender {
                     let _ = finished.send((job.delivery, Some(outcome)));
                     return;
                 }
-                let Ok(slot) = gate.slots.clone().acquire_owned().await else { return };
                 if !ctx.send_ends_inside(job.lease_ends) {
                     // Past its lease another scheduler may take this delivery and send it as well. Left unsent
                     // and unrecorded, it is claimed again once the lease ends: late, but once.
@@ -185,7 +186,7 @@ where
 pub const SEND_CONCURRENCY: usize = 64;
 
 /// At most this many finished sends are recorded together.
-const RECORD_CHUNK: usize = 128;
+const RECORD_CHUNK: usize = 1024;
 
 pub(super) async fn inflamed_users(
     ctx: &TickContext,
@@ -234,11 +235,15 @@ pub(super) async fn send(
     inflamed: bool,
     broadcast: Option<&entity::broadcast::Model>,
 ) -> SendOutcome {
+    let ttl = std::time::Duration::from_secs(ctx.push.ttl_s);
+    if let (Platform::Web, Some(encrypted)) = (device.platform, &d.payload) {
+        // Made ahead: only posted now.
+        return ctx.web.post(&device.target, encrypted.clone(), ttl, Some(&topic(occ))).await;
+    }
     let (reminder, collapse) = match render(device, occ, inflamed, broadcast) {
         Ok(rendered) => rendered,
         Err(outcome) => return outcome,
     };
-    let ttl = std::time::Duration::from_secs(ctx.push.ttl_s);
     match device.platform {
         Platform::Fcm => match &ctx.fcm {
             Some(fcm) => fcm.send(&device.target, &reminder, ttl, &collapse).await,
@@ -248,9 +253,6 @@ pub(super) async fn send(
             Some(apns) => apns.send(&device.target, &reminder, ttl, &collapse).await,
             None => SendOutcome::Failed { status: None, reason: "APNs is not configured on this server".into() },
         },
-        Platform::Web if let Some(encrypted) = &d.payload => {
-            ctx.web.post(&device.target, encrypted.clone(), ttl, Some(&collapse)).await
-        }
         Platform::Web => {
             let (Some(p256dh), Some(auth)) = (device.p256dh.as_deref(), device.auth.as_deref()) else {
                 return SendOutcome::Failed { status: None, reason: "web device without keys".into() };

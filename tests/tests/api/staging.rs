@@ -17,6 +17,7 @@ on_both_databases_api_only!(
     a_device_removed_or_added_before_the_time_gets_what_it_should,
     an_advisory_raised_before_the_time_makes_the_staged_reminder_gentle,
     a_disabled_or_erased_account_gets_nothing_that_was_staged,
+    a_push_service_answering_429_holds_back_only_its_own_queue,
 );
 
 /// Stages what is due at `due` a minute ahead, and checks that nothing went out.
@@ -222,4 +223,36 @@ async fn a_disabled_or_erased_account_gets_nothing_that_was_staged(app: TestApp)
     let contexts = others(&s).await;
     send_at(&contexts, due + Duration::seconds(1)).await;
     assert!(s.standin.received().is_empty(), "{:?}", s.standin.received());
+}
+
+async fn a_push_service_answering_429_holds_back_only_its_own_queue(app: TestApp) {
+    let s = setup(app).await;
+    let (_, due) = routine_due_soon(&s.app, &s.token).await;
+    // A second device on the same service, and a second account on another service (another origin).
+    let same = register_device(&s.app, &s.standin, &s.token).await;
+    let key = s.app.get("/v1/push/vapid-public-key", None).await.body["public_key"].as_str().unwrap().to_owned();
+    let other_service = milkflow_tests::webpush::WebPushStandIn::start(&key, milkflow_tests::VAPID_SUBJECT).await;
+    let (other, _) = s.app.signed_up().await;
+    register_device(&s.app, &other_service, &other).await;
+    let routine = json!({"kind": "pump", "schedule": {"type": "times", "times": [due.format("%H:%M").to_string()]}});
+    assert_eq!(s.app.post_auth("/v1/routines", &routine, &other).await.status, 201);
+    let busy = milkflow_tests::webpush::Scripted { status: 429, retry_after: Some(60) };
+    s.standin.script(&s.sub.id, &[busy]);
+    s.standin.script(&same.id, &[busy]);
+    // One push at a time to each service, so the second waits behind the first's 429.
+    let mut settings = s.app.settings.clone();
+    settings.push.max_in_flight = 1;
+    let ctx = TickContext::build(&settings, s.app.db.clone()).await.unwrap();
+    assert_eq!(stage(&s, due).await.staged, 2, "two accounts' reminders");
+    let tick = run_once(&ctx, due).await.unwrap();
+    assert_eq!((tick.delivered, tick.retried), (1, 2), "{tick:?}");
+    assert_eq!(other_service.delivered().len(), 1, "the other service is not held back");
+    let asked = s.standin.received();
+    assert_eq!(asked.len(), 1, "after its 429 the busy service is asked nothing more: {asked:?}");
+    assert_eq!(asked[0].status, 429);
+    s.standin.unscript();
+    assert_eq!(run_once(&ctx, due + Duration::seconds(30)).await.unwrap().attempted, 0, "Retry-After: 60");
+    let later = run_once(&ctx, due + Duration::seconds(61)).await.unwrap();
+    assert_eq!(later.delivered, 2, "{later:?}");
+    assert_eq!(s.standin.delivered().len(), 2);
 }
