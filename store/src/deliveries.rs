@@ -179,6 +179,7 @@ pub async fn claim(
         next_attempt_at: delivery::Column::NextAttemptAt,
         lease_until: delivery::Column::LeaseUntil,
         leased_by: delivery::Column::LeasedBy,
+        key: |d| d.id,
     };
     crate::lease::claim(db, table, Condition::all().add(waiting()), now, batch, lease_until, instance).await
 }

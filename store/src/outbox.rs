@@ -58,6 +58,7 @@ pub async fn claim(
         next_attempt_at: email::Column::NextAttemptAt,
         lease_until: email::Column::LeaseUntil,
         leased_by: email::Column::LeasedBy,
+        key: |e| e.id,
     };
     crate::lease::claim(db, table, waiting(), now, batch, lease_until, instance).await
 }
