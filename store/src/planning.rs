@@ -254,6 +254,16 @@ pub async fn look_up_routines_once(txn: &WriteTxn, changed: &[Record]) -> Result
     Ok(())
 }
 
+/// Takes back what is staged for `owner` ([`crate::staging::unstage`]) once in this transaction: a batch of one
+/// owner's writes asks once.
+async fn unstage_once(txn: &WriteTxn, owner: Uuid, now: DateTime<Utc>) -> Result<(), DbErr> {
+    if txn.recall(Fact::NothingStaged, owner) != Some(true) {
+        crate::staging::unstage(txn, owner, now).await?;
+        txn.learn(Fact::NothingStaged, owner, true);
+    }
+    Ok(())
+}
+
 /// Re-plans whatever a changed record affects: a routine itself, or the owner's `after_last` routines counting
 /// from a session collection. Call it inside the transaction that wrote the record. Once a transaction has found
 /// that the owner has no `after_last` routine it does not look again for the owner's next session, until it
@@ -263,13 +273,13 @@ pub async fn after_change(txn: &WriteTxn, changed: &Record, now: DateTime<Utc>) 
     match changed.kind {
         RecordKind::Routines => {
             txn.forget(Fact::NoAfterLastRoutine, changed.user_id);
-            crate::staging::unstage(txn, changed.user_id, now).await?;
+            unstage_once(txn, changed.user_id, now).await?;
             replan(txn, changed, now, now).await?;
         }
         session @ (RecordKind::PumpSessions | RecordKind::MassageSessions) => {
             if session == RecordKind::MassageSessions {
                 // Massage logs count toward advisories, which make a pump reminder gentle.
-                crate::staging::unstage(txn, changed.user_id, now).await?;
+                unstage_once(txn, changed.user_id, now).await?;
             }
             if txn.recall(Fact::NoAfterLastRoutine, changed.user_id) == Some(true) {
                 return Ok(());
@@ -279,7 +289,7 @@ pub async fn after_change(txn: &WriteTxn, changed: &Record, now: DateTime<Utc>) 
                 let Some(spec) = counting_from_last_session(&r) else { continue };
                 after_last = true;
                 if session_kind(spec.kind) == session {
-                    crate::staging::unstage(txn, changed.user_id, now).await?;
+                    unstage_once(txn, changed.user_id, now).await?;
                     replan(txn, &r, now, now).await?;
                 }
             }
@@ -289,7 +299,7 @@ pub async fn after_change(txn: &WriteTxn, changed: &Record, now: DateTime<Utc>) 
         }
         // A symptom check may raise an advisory, which makes a pump reminder gentle.
         RecordKind::SymptomChecks => {
-            crate::staging::unstage(txn, changed.user_id, now).await?;
+            unstage_once(txn, changed.user_id, now).await?;
         }
         RecordKind::CareNotes => {}
     }

@@ -13,8 +13,7 @@ use uuid::Uuid;
 use super::TickContext;
 
 /// The reminder `occ` gives `device`, and its [`topic`] (one routine's, broadcast's or client's reminders replace
-/// each other). `inflamed`: the owner has an
-/// active advisory, which makes a pump reminder gentle.
+/// each other). `inflamed`: the owner has an active advisory, which makes a pump reminder gentle.
 pub(super) fn render(
     device: &device::Model,
     occ: &occurrence::Model,
@@ -33,6 +32,11 @@ pub(super) fn render(
         (None, None) => return Err(SendOutcome::Failed { status: None, reason: "its broadcast is gone".into() }),
     };
     Ok((reminder, topic(occ)))
+}
+
+/// Whether an advisory can change what `occ` says: a routine's reminder to pump.
+pub(super) fn may_be_gentle(occ: &occurrence::Model) -> bool {
+    occ.routine_id.is_some() && occ.routine_kind != domain::reminders::ReminderTopic::Massage
 }
 
 /// The topic under which a push service replaces an undelivered earlier reminder of the same source.
@@ -68,7 +72,7 @@ pub(super) async fn bodies(
         .iter()
         .filter(|r| staged_web(r))
         .filter_map(|r| occurrences.get(r.occurrence_id.as_ref()))
-        .filter(|o| o.routine_id.is_some())
+        .filter(|o| may_be_gentle(o))
         .map(|o| o.user_id)
         .collect();
     let inflamed = super::send::inflamed_owners(ctx, &owners, now).await?;

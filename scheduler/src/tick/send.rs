@@ -2,14 +2,14 @@
 //! a chunk at a time while later sends go on.
 
 use chrono::{DateTime, Duration, Utc};
-use domain::reminders::{Platform, ReminderTopic};
+use domain::reminders::Platform;
 use entity::{delivery, device, occurrence};
 use std::collections::{HashMap, HashSet};
 use store::deliveries;
 use uuid::Uuid;
 
 use super::gates::PAUSE_WITHOUT_RETRY_AFTER;
-use super::prepare::{render, topic};
+use super::prepare::{may_be_gentle, render, topic};
 use super::{TickContext, TickOutcome, record_outcomes};
 use push::SendOutcome;
 use push::webpush::Subscription;
@@ -197,11 +197,7 @@ pub(super) async fn inflamed_users(
     let pump_users: HashSet<Uuid> = claimed
         .iter()
         .filter(|d| d.payload.is_none())
-        .filter(|d| {
-            occurrences
-                .get(&d.occurrence_id)
-                .is_some_and(|o| o.routine_id.is_some() && o.routine_kind != ReminderTopic::Massage)
-        })
+        .filter(|d| occurrences.get(&d.occurrence_id).is_some_and(may_be_gentle))
         .map(|d| d.user_id)
         .collect();
     inflamed_owners(ctx, &pump_users, now).await

@@ -27,6 +27,9 @@ pub struct WriteTxn {
 pub enum Fact {
     /// The owner has no live routine that plans its reminders from the last session (`after_last`).
     NoAfterLastRoutine,
+    /// Nothing is staged for the owner: this transaction took it back (`staging::unstage`), and no scheduler
+    /// stages for an account whose row a writer holds.
+    NothingStaged,
 }
 
 impl WriteTxn {
