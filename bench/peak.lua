@@ -4,6 +4,7 @@
 -- BENCH_BODY: the PUT's JSON body.
 -- done() prints the counts and the latency percentiles p90.00 to p99.99 in steps of 0.01 (PEAK_* lines), so that
 -- peak.py can merge the latencies of several wrk processes.
+local common = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "wrk_common.lua")
 local tokens = {}
 local counter = 1
 local turn = 0
@@ -15,20 +16,10 @@ function setup(thread)
 end
 
 function init(args)
-  for t in string.gmatch(os.getenv("BENCH_TOKENS"), "[^,]+") do
-    table.insert(tokens, t)
-  end
+  tokens = common.tokens()
   math.randomseed(os.time() * 1000 + id)
   body = os.getenv("BENCH_BODY")
   turn = id
-end
-
-local function uuid()
-  local template = "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx"
-  return (string.gsub(template, "[xy]", function(c)
-    local v = (c == "x") and math.random(0, 0xf) or math.random(8, 0xb)
-    return string.format("%x", v)
-  end))
 end
 
 function request()
@@ -41,7 +32,7 @@ function request()
     return wrk.format("GET", "/v1/pump-sessions?limit=50", headers)
   end
   headers["Content-Type"] = "application/json"
-  return wrk.format("PUT", "/v1/pump-sessions/" .. uuid(), headers, body)
+  return wrk.format("PUT", "/v1/pump-sessions/" .. common.uuid(), headers, body)
 end
 
 function done(summary, latency, requests)
