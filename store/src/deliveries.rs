@@ -184,6 +184,28 @@ pub async fn claim(
     crate::lease::claim(db, table, Condition::all().add(waiting()), now, batch, lease_until, instance).await
 }
 
+/// The earliest instant after `now` and before `until` at which a waiting delivery falls due (a staged one's
+/// time, a retry, a lease's end), if any: when the on-time loop next has something to claim. The range is kept
+/// short: past its end lie the lease ends of a burst's claimed rows, whose old index entries a scan would step
+/// over one by one on PostgreSQL until they are vacuumed.
+pub async fn next_due_between(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, DbErr> {
+    delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::NextAttemptAt)
+        .filter(waiting())
+        .filter(delivery::Column::NextAttemptAt.gt(now))
+        .filter(delivery::Column::NextAttemptAt.lt(until))
+        .order_by_asc(delivery::Column::NextAttemptAt)
+        .limit(1)
+        .into_tuple::<DateTime<Utc>>()
+        .one(db)
+        .await
+}
+
 /// Due occurrences and deliveries still waiting at `now`.
 pub async fn backlog(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64, DbErr> {
     let occurrences = occurrence::Entity::find()

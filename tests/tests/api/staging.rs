@@ -55,6 +55,9 @@ async fn staged_reminders_wait_for_their_time_and_go_once_from_several_scheduler
     }
     let staged = stage(&s, due).await;
     assert_eq!(staged.staged, 10, "{staged:?}");
+    let next_due = |after| store::deliveries::next_due_between(&s.app.db, after, due + Duration::seconds(1));
+    assert_eq!(next_due(due - Duration::seconds(60)).await.unwrap(), Some(due), "the on-time loop wakes for them");
+    assert_eq!(next_due(due).await.unwrap(), None, "after `now` only");
     let contexts = others(&s).await;
     send_at(&contexts, due - Duration::milliseconds(1)).await;
     assert!(s.standin.received().is_empty(), "not a millisecond early");
@@ -68,6 +71,7 @@ async fn staged_reminders_wait_for_their_time_and_go_once_from_several_scheduler
     assert_eq!((delivered.len(), s.standin.received().len()), (10, 10), "each once, and decrypted");
     send_at(&contexts, due + Duration::seconds(5)).await;
     assert_eq!(s.standin.received().len(), 10, "nothing twice");
+    assert_eq!(next_due(due - Duration::seconds(60)).await.unwrap(), None, "nothing left to wake for");
     for token in &users {
         let list = occurrences(&s.app, token).await;
         let sent = list.iter().find(|o| o["due_at"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap() == due);
