@@ -2,6 +2,8 @@
 -- GET /v1/pump-sessions?limit=50 and PUT /v1/pump-sessions/{random uuid} (each a new record).
 -- BENCH_TOKENS: access tokens separated by commas (each request picks one at random).
 -- BENCH_BODY: the PUT's JSON body.
+-- BENCH_DELAY_MS (optional): each connection waits a random time of this mean (exponential) before each request,
+-- so that the traffic keeps a set rate instead of sending as fast as answers come.
 -- done() prints the counts and the latency percentiles p90.00 to p99.99 in steps of 0.01 (PEAK_* lines), so that
 -- peak.py can merge the latencies of several wrk processes.
 local common = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "wrk_common.lua")
@@ -9,6 +11,7 @@ local tokens = {}
 local counter = 1
 local turn = 0
 local body
+local mean_delay_ms = 0
 
 function setup(thread)
   thread:set("id", counter)
@@ -20,6 +23,14 @@ function init(args)
   math.randomseed(os.time() * 1000 + id)
   body = os.getenv("BENCH_BODY")
   turn = id
+  mean_delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+end
+
+function delay()
+  if mean_delay_ms <= 0 then
+    return 0
+  end
+  return math.floor(-math.log(1 - math.random()) * mean_delay_ms)
 end
 
 function request()

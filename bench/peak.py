@@ -9,11 +9,16 @@ the reminders delivered and their p99 lateness (arrival at the sink minus the du
 process during (the highest of 1-s samples) and after the burst, and per request type the API's own request
 histogram (`/metrics`: bucket bounds, not wrk's clock).
 
+With --rate N the connections keep N requests a second between them (each waits a random time before its next
+request) instead of sending as fast as the answers come: a peak the API is sized for, rather than its saturation,
+where the traffic's own queue sets the p99.
+
 Two set-ups: SQLite, one milkflow-api running its embedded scheduler; PostgreSQL, two `milkflow-api --no-scheduler`
 (the connections split over both, one wrk each, their latencies merged) and two milkflow-scheduler.
 
     MILKFLOW_BIN_DIR=target/release python3 bench/peak.py                        # 10,000 users x 10 routines
     MILKFLOW_BIN_DIR=target/release python3 bench/peak.py --small --only sqlite   # 1,000 x 5
+    MILKFLOW_BIN_DIR=target/release python3 bench/peak.py --rate 1000              # traffic at 1,000 a second
 
 Needs wrk (`apt-get install wrk`) and the workspace's release binaries (`cargo build --release --workspace`).
 """
@@ -140,11 +145,16 @@ def merged_p99_ms(runs):
     return float("nan")
 
 
+RATE = None  # --rate: requests a second over all connections; None: as fast as answers come
+
+
 def traffic(bases, tokens, body, seconds, until=None, watch=None):
     """wrk on every API process at once, the connections split between them, for `seconds`; with `until`, from
     then on until `until()` is true (at most BURST_MAX_S). `watch()` is called every second meanwhile."""
     before = histograms(bases)
     env = {**os.environ, "BENCH_TOKENS": ",".join(tokens), "BENCH_BODY": json.dumps(body)}
+    if RATE:
+        env["BENCH_DELAY_MS"] = str(CONNECTIONS * 1000 / RATE)
     threads = max(1, 2 // len(bases))
     duration = BURST_MAX_S if until else seconds
     runs = [subprocess.Popen(["wrk", f"-t{threads}", f"-c{CONNECTIONS // len(bases)}", f"-d{duration}s",
@@ -280,7 +290,10 @@ def main():
     ap.add_argument("--only", choices=["sqlite", "postgres"])
     ap.add_argument("--seconds", type=int, default=10, help="the idle window, and the burst window's least")
     ap.add_argument("--small", action="store_true", help="1,000 users x 5 routines")
+    ap.add_argument("--rate", type=int, help="requests a second over all connections (default: as fast as answered)")
     a = ap.parse_args()
+    global RATE
+    RATE = a.rate
     if a.small:
         a.users, a.routines = 1000, 5
     if shutil.which("wrk") is None:
@@ -308,8 +321,9 @@ def main():
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True,
                          text=True).stdout.strip()
     print(f"\n# Morning peak, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({cpu})\n")
+    pace = f"keeping {RATE} requests/s" if RATE else "as fast as answered"
     print(f"{a.users} users x {a.routines} routines due in one minute, one Web Push device each; traffic: wrk, "
-          f"{CONNECTIONS} connections, {TRAFFIC_USERS} users, sync / page of 50 / PUT in turn; idle window "
+          f"{CONNECTIONS} connections {pace}, {TRAFFIC_USERS} users, sync / page of 50 / PUT in turn; idle window "
           f"{a.seconds} s, burst window from 1 s before the due instant until every reminder arrived "
           f"(at least {a.seconds} s). Goal: p99 during the burst <= {GOAL_MS} ms. RSS during the burst: the highest "
           f"of 1-s samples; after: 2 s after the last reminder arrived.\n")

@@ -28,7 +28,7 @@ pub(crate) async fn claim<E: EntityTrait>(
     lease_until: DateTime<Utc>,
     instance: &str,
 ) -> Result<Vec<E::Model>, DbErr> {
-    let txn = crate::db::begin_write(db).await?;
+    let txn = crate::db::begin_background_write(db).await?;
     let claimable = Condition::all()
         .add(waiting)
         .add(table.next_attempt_at.lte(now))

@@ -37,7 +37,7 @@ pub(super) async fn fan_out_with(
     out: &mut TickOutcome,
     lease_ends: Option<std::time::Instant>,
 ) -> anyhow::Result<Vec<Job>> {
-    let txn = store::db::begin_write(&ctx.db).await?;
+    let txn = store::db::begin_background_write(&ctx.db).await?;
     let horizon = now + Duration::seconds(ctx.push.lookahead_s as i64);
     let due = deliveries::due_occurrences(&txn, horizon, ctx.push.batch).await?;
     ctx.metrics.claim_batch.observe(due.len() as f64);

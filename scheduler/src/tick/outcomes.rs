@@ -28,7 +28,7 @@ pub(super) async fn record_outcomes(
     let (delivered, others): (Vec<_>, Vec<_>) =
         results.into_iter().partition(|(_, outcome)| matches!(outcome, Some(SendOutcome::Delivered)));
     let delivered: Vec<delivery::Model> = delivered.into_iter().map(|(d, _)| d).collect();
-    let txn = store::db::begin_write(&ctx.db).await?;
+    let txn = store::db::begin_background_write(&ctx.db).await?;
     // A PostgreSQL crash may forget the last moments of outcomes: those deliveries are sent again once their
     // lease ends (a duplicate, never a loss). A scheduler crash loses nothing: the server has them.
     deliveries::commit_without_waiting_for_the_disk(&txn).await?;

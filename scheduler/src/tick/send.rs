@@ -185,8 +185,9 @@ where
 /// How many sends one process has started at least (in flight, or waiting for their service's gate).
 pub const SEND_CONCURRENCY: usize = 64;
 
-/// At most this many finished sends are recorded together.
-const RECORD_CHUNK: usize = 1024;
+/// At most this many finished sends are recorded together: on SQLite a request waiting to write may wait for
+/// one such transaction (`store::db::begin_background_write`), so it is kept short. (1,024 sent no faster.)
+const RECORD_CHUNK: usize = 256;
 
 pub(super) async fn inflamed_users(
     ctx: &TickContext,

@@ -11,11 +11,12 @@ pub type Database = DatabaseConnection;
 /// How long a SQLite writer waits for the database (its busy timeout) and for its turn in this process.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+mod lane;
 mod wal;
 mod write;
 
 pub use platform::DatabaseKind;
-pub use write::{Fact, WriteTxn, begin_write, has_a_second_writer_to_spare};
+pub use write::{Fact, WriteTxn, begin_background_write, begin_write, has_a_second_writer_to_spare};
 
 use wal::{RESTART_AT_PAGES, checkpoint_in_background};
 use write::writer_queue;
@@ -142,7 +143,7 @@ async fn connect_restarting_log_at(
     }
     let db = sea_orm::Database::connect(options(url, kind, max_connections)).await?;
     if let Some(turn) = writer_queue(&db) {
-        tokio::spawn(checkpoint_in_background(db.get_sqlite_connection_pool().clone(), turn, restart_at_pages));
+        tokio::spawn(checkpoint_in_background(db.get_sqlite_connection_pool().clone(), turn.turn(), restart_at_pages));
     }
     Ok(db)
 }

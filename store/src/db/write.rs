@@ -8,9 +8,10 @@ use sea_orm::{
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
+use super::lane::Lane;
 use super::{Database, SQLITE_BUSY_TIMEOUT};
 
 /// A write transaction. On SQLite it also holds this process's turn to write that database file.
@@ -97,9 +98,10 @@ impl ConnectionTrait for WriteTxn {
 /// SQLite has one writer at a time. Writers that find it busy sleep in SQLite's busy handler, in steps of up to
 /// 100 ms, and whoever retries first wins, so under many concurrent writes a few wait long while the file sits
 /// idle between sleeps. Writers of one process therefore wait here, in order, and wake as soon as
-/// the one before them finishes. (Other processes' writers still meet the busy handler.)
-pub(super) fn writer_queue(db: &Database) -> Option<Arc<Mutex<()>>> {
-    static QUEUES: LazyLock<std::sync::Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = LazyLock::new(Default::default);
+/// the one before them finishes; the scheduler's writers let requests go first ([`Lane`]). (Other processes'
+/// writers still meet the busy handler.)
+pub(super) fn writer_queue(db: &Database) -> Option<Arc<Lane>> {
+    static QUEUES: LazyLock<std::sync::Mutex<HashMap<PathBuf, Arc<Lane>>>> = LazyLock::new(Default::default);
     if db.get_database_backend() != DbBackend::Sqlite {
         return None;
     }
@@ -121,12 +123,25 @@ pub fn has_a_second_writer_to_spare(db: &Database) -> bool {
 /// Begins a transaction that writes: `BEGIN IMMEDIATE` on SQLite, after this process's earlier writers of the
 /// file (see [`writer_queue`]), so two writers never deadlock on upgrade and none sleeps needlessly.
 pub async fn begin_write(db: &Database) -> Result<WriteTxn, DbErr> {
+    begin(db, false).await
+}
+
+/// [`begin_write`] for the scheduler's writes, which can wait: on SQLite it lets this process's requests that are
+/// waiting to write go first, for at most [`lane::YIELD_AT_MOST`](super::lane::YIELD_AT_MOST).
+pub async fn begin_background_write(db: &Database) -> Result<WriteTxn, DbErr> {
+    begin(db, true).await
+}
+
+async fn begin(db: &Database, background: bool) -> Result<WriteTxn, DbErr> {
     let turn = match writer_queue(db) {
-        Some(queue) => Some(
-            tokio::time::timeout(SQLITE_BUSY_TIMEOUT, queue.lock_owned())
-                .await
-                .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?,
-        ),
+        Some(lane) => {
+            let turn = async { if background { lane.background().await } else { lane.request().await } };
+            Some(
+                tokio::time::timeout(SQLITE_BUSY_TIMEOUT, turn)
+                    .await
+                    .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?,
+            )
+        }
         None => None,
     };
     let txn = db
