@@ -4,7 +4,8 @@
 //! At the top of the hour the scheduler claims and records thousands of deliveries a second, each batch a write
 //! transaction of tens of milliseconds. In plain turn a PUT from the app waited behind every batch queued before
 //! it. A background writer here first lets the requests already waiting go, for at most [`YIELD_AT_MOST`]: a
-//! request then waits for at most the one batch being written, and reminders are held back by at most that long.
+//! request then waits for the batch being written and for background writers already past that bound, and
+//! reminders are held back by at most that long each time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -142,8 +142,8 @@ async fn connect_restarting_log_at(
         sqlite_without_memory_statistics();
     }
     let db = sea_orm::Database::connect(options(url, kind, max_connections)).await?;
-    if let Some(turn) = writer_queue(&db) {
-        tokio::spawn(checkpoint_in_background(db.get_sqlite_connection_pool().clone(), turn.turn(), restart_at_pages));
+    if let Some(lane) = writer_queue(&db) {
+        tokio::spawn(checkpoint_in_background(db.get_sqlite_connection_pool().clone(), lane.turn(), restart_at_pages));
     }
     Ok(db)
 }
